@@ -1,0 +1,134 @@
+import type { Clock } from '../clock.js';
+import type { MessageModel } from '../messages.js';
+import type { AccessPolicy } from './access.js';
+import type { Confirmations } from './confirm.js';
+
+/** Who asked, where: the same for Slack and the console. */
+export interface CommandContext {
+  user: string;
+  channel: string;
+  /** Set when the command came from a thread or a message shortcut. */
+  threadTs?: string;
+  face: 'slack' | 'console';
+}
+
+/** What a cluster-changing command will do, shown before anyone confirms. */
+export interface Plan {
+  /** Access rule name, e.g. `worker pin`. */
+  rule: string;
+  /** Before → after, namespace, cluster, warnings. */
+  preview: MessageModel;
+  /** Does it; returns what happened. Called at most once. */
+  execute(ctx: CommandContext): Promise<MessageModel>;
+}
+
+export type CommandReply =
+  | { kind: 'message'; message: MessageModel; visibility: 'ephemeral' | 'channel' }
+  | { kind: 'confirm'; id: string; preview: MessageModel };
+
+export class UsageError extends Error {}
+
+export interface CommandSpec {
+  family: string;
+  name: string;
+  usage: string;
+  summary: string;
+  /** Cluster-changing: access rule `${family} ${name}` and a confirmation first. */
+  guarded?: boolean;
+  /** Guarded commands return a plan; others answer directly. */
+  handle(args: string[], ctx: CommandContext): Promise<MessageModel | Plan>;
+}
+
+const MAX_TEXT = 2000;
+
+/** Splits command text into words; quotes group words; control characters are refused. */
+export function tokenize(text: string): string[] {
+  if (text.length > MAX_TEXT) throw new UsageError(`that command is ${text.length} characters long; the limit is ${MAX_TEXT}`);
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)) throw new UsageError('the command contains control characters; type it again as plain text');
+  const words: string[] = [];
+  const pattern = /"([^"]*)"|'([^']*)'|“([^”]*)”|(\S+)/g;
+  for (const match of text.matchAll(pattern)) words.push(match[1] ?? match[2] ?? match[3] ?? match[4]!);
+  return words;
+}
+
+export const info = (text: string, tone: MessageModel['tone'] = 'info'): MessageModel => ({ tone, title: [text] });
+
+/**
+ * Every command declared once with its usage, whether it changes a cluster, and its handler;
+ * the checks (access, confirmation, audit of refusals) live here, not in each handler.
+ */
+export class CommandBus {
+  private readonly specs = new Map<string, CommandSpec[]>();
+
+  constructor(
+    private readonly access: AccessPolicy,
+    private readonly confirmations: Confirmations,
+    private readonly clock: Clock,
+    private readonly audit: (entry: { actor: string; action: string; target: string; result: string }) => void,
+  ) {}
+
+  register(...specs: CommandSpec[]): void {
+    for (const spec of specs) this.specs.set(spec.family, [...(this.specs.get(spec.family) ?? []), spec]);
+  }
+
+  families(): string[] {
+    return [...this.specs.keys()];
+  }
+
+  help(family?: string): MessageModel {
+    const families = family && this.specs.has(family) ? [family] : this.families();
+    const lines = families.flatMap((name) => (this.specs.get(name) ?? []).map((spec) => [{ code: spec.usage }, ` — ${spec.summary}`]));
+    return { tone: 'info', title: [family && this.specs.has(family) ? `/${family} commands` : 'Driftwatch commands'], lines };
+  }
+
+  /** Runs `/family text`; never throws: every failure is a message for the asker. */
+  async dispatch(family: string, text: string, ctx: CommandContext): Promise<CommandReply> {
+    const ephemeral = (message: MessageModel): CommandReply => ({ kind: 'message', message, visibility: 'ephemeral' });
+    const specs = this.specs.get(family);
+    if (!specs) return ephemeral({ ...this.help(), title: [`Unknown command /${family.slice(0, 40)}.`] });
+    let words: string[];
+    try {
+      words = tokenize(text);
+    } catch (error) {
+      return ephemeral(info((error as Error).message, 'warning'));
+    }
+    const [name, ...args] = words;
+    if (!name || name === 'help') return ephemeral(this.help(family));
+    const spec = specs.find((candidate) => candidate.name === name);
+    if (!spec) {
+      return ephemeral({ ...this.help(family), title: [`/${family} has no subcommand "${name.slice(0, 40)}".`] });
+    }
+    if (args[0] === 'help' || args[0] === '--help') return ephemeral({ tone: 'info', title: [{ code: spec.usage }], lines: [[spec.summary]] });
+    try {
+      const result = await spec.handle(args, ctx);
+      if (!('execute' in result)) return ephemeral(result);
+      const decision = await this.access.check(result.rule, ctx.user, ctx.channel);
+      if (!decision.allowed) {
+        this.audit({ actor: ctx.user, action: result.rule, target: `${family} ${text}`.slice(0, 300), result: `denied: ${decision.reason}` });
+        return ephemeral(info(`Not allowed: ${decision.reason}`, 'warning'));
+      }
+      const id = this.confirmations.create(ctx.user, result, this.clock.now());
+      return { kind: 'confirm', id, preview: result.preview };
+    } catch (error) {
+      if (error instanceof UsageError) return ephemeral({ tone: 'warning', title: [error.message], lines: [['Usage: ', { code: spec.usage }]] });
+      return ephemeral(info(`/${family} ${name} failed: ${(error as Error).message}`, 'critical'));
+    }
+  }
+
+  /** A Confirm or Cancel press (button or y/N). Only the requester, only once, only in time. */
+  async decide(id: string, user: string, confirmed: boolean, ctx: CommandContext): Promise<MessageModel> {
+    const outcome = this.confirmations.take(id, user, this.clock.now());
+    if (outcome.kind === 'missing') return info('This confirmation was already used or does not exist; nothing was changed.', 'warning');
+    if (outcome.kind === 'expired') return info('This confirmation expired (they last 5 minutes); nothing was changed. Run the command again.', 'warning');
+    if (outcome.kind === 'not-requester') return info(`Only <@${outcome.requester}> can confirm this; nothing was changed.`, 'warning');
+    if (!confirmed) return info('Cancelled; nothing was changed.');
+    // Access is checked again: the rule may have changed while the confirmation waited.
+    const decision = await this.access.check(outcome.plan.rule, user, ctx.channel);
+    if (!decision.allowed) return info(`Not allowed: ${decision.reason}`, 'warning');
+    try {
+      return await outcome.plan.execute(ctx);
+    } catch (error) {
+      return info(`Failed: ${(error as Error).message}`, 'critical');
+    }
+  }
+}

@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import type { Plan } from './bus.js';
+
+const LIFETIME_MS = 5 * 60_000;
+
+export type TakeOutcome =
+  | { kind: 'ok'; plan: Plan }
+  | { kind: 'missing' }
+  | { kind: 'expired' }
+  | { kind: 'not-requester'; requester: string };
+
+/** Plans waiting for their requester's Confirm; each can be taken once. */
+export class Confirmations {
+  private readonly waiting = new Map<string, { requester: string; plan: Plan; createdAt: number }>();
+
+  create(requester: string, plan: Plan, now: number): string {
+    for (const [id, entry] of this.waiting) if (now - entry.createdAt > LIFETIME_MS) this.waiting.delete(id);
+    const id = randomUUID();
+    this.waiting.set(id, { requester, plan, createdAt: now });
+    return id;
+  }
+
+  take(id: string, user: string, now: number): TakeOutcome {
+    const entry = this.waiting.get(id);
+    if (!entry) return { kind: 'missing' };
+    if (now - entry.createdAt > LIFETIME_MS) {
+      this.waiting.delete(id);
+      return { kind: 'expired' };
+    }
+    if (entry.requester !== user) return { kind: 'not-requester', requester: entry.requester };
+    // Deleted before acting, so a double click acts once.
+    this.waiting.delete(id);
+    return { kind: 'ok', plan: entry.plan };
+  }
+}

@@ -1,0 +1,95 @@
+import type { Clock } from '../clock.js';
+import type { IncidentEngine } from '../incidents/engine.js';
+import { renderIncidentList, renderTimeline } from '../incidents/timeline.js';
+import type { IncidentRecord } from '../incidents/types.js';
+import type { MessageModel } from '../messages.js';
+import type { Store } from '../store/index.js';
+import { info, UsageError, type CommandContext, type CommandSpec } from './bus.js';
+
+/**
+ * Which incident a command means (DESIGN.md): an explicit `#id`; else the thread it came from;
+ * else the channel's one open incident; several open → the list of ids; none → the most recent.
+ */
+export function resolveIncident(store: Store, ctx: CommandContext, words: string[]): { incident: IncidentRecord; rest: string[] } {
+  const [first, ...rest] = words;
+  if (first && /^#?\d+$/.test(first)) {
+    const incident = store.incidents.incident(Number(first.replace('#', '')));
+    if (!incident) throw new UsageError(`There is no incident ${first.startsWith('#') ? first : `#${first}`}.`);
+    return { incident, rest };
+  }
+  if (ctx.threadTs) {
+    const id = store.incidents.incidentByThread(ctx.channel, ctx.threadTs);
+    const incident = id ? store.incidents.incident(id) : undefined;
+    if (incident) return { incident, rest: words };
+  }
+  const open = store.incidents.openIncidents(ctx.face === 'console' ? undefined : ctx.channel);
+  if (open.length === 1) return { incident: open[0]!, rest: words };
+  if (open.length > 1) throw new UsageError(`Several incidents are open here: ${open.map((incident) => `#${incident.id}`).join(', ')} — name one.`);
+  const recent = store.incidents.recentIncidents(1, ctx.face === 'console' ? undefined : ctx.channel)[0];
+  if (!recent) throw new UsageError('There are no incidents yet.');
+  return { incident: recent, rest: words };
+}
+
+export function incidentCommands(deps: { store: Store; engine: IncidentEngine; clock: Clock }): CommandSpec[] {
+  const { store, engine, clock } = deps;
+  const family = 'incident';
+  return [
+    {
+      family,
+      name: 'list',
+      usage: '/incident list [all]',
+      summary: 'open incidents (with `all`, the 20 most recent too)',
+      async handle(args, ctx): Promise<MessageModel> {
+        const channel = ctx.face === 'console' ? undefined : ctx.channel;
+        const incidents = args[0] === 'all' ? store.incidents.recentIncidents(20, channel) : store.incidents.openIncidents(channel);
+        return renderIncidentList(incidents, clock.now());
+      },
+    },
+    {
+      family,
+      name: 'timeline',
+      usage: '/incident timeline [#id]',
+      summary: 'every event of an incident, with absolute and relative times',
+      async handle(args, ctx) {
+        const { incident } = resolveIncident(store, ctx, args);
+        return renderTimeline(incident, store.events.forIncident(incident.id));
+      },
+    },
+    {
+      family,
+      name: 'note',
+      usage: '/incident note [#id] <text>',
+      summary: 'add a note to the timeline',
+      async handle(args, ctx) {
+        const { incident, rest } = resolveIncident(store, ctx, args);
+        const text = rest.join(' ').trim();
+        if (!text) throw new UsageError('A note needs some text.');
+        engine.note(incident.id, ctx.user, text);
+        return info(`Noted on #${incident.id}.`);
+      },
+    },
+    {
+      family,
+      name: 'ack',
+      usage: '/incident ack [#id]',
+      summary: 'acknowledge an incident',
+      async handle(args, ctx) {
+        const { incident } = resolveIncident(store, ctx, args);
+        const done = engine.acknowledge(incident.id, ctx.user);
+        return info(done ? `Acknowledged #${incident.id}.` : `#${incident.id} was already acknowledged by <@${incident.acknowledgedBy}>.`);
+      },
+    },
+    {
+      family,
+      name: 'resolve',
+      usage: '/incident resolve [#id] [reason]',
+      summary: 'resolve an incident by hand',
+      async handle(args, ctx) {
+        const { incident, rest } = resolveIncident(store, ctx, args);
+        const reason = rest.join(' ').trim();
+        const done = engine.resolveByHand(incident.id, ctx.user, reason || undefined);
+        return info(done ? `Resolved #${incident.id}.` : `#${incident.id} is already resolved.`);
+      },
+    },
+  ];
+}

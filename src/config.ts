@@ -1,0 +1,357 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { parseImageRef } from './clients/image-ref.js';
+
+/** A duration written like `30s`, `5m`, `1h`; parsed to milliseconds. */
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, got ${JSON.stringify(text)}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const slackId = (prefix: string, what: string) =>
+  z.string().regex(new RegExp(`^${prefix}[A-Z0-9]{2,}$`), `expected a Slack ${what} id like ${prefix}0123ABCD`);
+
+const imageRef = z.string().superRefine((text, ctx) => {
+  try {
+    parseImageRef(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+
+const workloadKind = z.enum(['Deployment', 'DaemonSet', 'StatefulSet']);
+
+const httpUrl = z.string().superRefine((text, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `expected an http(s) URL, got ${JSON.stringify(text)}` });
+    return;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    ctx.addIssue({ code: 'custom', message: `expected an http(s) URL, got ${url.protocol} in ${JSON.stringify(text)}` });
+  }
+});
+
+const accessRule = z.strictObject({
+  users: z.array(slackId('U|W', 'user')).default([]),
+  groups: z.array(slackId('S', 'user group')).default([]),
+  channels: z.array(slackId('C|G|D', 'channel')).default([]),
+});
+
+export const configSchema = z
+  .strictObject({
+    slack: z
+      .strictObject({
+        mode: z.enum(['socket', 'http']).default('socket'),
+        channel: slackId('C|G', 'channel').optional(),
+        port: z.number().int().min(0).max(65535).default(3000),
+      })
+      .prefault({}),
+    console: z.strictObject({ user: z.string().default('U0CONSOLE') }).prefault({}),
+    timezone: z
+      .string()
+      .default('UTC')
+      .refine((zone) => {
+        try {
+          new Intl.DateTimeFormat('en-GB', { timeZone: zone });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'expected an IANA time zone like UTC or Europe/Berlin'),
+    store: z.strictObject({ path: z.string().default('./data/driftwatch.db') }).prefault({}),
+    server: z.strictObject({ port: z.number().int().min(0).max(65535).default(9090) }).prefault({}),
+    clusters: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1),
+          context: z.string().optional(),
+          unreachableAfter: duration('60s'),
+        }),
+      )
+      .default([]),
+    registries: z
+      .record(
+        z.string(),
+        z.strictObject({
+          insecure: z.boolean().default(false),
+          username: z.string().optional(),
+          passwordEnv: z.string().optional(),
+        }),
+      )
+      .default({}),
+    confighub: z
+      .strictObject({
+        url: httpUrl.default('https://hub.confighub.com'),
+        tokenEnv: z.string().default('CONFIGHUB_TOKEN'),
+        every: duration('15s'),
+      })
+      .optional(),
+    workers: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1),
+          cluster: z.string().min(1),
+          namespace: z.string().default('confighub'),
+          deployment: z.string().optional(),
+          container: z.string().default('worker'),
+          space: z.string().optional(),
+        }),
+      )
+      .default([]),
+    workloads: z
+      .array(
+        z.strictObject({
+          cluster: z.string().min(1),
+          namespace: z.string().min(1),
+          kind: workloadKind.default('Deployment'),
+          name: z.string().min(1),
+        }),
+      )
+      .default([]),
+    images: z
+      .array(
+        z.strictObject({
+          ref: imageRef,
+          every: duration('1m'),
+          platforms: z.array(z.string().regex(/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/, 'expected a platform like linux/amd64')).default(['linux/amd64']),
+        }),
+      )
+      .default([]),
+    endpoints: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1),
+          service: z.string().optional(),
+          url: httpUrl,
+          headers: z.record(z.string(), z.string()).default({}),
+          versionHeader: z.string().default('X-Version'),
+          expect: z.string().optional(),
+          expectFrom: z
+            .union([z.strictObject({ image: imageRef }), z.strictObject({ workload: z.string() })])
+            .optional(),
+          workload: z.string().optional(),
+          every: duration('30s'),
+          followRedirects: z.boolean().default(false),
+          cors: z.strictObject({ origin: z.string(), method: z.string().default('GET') }).optional(),
+        }),
+      )
+      .default([]),
+    access: z.record(z.string(), accessRule).default({}),
+    alerting: z
+      .strictObject({
+        failuresBeforeAlert: z.number().int().min(1).default(2),
+        recoveriesBeforeResolve: z.number().int().min(1).default(2),
+        reopenWithin: duration('30m'),
+        healthyFor: duration('5m'),
+        correlationWindow: duration('30m'),
+        remindEvery: duration('1h'),
+        storm: z.strictObject({ incidents: z.number().int().min(2).default(10), within: duration('5m') }).prefault({}),
+      })
+      .prefault({}),
+    routes: z
+      .array(
+        z.strictObject({
+          match: z.strictObject({ cluster: z.string().optional(), namespace: z.string().optional(), subject: z.string().optional() }),
+          channel: slackId('C|G', 'channel'),
+        }),
+      )
+      .default([]),
+    digest: z.strictObject({ cron: z.string().default('0 9 * * 1-5') }).optional(),
+  })
+  .superRefine((config, ctx) => {
+    const clusterNames = new Set<string>();
+    config.clusters.forEach((cluster, index) => {
+      if (clusterNames.has(cluster.name)) ctx.addIssue({ code: 'custom', path: ['clusters', index, 'name'], message: `duplicate cluster name "${cluster.name}"` });
+      clusterNames.add(cluster.name);
+    });
+    const knownClusters = [...clusterNames].join(', ') || 'none configured';
+    const checkCluster = (name: string, path: (string | number)[]) => {
+      if (!clusterNames.has(name)) ctx.addIssue({ code: 'custom', path, message: `unknown cluster "${name}" (clusters: ${knownClusters})` });
+    };
+    const workerNames = new Set<string>();
+    config.workers.forEach((worker, index) => {
+      if (workerNames.has(worker.name)) ctx.addIssue({ code: 'custom', path: ['workers', index, 'name'], message: `duplicate worker name "${worker.name}"` });
+      workerNames.add(worker.name);
+      checkCluster(worker.cluster, ['workers', index, 'cluster']);
+      if (worker.space && !config.confighub) {
+        ctx.addIssue({ code: 'custom', path: ['workers', index, 'space'], message: 'a worker with a space needs a confighub section' });
+      }
+    });
+    const workloadKeys = new Set<string>();
+    config.workloads.forEach((workload, index) => {
+      const key = `${workload.cluster}/${workload.namespace}/${workload.kind}/${workload.name}`;
+      if (workloadKeys.has(key)) ctx.addIssue({ code: 'custom', path: ['workloads', index], message: `duplicate workload ${key}` });
+      workloadKeys.add(key);
+      checkCluster(workload.cluster, ['workloads', index, 'cluster']);
+    });
+    const checkWorkloadRef = (ref: string, path: (string | number)[]) => {
+      if (!workloadKeys.has(ref)) {
+        ctx.addIssue({ code: 'custom', path, message: `unknown workload "${ref}" (expected cluster/namespace/Kind/name of a configured workload: ${[...workloadKeys].join(', ') || 'none configured'})` });
+      }
+    };
+    const endpointNames = new Set<string>();
+    config.endpoints.forEach((endpoint, index) => {
+      if (endpointNames.has(endpoint.name)) ctx.addIssue({ code: 'custom', path: ['endpoints', index, 'name'], message: `duplicate endpoint name "${endpoint.name}"` });
+      endpointNames.add(endpoint.name);
+      if (endpoint.workload) checkWorkloadRef(endpoint.workload, ['endpoints', index, 'workload']);
+      if (endpoint.expectFrom && 'workload' in endpoint.expectFrom) checkWorkloadRef(endpoint.expectFrom.workload, ['endpoints', index, 'expectFrom', 'workload']);
+      if (endpoint.expect && endpoint.expectFrom) ctx.addIssue({ code: 'custom', path: ['endpoints', index], message: 'set either expect or expectFrom, not both' });
+    });
+    config.routes.forEach((route, index) => {
+      if (route.match.cluster) checkCluster(route.match.cluster, ['routes', index, 'match', 'cluster']);
+    });
+    const imageRefs = new Set<string>();
+    config.images.forEach((image, index) => {
+      if (imageRefs.has(image.ref)) ctx.addIssue({ code: 'custom', path: ['images', index, 'ref'], message: `duplicate image ${image.ref}` });
+      imageRefs.add(image.ref);
+    });
+    for (const command of Object.keys(config.access)) {
+      if (!accessCommands.includes(command)) {
+        ctx.addIssue({ code: 'custom', path: ['access', command], message: `unknown command "${command}"${nearest(command, accessCommands)} (commands: ${accessCommands.join(', ')})` });
+      }
+    }
+  });
+
+/** Commands that change a cluster, and so need an access rule. */
+export const accessCommands = ['worker pin', 'worker unpin', 'rollout restart', 'rollout undo'];
+
+export type Config = z.output<typeof configSchema>;
+export type WorkerConfig = Config['workers'][number];
+export type WorkloadConfig = Config['workloads'][number];
+export type EndpointConfig = Config['endpoints'][number];
+export type ImageConfig = Config['images'][number];
+export type ClusterConfig = Config['clusters'][number];
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`${source}: invalid configuration\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let previousDiagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const saved = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previousDiagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previousDiagonal = saved;
+    }
+  }
+  return row[b.length]!;
+}
+
+function nearest(word: string, candidates: string[]): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? `; did you mean "${best}"?` : '';
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path
+    .map((segment, index) => (typeof segment === 'number' ? `[${segment}]` : `${index === 0 ? '' : '.'}${String(segment)}`))
+    .join('');
+}
+
+/** The keys a strict object at `path` accepts, for "did you mean" hints. */
+function keysAt(path: PropertyKey[]): string[] {
+  let schema: z.ZodType = configSchema;
+  for (const segment of path) {
+    schema = unwrap(schema);
+    if (schema instanceof z.ZodObject) schema = schema.shape[segment as string] as z.ZodType;
+    else if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
+    else if (schema instanceof z.ZodRecord) schema = schema.valueType as z.ZodType;
+    else return [];
+    if (!schema) return [];
+  }
+  schema = unwrap(schema);
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let current: z.ZodType = schema;
+  for (;;) {
+    if (current instanceof z.ZodDefault || current instanceof z.ZodOptional) current = current.unwrap() as z.ZodType;
+    else if (current instanceof z.ZodPipe) current = current.in as z.ZodType;
+    else return current;
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = formatPath(issue.path) || '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const valid = keysAt(issue.path);
+    return issue.keys
+      .map((key) => `${formatPath([...issue.path, key])}: unknown key${nearest(key, valid)}${valid.length ? ` (valid keys: ${valid.join(', ')})` : ''}`)
+      .join('\n  - ');
+  }
+  if (issue.code === 'invalid_type') {
+    const received = (issue as { input?: unknown }).input;
+    const got = received === undefined ? 'nothing' : Array.isArray(received) ? 'a list' : `${typeof received} ${JSON.stringify(received)}`;
+    return `${where}: expected ${issue.expected}, got ${got}`;
+  }
+  if (issue.code === 'invalid_value') return `${where}: expected one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
+  if (issue.code === 'invalid_union') return `${where}: expected one of the accepted shapes (see \`driftwatch schema\`)`;
+  return `${where}: ${issue.message}`;
+}
+
+/** Validates a parsed YAML/JSON value; throws ConfigError listing every problem with its path. */
+export function parseConfig(value: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(value ?? {});
+  if (!result.success) throw new ConfigError(source, result.error.issues.map(describeIssue));
+  return result.data;
+}
+
+/** Reads and validates a YAML config file. */
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
+  }
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length) throw new ConfigError(path, document.errors.map((error) => `YAML: ${error.message.split('\n')[0]}`));
+  return parseConfig(document.toJS(), path);
+}
+
+/** Where the config comes from: --config, then DRIFTWATCH_CONFIG, then ./driftwatch.yml. */
+export function findConfigPath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (explicit) return explicit;
+  if (env.DRIFTWATCH_CONFIG) return env.DRIFTWATCH_CONFIG;
+  return existsSync('driftwatch.yml') ? 'driftwatch.yml' : undefined;
+}
+
+/** The JSON Schema of the config file, generated from the same zod schema that validates it. */
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}
+
+/** Subject of a configured workload: `workload:<cluster>/<namespace>/<kind>/<name>`. */
+export function workloadSubject(workload: Pick<WorkloadConfig, 'cluster' | 'namespace' | 'kind' | 'name'>): string {
+  return `workload:${workload.cluster}/${workload.namespace}/${workload.kind}/${workload.name}`;
+}

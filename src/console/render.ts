@@ -1,0 +1,32 @@
+import type { Line, MessageModel } from '../messages.js';
+
+const toneMarks: Record<MessageModel['tone'], string> = { critical: '🔴', warning: '🟠', info: 'ℹ️ ', ok: '✅' };
+
+/** Absolute times in the configured zone, e.g. `2026-11-24 03:01:05 UTC`. */
+export function formatTime(at: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' }).formatToParts(new Date(at));
+  const get = (type: string) => parts.find((part) => part.type === type)?.value ?? '';
+  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')} ${get('timeZoneName')}`;
+}
+
+export function lineToText(line: Line, timeZone: string): string {
+  return line
+    .map((span) => (typeof span === 'string' ? span.replace(/<@(\w+)>/g, '@$1').replace(/<#(\w+)>/g, '#$1').replace(/<!subteam\^(\w+)>/g, '@$1') : 'at' in span ? formatTime(span.at, timeZone) : 'code' in span ? `\`${span.code}\`` : `@${span.user}`))
+    .join('');
+}
+
+/** A message as terminal text, indented by `indent`. */
+export function messageToText(message: MessageModel, timeZone: string, indent = ''): string {
+  const out: string[] = [`${indent}${toneMarks[message.tone]} ${lineToText(message.title, timeZone)}`];
+  for (const [label, value] of message.fields ?? []) out.push(`${indent}   ${label}: ${lineToText(value, timeZone)}`);
+  for (const line of message.lines ?? []) out.push(`${indent}   ${lineToText(line, timeZone)}`);
+  if (message.table) {
+    const widths = message.table.columns.map((column, index) => Math.max(column.length, ...message.table!.rows.map((row) => (row[index] ?? '').length)));
+    const row = (cells: string[]) => `${indent}   ${cells.map((cell, index) => cell.padEnd(widths[index]!)).join('  ')}`.trimEnd();
+    out.push(row(message.table.columns), row(widths.map((width) => '-'.repeat(width))), ...message.table.rows.map(row));
+  }
+  for (const quoted of message.quote ?? []) out.push(`${indent}   │ ${quoted}`);
+  if (message.buttons?.length) out.push(`${indent}   ${message.buttons.map((button) => `[${button.label}]`).join(' ')}`);
+  if (message.context) out.push(`${indent}   (${lineToText(message.context, timeZone)})`);
+  return out.join('\n');
+}

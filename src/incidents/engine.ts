@@ -1,0 +1,438 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import { formatDuration } from '../duration.js';
+import type { MessageModel } from '../messages.js';
+import type { Store } from '../store/index.js';
+import type { OutboxRole } from '../store/outbox.js';
+import { parseImageRef, repositoryOf } from '../clients/image-ref.js';
+import { chooseIncident, clusterOfSubject, correlatedMove, lastGoodDigest, type TagMove } from './correlation.js';
+import { step, type Edge } from './hysteresis.js';
+import { incidentTitle, renderNotice, renderReply, renderRoot } from './render.js';
+import { describeSubject, subjectOf } from './subjects.js';
+import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord } from './types.js';
+
+export interface AlertingPolicy {
+  failuresBeforeAlert: number;
+  recoveriesBeforeResolve: number;
+  reopenWithin: number;
+  healthyFor: number;
+  correlationWindow: number;
+}
+
+/** A container's image as it runs: what the kube watcher reports for last-good bookkeeping. */
+export interface RunningContainer {
+  pod: string;
+  container: string;
+  image: string;
+  digest?: string;
+  ready: boolean;
+}
+
+const problemKey = (subject: string, kind: string) => `${subject}|${kind}`;
+
+/**
+ * Turns observations into incidents, edge-triggered with hysteresis, and every message into an
+ * outbox row — all in one transaction per observation, so a restart at any point neither loses a
+ * transition nor repeats one.
+ */
+export class IncidentEngine {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly policy: AlertingPolicy,
+    private readonly routeChannel: (subject: string) => string,
+  ) {}
+
+  check(observation: CheckObservation): Edge {
+    return this.store.transaction(() => this.applyCheck(observation));
+  }
+
+  notice(observation: NoticeObservation): void {
+    this.store.transaction(() => this.applyNotice(observation));
+  }
+
+  /** The first human action on an incident acknowledges it. */
+  acknowledge(incidentId: number, user: string): boolean {
+    return this.store.transaction(() => {
+      const incident = this.store.incidents.incident(incidentId);
+      if (!incident || incident.acknowledgedAt) return false;
+      const now = this.clock.now();
+      incident.acknowledgedAt = now;
+      incident.acknowledgedBy = user;
+      incident.lastActivityAt = now;
+      this.store.incidents.updateIncident(incident);
+      const eventId = this.store.events.append({ at: now, subject: incident.primarySubject, type: 'human.ack', incidentId, actor: user, summary: `acknowledged by <@${user}>`, data: {} });
+      this.reply(incident, `ack-${eventId}`, renderReply('info', [{ user }, ' acknowledged']));
+      this.refreshRoot(incident);
+      return true;
+    });
+  }
+
+  note(incidentId: number, user: string, text: string, source = 'note'): void {
+    this.store.transaction(() => {
+      const incident = this.requireIncident(incidentId);
+      const now = this.clock.now();
+      const eventId = this.store.events.append({ at: now, subject: incident.primarySubject, type: 'human.note', incidentId, actor: user, summary: text, data: { source } });
+      this.touch(incident, user, now);
+      this.reply(incident, `note-${eventId}`, renderReply('info', ['📝 ', { user }, `: ${text}`]));
+    });
+  }
+
+  /** Records a human action (a command and its result) on an incident's timeline and thread. */
+  recordAction(incidentId: number, user: string, type: string, summary: string, data: Record<string, unknown> = {}, post = true): void {
+    this.store.transaction(() => {
+      const incident = this.requireIncident(incidentId);
+      const now = this.clock.now();
+      const eventId = this.store.events.append({ at: now, subject: incident.primarySubject, type, incidentId, actor: user, summary, data });
+      this.touch(incident, user, now);
+      if (post) this.reply(incident, `action-${eventId}`, renderReply('info', [summary]));
+    });
+  }
+
+  resolveByHand(incidentId: number, user: string, reason?: string): boolean {
+    return this.store.transaction(() => {
+      const incident = this.requireIncident(incidentId);
+      if (incident.status !== 'open') return false;
+      const now = this.clock.now();
+      this.touch(incident, user, now);
+      for (const problem of this.store.incidents.problemsOfIncident(incidentId)) {
+        // The problem is forgotten as resolved; if it is still bad it must build up its streak again.
+        this.store.incidents.saveProblem({ ...problem, state: 'ok', badStreak: 0, goodStreak: 0, firstBadAt: null });
+      }
+      this.closeIncident(incident, now, user, reason);
+      return true;
+    });
+  }
+
+  /** Records the digest a tag points at now; returns the previous one when it moved. */
+  recordTagDigest(ref: string, digest: string, platforms: Record<string, string>): string | undefined {
+    const previous = this.store.digests.historyOf(ref)[0];
+    this.store.digests.saw(ref, digest, platforms, this.clock.now());
+    return previous && previous.digest !== digest ? previous.digest : undefined;
+  }
+
+  /** Last-good bookkeeping from the pods a worker or workload runs. */
+  recordRunning(subject: string, containers: RunningContainer[]): void {
+    const now = this.clock.now();
+    this.store.transaction(() => {
+      const byDigest = new Map<string, { repository: string; allReady: boolean }>();
+      for (const container of containers) {
+        if (!container.digest) continue;
+        const repository = safeRepository(container.image);
+        if (!repository) continue;
+        const key = `${repository}@${container.digest}`;
+        const entry = byDigest.get(key) ?? { repository, allReady: true };
+        entry.allReady &&= container.ready;
+        byDigest.set(key, entry);
+      }
+      for (const [key, entry] of byDigest) {
+        const digest = key.slice(key.indexOf('@') + 1);
+        if (entry.allReady) this.store.digests.ready(subject, entry.repository, digest, now);
+        else this.store.digests.notReady(subject, entry.repository, digest, this.policy.healthyFor);
+      }
+      this.store.subjects.setState(subject, 'running', containers, now);
+      const images = [...new Set(containers.map((container) => container.image))];
+      this.store.subjects.setLinks(subject, 'running', images.map(subjectOf.image));
+    });
+  }
+
+  /** What to pin `subject` back to, by DESIGN.md's order. */
+  lastGood(subject: string, image: string, failingDigest?: string): Correlation['lastGood'] | undefined {
+    const repository = safeRepository(image);
+    if (!repository) return undefined;
+    return lastGoodDigest({
+      subject,
+      repository,
+      ...(failingDigest ? { failingDigest } : {}),
+      healthy: this.store.digests.healthyOf(repository),
+      healthyForMs: this.policy.healthyFor,
+      tagHistory: this.store.digests.historyOf(image).map((sighting) => sighting.digest),
+    });
+  }
+
+  private applyCheck(observation: CheckObservation): Edge {
+    const now = observation.at ?? this.clock.now();
+    const previous = this.store.incidents.problem(observation.subject, observation.problem);
+    const next = step(previous, { ok: observation.ok, at: now, summary: observation.summary, ...(observation.immediate ? { immediate: true } : {}) }, this.policy);
+    const problem: ProblemRecord = {
+      subject: observation.subject,
+      kind: observation.problem,
+      severity: problemKinds[observation.problem].severity,
+      state: next.state,
+      badStreak: next.badStreak,
+      goodStreak: next.goodStreak,
+      firstBadAt: next.firstBadAt,
+      lastAt: now,
+      // A good observation keeps the last bad description, so the resolved root still says what broke.
+      summary: observation.ok && previous ? previous.summary : observation.summary,
+      detail: observation.ok && previous ? previous.detail : (observation.detail ?? {}),
+      incidentId: previous?.incidentId ?? null,
+    };
+    if (next.edge === 'none') {
+      this.store.incidents.saveProblem(problem);
+      return next.edge;
+    }
+    const eventId = this.store.events.append({
+      at: now,
+      subject: problem.subject,
+      type: `problem.${next.edge}`,
+      incidentId: next.edge === 'pending' || next.edge === 'cleared' ? null : problem.incidentId,
+      actor: null,
+      summary: `${problemKinds[problem.kind].label}: ${observation.summary}`,
+      data: { kind: problem.kind, ok: observation.ok, ...(observation.detail ?? {}) },
+    });
+    switch (next.edge) {
+      case 'pending':
+        this.store.incidents.saveProblem(problem);
+        break;
+      case 'cleared':
+        this.store.incidents.saveProblem(problem);
+        this.releaseHeldNotices(problem, undefined);
+        break;
+      case 'opened':
+        this.openOrJoin(problem, eventId, now);
+        break;
+      case 'changed':
+      case 'relapsed':
+      case 'recovering':
+        this.store.incidents.saveProblem(problem);
+        this.refreshIncidentOf(problem, eventId, now);
+        break;
+      case 'resolved':
+        this.store.incidents.saveProblem(problem);
+        this.afterRecovery(problem, eventId, now);
+        break;
+    }
+    return next.edge;
+  }
+
+  private openOrJoin(problem: ProblemRecord, eventId: number, now: number): void {
+    const previousIncident = problem.incidentId ? this.store.incidents.incident(problem.incidentId) : undefined;
+    if (previousIncident?.status === 'resolved' && previousIncident.resolvedAt !== null && now - previousIncident.resolvedAt <= this.policy.reopenWithin) {
+      problem.incidentId = previousIncident.id;
+      this.store.incidents.saveProblem(problem);
+      this.store.events.attachToIncident(eventId, previousIncident.id);
+      previousIncident.status = 'open';
+      previousIncident.resolvedAt = null;
+      previousIncident.resolvedBy = null;
+      previousIncident.lastActivityAt = now;
+      this.store.incidents.updateIncident(previousIncident);
+      this.store.events.append({ at: now, subject: previousIncident.primarySubject, type: 'incident.reopened', incidentId: previousIncident.id, actor: null, summary: `reopened: ${problemKinds[problem.kind].label}: ${problem.summary}`, data: {} });
+      this.reply(previousIncident, `reopen-${eventId}`, renderReply(problem.severity, [`Reopened: ${problemKinds[problem.kind].label} — ${problem.summary}`]));
+      this.refreshRoot(previousIncident);
+      this.releaseHeldNotices(problem, previousIncident);
+      return;
+    }
+    const joinId = chooseIncident(problem, this.store.incidents.openIncidents(), this.store.subjects.linked(problem.subject));
+    const joined = joinId ? this.store.incidents.incident(joinId) : undefined;
+    if (joined) {
+      problem.incidentId = joined.id;
+      this.store.incidents.saveProblem(problem);
+      this.store.events.attachToIncident(eventId, joined.id);
+      joined.lastActivityAt = now;
+      this.store.incidents.updateIncident(joined);
+      this.reply(joined, `join-${eventId}`, renderReply(problem.severity, [`Also: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}: ${problem.summary}`]));
+      this.refreshRoot(joined);
+      this.releaseHeldNotices(problem, joined);
+      return;
+    }
+    const correlation = this.correlate(problem);
+    const firstBadAt = Math.min(problem.firstBadAt ?? now, correlation?.tagMove?.at ?? Infinity);
+    const draft: Omit<IncidentRecord, 'id'> = {
+      status: 'open',
+      primarySubject: problem.subject,
+      severity: problem.severity,
+      channel: this.routeChannel(problem.subject),
+      title: '',
+      firstBadAt,
+      openedAt: now,
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      resolvedAt: null,
+      resolvedBy: null,
+      lastActivityAt: now,
+      correlation,
+      stormId: null,
+    };
+    const id = this.store.incidents.createIncident(draft);
+    const incident: IncidentRecord = { ...draft, id, title: incidentTitle({ id, primarySubject: problem.subject }, problem) };
+    this.store.incidents.updateIncident(incident);
+    problem.incidentId = id;
+    this.store.incidents.saveProblem(problem);
+    this.store.events.attachToIncident(eventId, id);
+    if (correlation?.tagMove) {
+      const moveEvent = this.store.events.ofSubject(subjectOf.image(correlation.tagMove.ref), 'notice.tag_moved', correlation.tagMove.at).find((event) => event.at === correlation.tagMove!.at);
+      if (moveEvent && moveEvent.incidentId === null) this.store.events.attachToIncident(moveEvent.id, id);
+    }
+    this.store.events.append({ at: now, subject: problem.subject, type: 'incident.opened', incidentId: id, actor: null, summary: incident.title, data: { channel: incident.channel } });
+    this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: id, role: 'root', message: renderRoot(incident, [problem], { now }) });
+    this.releaseHeldNotices(problem, incident);
+    this.crossReferenceCluster(incident, now);
+  }
+
+  /** Incidents on a cluster whose API is unreachable point to that incident, and it to them. */
+  private crossReferenceCluster(incident: IncidentRecord, now: number): void {
+    const cluster = clusterOfSubject(incident.primarySubject);
+    if (!cluster) return;
+    const open = this.store.incidents.openIncidents().filter((other) => other.id !== incident.id);
+    if (incident.primarySubject.startsWith('cluster:')) {
+      for (const other of open.filter((candidate) => clusterOfSubject(candidate.primarySubject) === cluster)) {
+        this.reply(other, `clusterref-${other.id}-${incident.id}`, renderReply('warning', [`Cluster ${cluster}'s API is unreachable: see incident #${incident.id}`]));
+        this.reply(incident, `clusterref-${incident.id}-${other.id}`, renderReply('info', [`Open on this cluster: incident #${other.id} (${describeSubject(other.primarySubject)})`]));
+      }
+      return;
+    }
+    const clusterIncident = open.find((other) => other.primarySubject === subjectOf.cluster(cluster));
+    if (clusterIncident) {
+      this.reply(incident, `clusterref-${incident.id}-${clusterIncident.id}`, renderReply('warning', [`Cluster ${cluster}'s API is unreachable: see incident #${clusterIncident.id}`]));
+      this.reply(clusterIncident, `clusterref-${clusterIncident.id}-${incident.id}`, renderReply('info', [`Open on this cluster: incident #${incident.id} (${describeSubject(incident.primarySubject)})`]));
+    }
+    void now;
+  }
+
+  private correlate(problem: ProblemRecord): Correlation | null {
+    if (!problem.subject.startsWith('worker:') && !problem.subject.startsWith('workload:')) return null;
+    const imageSubjects = [...this.store.subjects.linked(problem.subject)].filter((subject) => subject.startsWith('image:'));
+    const moves: TagMove[] = imageSubjects.flatMap((subject) =>
+      this.store.events.ofSubject(subject, 'notice.tag_moved', (problem.firstBadAt ?? 0) - this.policy.correlationWindow).map((event) => ({
+        ref: subject.slice('image:'.length),
+        from: String(event.data.from),
+        to: String(event.data.to),
+        at: event.at,
+      })),
+    );
+    const tagMove = correlatedMove(moves, problem.firstBadAt ?? this.clock.now(), this.policy.correlationWindow);
+    const image = tagMove?.ref ?? imageSubjects[0]?.slice('image:'.length);
+    const running = this.store.subjects.state<RunningContainer[]>(problem.subject, 'running')?.value ?? [];
+    const failingDigest = tagMove?.to ?? running.find((container) => !container.ready && container.digest)?.digest;
+    const lastGood = image ? this.lastGood(problem.subject, image, failingDigest) : undefined;
+    if (!tagMove && !lastGood) return null;
+    return { ...(tagMove ? { tagMove } : {}), ...(lastGood ? { lastGood } : {}) };
+  }
+
+  private refreshIncidentOf(problem: ProblemRecord, eventId: number, now: number): void {
+    const incident = problem.incidentId ? this.store.incidents.incident(problem.incidentId) : undefined;
+    if (!incident || incident.status !== 'open') return;
+    this.store.events.attachToIncident(eventId, incident.id);
+    incident.lastActivityAt = now;
+    this.store.incidents.updateIncident(incident);
+    this.refreshRoot(incident);
+  }
+
+  private afterRecovery(problem: ProblemRecord, eventId: number, now: number): void {
+    const incident = problem.incidentId ? this.store.incidents.incident(problem.incidentId) : undefined;
+    if (!incident || incident.status !== 'open') return;
+    this.store.events.attachToIncident(eventId, incident.id);
+    const stillBad = this.store.incidents.problemsOfIncident(incident.id).filter((other) => other.state !== 'ok');
+    if (stillBad.length === 0) {
+      this.closeIncident(incident, now, null);
+      return;
+    }
+    incident.lastActivityAt = now;
+    this.store.incidents.updateIncident(incident);
+    this.reply(incident, `recovered-${eventId}`, renderReply('ok', [`Recovered: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}`]));
+    this.refreshRoot(incident);
+  }
+
+  private closeIncident(incident: IncidentRecord, now: number, user: string | null, reason?: string): void {
+    incident.status = 'resolved';
+    incident.resolvedAt = now;
+    incident.resolvedBy = user;
+    incident.lastActivityAt = now;
+    this.store.incidents.updateIncident(incident);
+    const took = formatDuration(now - incident.firstBadAt);
+    const by = user ? ` by <@${user}>` : '';
+    const eventId = this.store.events.append({ at: now, subject: incident.primarySubject, type: 'incident.resolved', incidentId: incident.id, actor: user, summary: `resolved${by} after ${took}${reason ? `: ${reason}` : ''}`, data: { durationMs: now - incident.firstBadAt } });
+    this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`✅ Resolved${user ? ' by ' : ''}`, ...(user ? [{ user }] : []), ` after ${took}${reason ? ` — ${reason}` : ''}`]));
+    this.refreshRoot(incident);
+  }
+
+  private applyNotice(observation: NoticeObservation): void {
+    const now = observation.at ?? this.clock.now();
+    const notice = { subject: observation.subject, kind: observation.kind, summary: observation.summary, at: now, lines: observation.lines ?? [] };
+    const eventId = this.store.events.append({
+      at: now,
+      subject: observation.subject,
+      type: `notice.${observation.kind}`,
+      incidentId: null,
+      actor: observation.actor ?? null,
+      summary: observation.summary,
+      data: { ...(observation.data ?? {}), ...(observation.quiet ? { quiet: true } : {}) },
+    });
+    if (observation.quiet) return;
+    const message = renderNotice(notice);
+    const pending = this.store.incidents.problemsOfSubject(observation.subject).find((problem) => problem.state === 'pending');
+    if (pending) {
+      this.store.incidents.holdNotice(observation.subject, problemKey(pending.subject, pending.kind), now, { eventId, message });
+      return;
+    }
+    const target = this.incidentForNotice(observation.subject);
+    if (target) {
+      this.store.events.attachToIncident(eventId, target.id);
+      target.lastActivityAt = now;
+      this.store.incidents.updateIncident(target);
+      this.reply(target, `notice-${eventId}`, message);
+      return;
+    }
+    this.enqueue({ key: `notice-${eventId}`, channel: this.routeChannel(observation.subject), kind: 'post', incidentId: null, role: 'message', message });
+  }
+
+  /** The oldest open incident whose primary subject is `subject` or linked to it. */
+  private incidentForNotice(subject: string): IncidentRecord | undefined {
+    const linked = this.store.subjects.linked(subject);
+    return this.store.incidents.openIncidents().find((incident) => incident.primarySubject === subject || linked.has(incident.primarySubject));
+  }
+
+  private releaseHeldNotices(problem: ProblemRecord, incident: IncidentRecord | undefined): void {
+    const held = this.store.incidents.takeHeldNotices<{ eventId: number; message: MessageModel }>(problemKey(problem.subject, problem.kind));
+    for (const { subject, message } of held) {
+      if (incident) {
+        this.store.events.attachToIncident(message.eventId, incident.id);
+        this.reply(incident, `notice-${message.eventId}`, message.message);
+      } else {
+        this.enqueue({ key: `notice-${message.eventId}`, channel: this.routeChannel(subject), kind: 'post', incidentId: null, role: 'message', message: message.message });
+      }
+    }
+  }
+
+  private touch(incident: IncidentRecord, user: string, now: number): void {
+    incident.lastActivityAt = now;
+    if (!incident.acknowledgedAt) {
+      incident.acknowledgedAt = now;
+      incident.acknowledgedBy = user;
+      this.store.incidents.updateIncident(incident);
+      this.refreshRoot(incident);
+      return;
+    }
+    this.store.incidents.updateIncident(incident);
+  }
+
+  private requireIncident(incidentId: number): IncidentRecord {
+    const incident = this.store.incidents.incident(incidentId);
+    if (!incident) throw new Error(`no incident #${incidentId}`);
+    return incident;
+  }
+
+  private reply(incident: IncidentRecord, key: string, message: MessageModel): void {
+    this.enqueue({ key, channel: incident.channel, kind: 'post', incidentId: incident.id, role: 'reply', message });
+  }
+
+  /** Queues the root's current state; the outbox keeps only the newest pending update. */
+  refreshRoot(incident: IncidentRecord): void {
+    const problems = this.store.incidents.problemsOfIncident(incident.id);
+    // chat.update is idempotent, so an update needs no stable key of its own.
+    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now: this.clock.now() }) });
+  }
+
+  private enqueue(entry: { key: string; channel: string; kind: 'post' | 'update'; incidentId: number | null; role: OutboxRole; message: MessageModel }): void {
+    this.store.outbox.enqueue({ ...entry, at: this.clock.now() });
+  }
+}
+
+function safeRepository(image: string): string | undefined {
+  try {
+    return repositoryOf(parseImageRef(image));
+  } catch {
+    return undefined;
+  }
+}

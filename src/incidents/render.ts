@@ -1,0 +1,74 @@
+import { formatDuration } from '../duration.js';
+import { shortDigest } from '../clients/image-ref.js';
+import type { Button, Line, MessageModel } from '../messages.js';
+import { describeSubject } from './subjects.js';
+import { problemKinds, type IncidentRecord, type NoticeObservation, type ProblemRecord } from './types.js';
+
+/** Message templates: pure functions from stored state to the message model. */
+
+function problemLine(problem: ProblemRecord, primarySubject: string): Line {
+  const label = problemKinds[problem.kind].label;
+  const who = problem.subject === primarySubject ? '' : ` — ${describeSubject(problem.subject)}`;
+  const state = problem.state === 'ok' ? ' (recovered)' : problem.state === 'recovering' ? ' (recovering)' : '';
+  return [`• ${label}${who}: ${problem.summary}${state}`];
+}
+
+export function incidentTitle(incident: Pick<IncidentRecord, 'id' | 'primarySubject'>, primary: ProblemRecord | undefined): string {
+  const label = primary ? problemKinds[primary.kind].label : 'incident';
+  return `#${incident.id} ${describeSubject(incident.primarySubject)}: ${label}`;
+}
+
+/** The root message of an incident thread, kept current with every change. */
+export function renderRoot(incident: IncidentRecord, problems: ProblemRecord[], options: { now: number }): MessageModel {
+  const open = incident.status === 'open';
+  const primary = problems.find((problem) => problem.subject === incident.primarySubject) ?? problems[0];
+  const fields: Array<[string, Line]> = [];
+  if (open) fields.push(['Status', ['Open since ', { at: incident.openedAt }]]);
+  else fields.push(['Status', ['Resolved ', { at: incident.resolvedAt ?? options.now }, ` after ${formatDuration((incident.resolvedAt ?? options.now) - incident.firstBadAt)}`]]);
+  fields.push(['First bad signal', [{ at: incident.firstBadAt }]]);
+  if (incident.acknowledgedBy) fields.push(['Acknowledged', [{ user: incident.acknowledgedBy }, ' ', { at: incident.acknowledgedAt ?? options.now }]]);
+  for (const problem of problems) for (const [label, value] of problem.detail.fields ?? []) fields.push([label, [value]]);
+
+  const lines: Line[] = problems.map((problem) => problemLine(problem, incident.primarySubject));
+  const move = incident.correlation?.tagMove;
+  if (move) lines.push(['Tag moved ', { at: move.at }, `: ${move.ref} ${shortDigest(move.from)} → ${shortDigest(move.to)}`]);
+  const lastGood = incident.correlation?.lastGood;
+  if (lastGood) lines.push([`Last good digest: ${shortDigest(lastGood.digest)} (from ${lastGood.source})`]);
+
+  const buttons: Button[] = [];
+  if (open) {
+    const workerName = incident.primarySubject.startsWith('worker:') ? incident.primarySubject.slice('worker:'.length) : undefined;
+    if (workerName && lastGood) {
+      lines.push(['Suggested: ', { code: `/worker pin ${workerName} ${shortDigest(lastGood.digest)}` }]);
+      buttons.push({ action: 'worker_pin', label: `Pin to ${shortDigest(lastGood.digest)} (last good)`, value: JSON.stringify({ worker: workerName, digest: lastGood.digest, incident: incident.id }), style: 'primary' });
+    }
+    if (incident.primarySubject.startsWith('workload:') || workerName) {
+      buttons.push({ action: 'rollout_restart', label: 'Restart rollout', value: JSON.stringify({ subject: incident.primarySubject, incident: incident.id }) });
+    }
+    if (!incident.acknowledgedBy) buttons.push({ action: 'ack', label: 'Acknowledge', value: String(incident.id) });
+    buttons.push({ action: 'mute', label: 'Mute 1h', value: JSON.stringify({ subject: incident.primarySubject, incident: incident.id }) });
+  }
+  const quote = problems.flatMap((problem) => (problem.state !== 'ok' ? (problem.detail.quote ?? []) : []));
+  return {
+    tone: open ? incident.severity : 'ok',
+    title: [`${open ? '' : 'Resolved: '}${incidentTitle(incident, primary)}`],
+    fields,
+    lines,
+    ...(quote.length ? { quote } : {}),
+    context: [`incident #${incident.id} · ${incident.primarySubject}`],
+    ...(buttons.length ? { buttons } : {}),
+  };
+}
+
+export function renderNotice(notice: Required<Pick<NoticeObservation, 'subject' | 'kind' | 'summary' | 'at'>> & Pick<NoticeObservation, 'lines'>): MessageModel {
+  return {
+    tone: 'info',
+    title: [notice.summary],
+    ...(notice.lines?.length ? { lines: notice.lines.map((line) => [line]) } : {}),
+    context: [{ at: notice.at }, ` · ${notice.kind.replace(/_/g, ' ')} · ${notice.subject}`],
+  };
+}
+
+export function renderReply(tone: MessageModel['tone'], text: Line, extra: Line[] = []): MessageModel {
+  return { tone, title: text, ...(extra.length ? { lines: extra } : {}) };
+}

@@ -1,0 +1,16 @@
+import type { Config } from '../config.js';
+import { clusterOfSubject, namespaceOfSubject } from './correlation.js';
+
+/** The channel a subject's messages go to: the first matching route, else the default. */
+export function routeFor(routes: Config['routes'], defaultChannel: string, subject: string, clusterOfOther: (subject: string) => string | undefined = () => undefined): string {
+  const cluster = clusterOfSubject(subject) ?? clusterOfOther(subject);
+  const namespace = namespaceOfSubject(subject);
+  for (const route of routes) {
+    const { match } = route;
+    if (match.cluster !== undefined && match.cluster !== cluster) continue;
+    if (match.namespace !== undefined && match.namespace !== namespace) continue;
+    if (match.subject !== undefined && !subject.startsWith(match.subject)) continue;
+    return route.channel;
+  }
+  return defaultChannel;
+}

@@ -1,0 +1,29 @@
+import type { Db } from './db.js';
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  before: string | null;
+  after: string | null;
+  result: string;
+  incidentId: number | null;
+}
+
+/** Who changed what, where, from what to what, and how it went; never edited. */
+export class AuditLog {
+  constructor(private readonly db: Db) {}
+
+  record(entry: Omit<AuditEntry, 'id'>): number {
+    const result = this.db
+      .prepare('INSERT INTO audit (at, actor, action, target, before, after, result, incident_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(entry.at, entry.actor, entry.action, entry.target, entry.before, entry.after, entry.result, entry.incidentId);
+    return Number(result.lastInsertRowid);
+  }
+
+  all(): AuditEntry[] {
+    return (this.db.prepare('SELECT id, at, actor, action, target, before, after, result, incident_id AS incidentId FROM audit ORDER BY id').all() as AuditEntry[]);
+  }
+}

@@ -1,0 +1,41 @@
+import { openDb, type Db } from './db.js';
+import { EventLog } from './events.js';
+import { SubjectStore } from './subjects.js';
+import { DigestStore } from './digests.js';
+import { IncidentStore } from './incidents.js';
+import { Outbox } from './outbox.js';
+import { AuditLog } from './audit.js';
+
+export { StoreError } from './db.js';
+
+/** The spine: one SQLite file, one module per table family. */
+export class Store {
+  readonly events: EventLog;
+  readonly subjects: SubjectStore;
+  readonly digests: DigestStore;
+  readonly incidents: IncidentStore;
+  readonly outbox: Outbox;
+  readonly audit: AuditLog;
+
+  private constructor(readonly db: Db) {
+    this.events = new EventLog(db);
+    this.subjects = new SubjectStore(db);
+    this.digests = new DigestStore(db);
+    this.incidents = new IncidentStore(db);
+    this.outbox = new Outbox(db);
+    this.audit = new AuditLog(db);
+  }
+
+  static open(path: string): Store {
+    return new Store(openDb(path));
+  }
+
+  /** Runs `work` atomically: a crash leaves either all of it or none. */
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,111 @@
+import type { Db } from './db.js';
+import type { MessageModel } from '../messages.js';
+
+export type OutboxRole = 'root' | 'reply' | 'message';
+
+export interface OutboxRow {
+  id: number;
+  key: string;
+  channel: string;
+  kind: 'post' | 'update';
+  incidentId: number | null;
+  role: OutboxRole;
+  message: MessageModel;
+  status: 'pending' | 'sent' | 'failed' | 'superseded';
+  attempts: number;
+  nextAttemptAt: number;
+  ts: string | null;
+  error: string | null;
+  createdAt: number;
+}
+
+interface Row {
+  id: number;
+  key: string;
+  channel: string;
+  kind: string;
+  incident_id: number | null;
+  role: string;
+  message: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  ts: string | null;
+  error: string | null;
+  created_at: number;
+}
+
+const fromRow = (row: Row): OutboxRow => ({
+  id: row.id,
+  key: row.key,
+  channel: row.channel,
+  kind: row.kind as OutboxRow['kind'],
+  incidentId: row.incident_id,
+  role: row.role as OutboxRole,
+  message: JSON.parse(row.message) as MessageModel,
+  status: row.status as OutboxRow['status'],
+  attempts: row.attempts,
+  nextAttemptAt: row.next_attempt_at,
+  ts: row.ts,
+  error: row.error,
+  createdAt: row.created_at,
+});
+
+/**
+ * Every outgoing message is a row here first (seed 001's lesson: nothing is dropped before it
+ * is confirmed). A row leaves `pending` only when the service confirmed it or refused it for good.
+ */
+export class Outbox {
+  private readonly listeners = new Set<() => void>();
+  constructor(private readonly db: Db) {}
+
+  /** Calls `listener` whenever a row is added, so the poster wakes at once. */
+  onEnqueue(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  enqueue(entry: { key: string; channel: string; kind: 'post' | 'update'; incidentId: number | null; role: OutboxRole; message: MessageModel; at: number }): void {
+    if (entry.kind === 'update' && entry.incidentId !== null) {
+      // Only the newest state of a root matters: older pending updates are superseded.
+      this.db.prepare("UPDATE outbox SET status = 'superseded' WHERE kind = 'update' AND incident_id = ? AND status = 'pending'").run(entry.incidentId);
+    }
+    this.db
+      .prepare('INSERT OR IGNORE INTO outbox (key, channel, kind, incident_id, role, message, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0)')
+      .run(entry.key, entry.channel, entry.kind, entry.incidentId, entry.role, JSON.stringify(entry.message), entry.at);
+    for (const listener of this.listeners) listener();
+  }
+
+  pending(): OutboxRow[] {
+    return this.db.prepare<[], Row>("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id").all().map(fromRow);
+  }
+
+  /** Recorded before a send, so a restart knows the message may already be in Slack. */
+  markAttempt(id: number): void {
+    this.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?').run(id);
+  }
+
+  markSent(id: number, ts: string, at: number): void {
+    this.db.prepare("UPDATE outbox SET status = 'sent', ts = ?, sent_at = ?, error = NULL WHERE id = ?").run(ts, at, id);
+  }
+
+  retryLater(id: number, nextAttemptAt: number, error: string): void {
+    this.db.prepare('UPDATE outbox SET next_attempt_at = ?, error = ? WHERE id = ?').run(nextAttemptAt, error, id);
+  }
+
+  markFailed(id: number, error: string): void {
+    this.db.prepare("UPDATE outbox SET status = 'failed', error = ? WHERE id = ?").run(error, id);
+  }
+
+  depth(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'").get() as { n: number }).n;
+  }
+
+  failed(): OutboxRow[] {
+    return this.db.prepare<[], Row>("SELECT * FROM outbox WHERE status = 'failed' ORDER BY id").all().map(fromRow);
+  }
+
+  all(): OutboxRow[] {
+    return this.db.prepare<[], Row>('SELECT * FROM outbox ORDER BY id').all().map(fromRow);
+  }
+}

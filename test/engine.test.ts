@@ -1,0 +1,129 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/clock.js';
+import { parseConfig } from '../src/config.js';
+import { Runtime } from '../src/main.js';
+import { createLogger } from '../src/log.js';
+import { RecordingService } from './support/recording-service.js';
+
+const quiet = createLogger({ level: 'silent' });
+const runtimes: Runtime[] = [];
+
+function start(dbPath: string, clock: ManualClock, alerting: Record<string, unknown> = {}) {
+  const runtime = new Runtime(parseConfig({ slack: { channel: 'C0ALERTS' }, store: { path: dbPath }, alerting }), { clock, log: quiet });
+  runtimes.push(runtime);
+  return runtime;
+}
+
+afterEach(async () => {
+  for (const runtime of runtimes.splice(0)) await runtime.stop(0).catch(() => {});
+});
+
+const crash = (detail = 'CrashLoopBackOff, 4 restarts') => ({ subject: 'worker:cost-optimizer-worker', problem: 'worker_pods_failing' as const, ok: false, summary: detail });
+const healthy = { subject: 'worker:cost-optimizer-worker', problem: 'worker_pods_failing' as const, ok: true, summary: 'all pods Ready' };
+
+describe('incident engine', () => {
+  it('alerts after failuresBeforeAlert, threads notices, resolves after recoveriesBeforeResolve', async () => {
+    const clock = new ManualClock();
+    const runtime = start(join(mkdtempSync(join(tmpdir(), 'dw-')), 'db.sqlite'), clock);
+    const service = new RecordingService();
+    const { engine } = runtime;
+    runtime.store.subjects.setLinks('worker:cost-optimizer-worker', 'test', ['image:ghcr.io/confighubai/confighub-worker:latest']);
+
+    expect(engine.check(crash())).toBe('pending');
+    clock.advance(30_000);
+    expect(engine.check(crash())).toBe('opened');
+    clock.advance(30_000);
+    engine.notice({ subject: 'image:ghcr.io/confighubai/confighub-worker:latest', kind: 'tag_moved', summary: 'tag moved again', data: { from: 'sha256:aa', to: 'sha256:bb' } });
+    expect(engine.check(crash('CrashLoopBackOff, 6 restarts'))).toBe('changed');
+    clock.advance(60_000);
+    expect(engine.check(healthy)).toBe('recovering');
+    clock.advance(60_000);
+    expect(engine.check(healthy)).toBe('resolved');
+
+    const poster = runtime.startDelivery(service);
+    await poster.drain(2000);
+    const roots = service.roots();
+    expect(roots).toHaveLength(1);
+    expect(roots[0]!.text).toContain('#1 worker cost-optimizer-worker: worker pods failing');
+    const thread = service.thread(roots[0]!.ts).map((message) => message.text);
+    expect(thread[0]).toContain('tag moved again');
+    expect(thread.at(-1)).toContain('Resolved after 3m');
+    expect(service.current(roots[0]!)).toMatch(/^Resolved: #1/);
+    expect(service.current(roots[0]!)).toContain('6 restarts');
+  });
+
+  it('a single bad observation followed by a good one never alerts, and its held notice goes out alone', async () => {
+    const clock = new ManualClock();
+    const runtime = start(join(mkdtempSync(join(tmpdir(), 'dw-')), 'db.sqlite'), clock);
+    const { engine } = runtime;
+    engine.check({ subject: 'endpoint:relay-dfw1', problem: 'endpoint_stale', ok: false, summary: 'no X-Relay-Version header' });
+    engine.notice({ subject: 'endpoint:relay-dfw1', kind: 'version_changed', summary: 'relay-dfw1 now serves no version' });
+    expect(runtime.store.outbox.depth()).toBe(0);
+    engine.check({ subject: 'endpoint:relay-dfw1', problem: 'endpoint_stale', ok: true, summary: 'serves 0.2.0' });
+    const service = new RecordingService();
+    await runtime.startDelivery(service).drain(2000);
+    expect(service.posted.map((message) => message.text)).toEqual(['relay-dfw1 now serves no version']);
+  });
+
+  it('a notice during a pending stale streak goes into the incident thread, not a second root', async () => {
+    const clock = new ManualClock();
+    const runtime = start(join(mkdtempSync(join(tmpdir(), 'dw-')), 'db.sqlite'), clock);
+    const { engine } = runtime;
+    engine.check({ subject: 'endpoint:relay-dfw1', problem: 'endpoint_stale', ok: false, summary: 'no version header' });
+    engine.notice({ subject: 'endpoint:relay-dfw1', kind: 'version_changed', summary: 'relay-dfw1 now serves no version' });
+    clock.advance(30_000);
+    engine.check({ subject: 'endpoint:relay-dfw1', problem: 'endpoint_stale', ok: false, summary: 'no version header' });
+    const service = new RecordingService();
+    await runtime.startDelivery(service).drain(2000);
+    expect(service.roots()).toHaveLength(1);
+    expect(service.thread(service.roots()[0]!.ts).map((message) => message.text)).toEqual(['relay-dfw1 now serves no version']);
+  });
+
+  it('links are one hop: a problem joins the incident of a linked subject, never through a chain', async () => {
+    const clock = new ManualClock();
+    const runtime = start(join(mkdtempSync(join(tmpdir(), 'dw-')), 'db.sqlite'), clock, { failuresBeforeAlert: 1 });
+    const { engine, store } = runtime;
+    store.subjects.setLinks('endpoint:a', 'config', ['workload:prod/relay/DaemonSet/relay', 'service:relay']);
+    store.subjects.setLinks('endpoint:b', 'config', ['service:relay']);
+    engine.check({ subject: 'workload:prod/relay/DaemonSet/relay', problem: 'workload_failing', ok: false, summary: 'CrashLoopBackOff' });
+    engine.check({ subject: 'endpoint:a', problem: 'endpoint_down', ok: false, summary: 'refused' });
+    // endpoint:b shares only the service with endpoint:a: workload → a → service → b would be a chain.
+    engine.check({ subject: 'endpoint:b', problem: 'endpoint_down', ok: false, summary: 'refused' });
+    const open = store.incidents.openIncidents();
+    expect(open.map((incident) => incident.primarySubject)).toEqual(['workload:prod/relay/DaemonSet/relay', 'endpoint:b']);
+    expect(store.incidents.problem('endpoint:a', 'endpoint_down')!.incidentId).toBe(open[0]!.id);
+  });
+
+  it('a problem that returns within reopenWithin reopens the same incident and thread', async () => {
+    const clock = new ManualClock();
+    const runtime = start(join(mkdtempSync(join(tmpdir(), 'dw-')), 'db.sqlite'), clock);
+    const { engine } = runtime;
+    const service = new RecordingService();
+    runtime.startDelivery(service);
+    engine.check(crash());
+    engine.check(crash());
+    engine.check(healthy);
+    engine.check(healthy);
+    clock.advance(10 * 60_000);
+    engine.check(crash());
+    engine.check(crash());
+    expect(runtime.store.incidents.openIncidents().map((incident) => incident.id)).toEqual([1]);
+    clock.advance(10 * 60_000);
+    engine.check(healthy);
+    engine.check(healthy);
+    clock.advance(31 * 60_000);
+    engine.check(crash());
+    engine.check(crash());
+    expect(runtime.store.incidents.openIncidents().map((incident) => incident.id)).toEqual([2]);
+    await runtime.stop(2000);
+    runtimes.pop();
+    const roots = service.roots();
+    expect(roots).toHaveLength(2);
+    const firstThread = service.thread(roots[0]!.ts).map((message) => message.text);
+    expect(firstThread.filter((text) => text.startsWith('Reopened'))).toHaveLength(1);
+    expect(firstThread.filter((text) => text.includes('Resolved after'))).toHaveLength(2);
+  });
+});
