@@ -102,14 +102,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 async function runConsole(config: Config, banner: string): Promise<void> {
   const runtime = new Runtime(config, { log: logger() });
   const app = new ConsoleApp(runtime);
-  runtime.startDelivery(app.service());
+  await runtime.startServices({ service: app.service() });
   const stop = async () => {
-    await runtime.stop();
+    await runtime.shutdown();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
   process.stdout.write(banner);
   await app.run(process.stdin);
-  await runtime.stop();
+  await runtime.shutdown();
 }

@@ -10,6 +10,11 @@ import { CommandBus } from './commands/bus.js';
 import { AccessPolicy, type GroupMembers } from './commands/access.js';
 import { Confirmations } from './commands/confirm.js';
 import { incidentCommands } from './commands/incident.js';
+import type { ObservationSink, Watcher } from './watchers/types.js';
+import { createWatchers } from './watchers/index.js';
+import { Metrics } from './metrics.js';
+import { startHealthServer } from './server.js';
+import type { Server } from 'node:http';
 
 /** The channel used when no Slack channel is configured (console, demo). */
 export const CONSOLE_CHANNEL = 'C0CONSOLE';
@@ -29,7 +34,10 @@ export class Runtime {
   readonly clock: Clock;
   readonly log: Logger;
   readonly defaultChannel: string;
+  readonly metrics = new Metrics();
   private poster: Poster | undefined;
+  private watchers: Watcher[] = [];
+  private server: Server | undefined;
 
   constructor(
     readonly config: Config,
@@ -54,11 +62,75 @@ export class Runtime {
 
   private readonly posterOptions: PosterOptions;
 
+  /** What watchers report into: the engine for decisions, the store for state and links. */
+  sink(): ObservationSink {
+    const { engine, store, clock } = this;
+    return {
+      check: (observation) => {
+        this.metrics.observations.inc({ kind: observation.problem });
+        const edge = engine.check(observation);
+        if (edge === 'opened' || edge === 'resolved') this.metrics.alerts.inc({ edge });
+      },
+      notice: (observation) => engine.notice(observation),
+      state: (subject, key, value) => store.subjects.setState(subject, key, value, clock.now()),
+      links: (subject, source, others) => store.subjects.setLinks(subject, source, others),
+      tagDigest: (ref, digest, platforms) => engine.recordTagDigest(ref, digest, platforms),
+      running: (subject, containers) => engine.recordRunning(subject, containers),
+      statesOf: (key) => store.subjects.allStates(key),
+      now: () => clock.now(),
+    };
+  }
+
   /** Starts delivering the outbox through `service` (Slack or the terminal). */
   startDelivery(service: MessageService): Poster {
-    this.poster = new Poster(this.store, service, this.clock, this.log.child({ component: 'outbox' }), this.posterOptions);
+    const { metrics } = this;
+    this.poster = new Poster(this.store, service, this.clock, this.log.child({ component: 'outbox' }), this.posterOptions, {
+      delivered: (kind) => metrics.slackCalls.inc({ kind, outcome: 'ok' }),
+      retried: () => metrics.slackRetries.inc(),
+      failed: () => metrics.slackCalls.inc({ kind: 'post', outcome: 'failed' }),
+    });
     this.poster.start();
     return this.poster;
+  }
+
+  /** Delivery, the watchers and the health server: everything `run` and `console` need. */
+  async startServices(options: { service: MessageService; slackConnected?: () => boolean }): Promise<void> {
+    this.startDelivery(options.service);
+    this.watchers = createWatchers(this.config, this.sink(), this.log, this.metrics);
+    for (const watcher of this.watchers) await watcher.start();
+    const { store, metrics } = this;
+    this.server = await startHealthServer(
+      this.config.server.port,
+      metrics,
+      {
+        checks: () => ({
+          store: { ok: store.db.open },
+          ...(options.slackConnected ? { slack: { ok: options.slackConnected() } } : {}),
+          ...Object.fromEntries(this.watchers.flatMap((watcher) => Object.entries(watcher.health?.() ?? {}))),
+        }),
+      },
+      () => {
+        metrics.outboxDepth.set(store.outbox.depth());
+        metrics.outboxFailed.set(store.outbox.failed().length);
+      },
+    ).catch((error: Error) => {
+      // A busy port must not stop the bot from alerting; it only loses /healthz and /metrics.
+      this.log.warn(`health server on port ${this.config.server.port} not started: ${error.message}`);
+      return undefined;
+    });
+  }
+
+  /** The port the health server listens on (0 in config means any free one). */
+  serverPort(): number | undefined {
+    const address = this.server?.address();
+    return typeof address === 'object' && address ? address.port : undefined;
+  }
+
+  /** SIGTERM: stop the watchers, drain the outbox for a bounded time, close the store. */
+  async shutdown(drainMs = 10_000): Promise<void> {
+    await Promise.allSettled(this.watchers.map((watcher) => watcher.stop()));
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.stop(drainMs);
   }
 
   /** Stops delivery after draining for at most `drainMs` (DESIGN.md: 10 s on SIGTERM), then closes the store. */

@@ -1,0 +1,152 @@
+import { App, LogLevel, SocketModeReceiver, type RespondFn, type webApi } from '@slack/bolt';
+import type { Runtime } from '../main.js';
+import type { CommandContext, CommandReply } from '../commands/bus.js';
+import type { MessageModel } from '../messages.js';
+import type { Logger } from '../log.js';
+import { actionOf, toSlack } from './render.js';
+
+export interface SlackSettings {
+  mode: 'socket' | 'http';
+  botToken: string;
+  appToken?: string;
+  signingSecret?: string;
+  apiUrl?: string;
+  port: number;
+}
+
+/** Bolt's logger interface on top of ours, so Bolt's lines are redacted like every other. */
+function boltLogger(log: Logger) {
+  let level = LogLevel.INFO;
+  return {
+    debug: (...args: unknown[]) => log.debug(args.map(String).join(' ')),
+    info: (...args: unknown[]) => log.info(args.map(String).join(' ')),
+    warn: (...args: unknown[]) => log.warn(args.map(String).join(' ')),
+    error: (...args: unknown[]) => log.error(args.map(String).join(' ')),
+    setLevel: (next: LogLevel) => void (level = next),
+    getLevel: () => level,
+    setName: () => {},
+  };
+}
+
+const confirmButtons = (id: string): MessageModel['buttons'] => [
+  { action: 'confirm', label: 'Confirm', value: id, style: 'primary' },
+  { action: 'cancel', label: 'Cancel', value: id },
+];
+
+/**
+ * The Bolt app: slash commands, buttons and the "Add to timeline" shortcut, all acked first and
+ * answered after, through the same command bus the console uses.
+ */
+export function createSlackApp(runtime: Runtime, settings: SlackSettings): { app: App; client: webApi.WebClient } {
+  const log = runtime.log.child({ component: 'slack' });
+  // Our outbox handles 429 and 5xx itself (with its own backoff), so the client must not retry.
+  const clientOptions = { ...(settings.apiUrl ? { slackApiUrl: settings.apiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true };
+  const logger = boltLogger(log);
+  const app =
+    settings.mode === 'socket'
+      ? new App({
+          token: settings.botToken,
+          receiver: new SocketModeReceiver({ appToken: settings.appToken!, logger, clientPingTimeout: 2000, installerOptions: { clientOptions } }),
+          logger,
+          clientOptions,
+        })
+      : new App({ token: settings.botToken, signingSecret: settings.signingSecret!, logger, clientOptions, port: settings.port });
+
+  const answer = async (respond: RespondFn, reply: CommandReply) => {
+    if (reply.kind === 'confirm') {
+      await respond({ response_type: 'ephemeral', ...toSlack({ ...reply.preview, buttons: confirmButtons(reply.id) }) });
+      return;
+    }
+    await respond({ response_type: reply.visibility === 'channel' ? 'in_channel' : 'ephemeral', ...toSlack(reply.message) });
+  };
+
+  const failure = (error: unknown): MessageModel => {
+    log.error({ err: error }, 'command failed');
+    return { tone: 'critical', title: ['Something went wrong handling that; it was logged. Nothing was changed.'] };
+  };
+
+  for (const family of runtime.bus.families()) {
+    app.command(`/${family}`, async ({ command, ack, respond }) => {
+      await ack();
+      const ctx: CommandContext = { user: command.user_id, channel: command.channel_id, face: 'slack' };
+      try {
+        await answer(respond, await runtime.bus.dispatch(family, command.text ?? '', ctx));
+      } catch (error) {
+        await respond({ response_type: 'ephemeral', ...toSlack(failure(error)) }).catch(() => {});
+      }
+    });
+  }
+
+  app.action(/^dw_/, async ({ ack, body, action, respond }) => {
+    await ack();
+    if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
+    const kind = actionOf(action.action_id);
+    const channel = body.channel?.id ?? body.container?.channel_id ?? runtime.defaultChannel;
+    const messageTs = (body.message as { ts?: string; thread_ts?: string } | undefined)?.thread_ts ?? body.message?.ts;
+    const ctx: CommandContext = { user: body.user.id, channel, face: 'slack', ...(messageTs ? { threadTs: messageTs } : {}) };
+    try {
+      switch (kind) {
+        case 'confirm':
+        case 'cancel': {
+          const outcome = await runtime.bus.decide(action.value ?? '', body.user.id, kind === 'confirm', ctx);
+          await respond({ replace_original: true, ...toSlack(outcome) });
+          return;
+        }
+        case 'ack': {
+          await answer(respond, await runtime.bus.dispatch('incident', `ack #${action.value}`, ctx));
+          return;
+        }
+        default: {
+          const commandText = buttonCommand(kind, action.value ?? '');
+          if (!commandText) return;
+          await answer(respond, await runtime.bus.dispatch(commandText.family, commandText.text, ctx));
+        }
+      }
+    } catch (error) {
+      await respond({ response_type: 'ephemeral', ...toSlack(failure(error)) }).catch(() => {});
+    }
+  });
+
+  app.shortcut('add_to_timeline', async ({ ack, shortcut, client }) => {
+    await ack();
+    if (shortcut.type !== 'message_action') return;
+    const channel = shortcut.channel.id;
+    const message = shortcut.message as { ts: string; thread_ts?: string; text?: string; user?: string };
+    const incidentId = runtime.store.incidents.incidentByThread(channel, message.thread_ts ?? message.ts);
+    const tell = (text: string) => client.chat.postEphemeral({ channel, user: shortcut.user.id, text }).catch((error) => log.warn({ err: error }, 'ephemeral failed'));
+    if (!incidentId) {
+      await tell('That message is not in an incident thread; use /incident note #id <text> instead.');
+      return;
+    }
+    const author = message.user ? ` (from <@${message.user}>)` : '';
+    runtime.engine.note(incidentId, shortcut.user.id, `${(message.text ?? '').slice(0, 1500)}${author}`, 'shortcut');
+    await tell(`Added to the timeline of #${incidentId}.`);
+  });
+
+  app.error(async (error) => {
+    log.error({ err: error }, 'slack app error');
+  });
+
+  return { app, client: app.client };
+}
+
+/** What a button on an alert means as a command (buttons pass the same checks as commands). */
+export function buttonCommand(kind: string | undefined, value: string): { family: string; text: string } | undefined {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(value) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const incident = typeof parsed.incident === 'number' ? ` #${parsed.incident}` : '';
+  switch (kind) {
+    case 'worker_pin':
+      return { family: 'worker', text: `pin ${String(parsed.worker)} ${String(parsed.digest)}` };
+    case 'rollout_restart':
+      return { family: 'rollout', text: `restart ${String(parsed.subject)}` };
+    case 'mute':
+      return { family: 'incident', text: `mute${incident} 1h` };
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,45 @@
+import type { Config } from '../config.js';
+import { ConfigError } from '../config.js';
+import { logger } from '../log.js';
+import { Runtime } from '../main.js';
+import { SlackService } from './service.js';
+import { createSlackApp } from './app.js';
+
+/** `driftwatch run`: the bot connected to Slack, until SIGTERM. */
+export async function runSlack(config: Config, env: NodeJS.ProcessEnv): Promise<void> {
+  const botToken = env.SLACK_BOT_TOKEN;
+  const mode = config.slack.mode;
+  if (!botToken) throw new ConfigError('environment', ['SLACK_BOT_TOKEN: required to run against Slack (xoxb-…)']);
+  if (mode === 'socket' && !env.SLACK_APP_TOKEN) throw new ConfigError('environment', ['SLACK_APP_TOKEN: required in Socket Mode (xapp-…); or set slack.mode: http with SLACK_SIGNING_SECRET']);
+  if (mode === 'http' && !env.SLACK_SIGNING_SECRET) throw new ConfigError('environment', ['SLACK_SIGNING_SECRET: required in HTTP mode']);
+  const log = logger();
+  let groupLookup: ((group: string) => Promise<string[]>) | undefined;
+  const runtime = new Runtime(config, { log, groupMembers: (group) => groupLookup?.(group) ?? Promise.resolve([]) });
+  const { app, client } = createSlackApp(runtime, {
+    mode,
+    botToken,
+    ...(env.SLACK_APP_TOKEN ? { appToken: env.SLACK_APP_TOKEN } : {}),
+    ...(env.SLACK_SIGNING_SECRET ? { signingSecret: env.SLACK_SIGNING_SECRET } : {}),
+    ...(env.SLACK_API_URL ? { apiUrl: env.SLACK_API_URL } : {}),
+    port: config.slack.port,
+  });
+  groupLookup = async (group) => (await client.usergroups.users.list({ usergroup: group })).users ?? [];
+  await runtime.startServices({ service: new SlackService(client), slackConnected: () => slackUp });
+  let slackUp = false;
+  await app.start();
+  slackUp = true;
+  log.info({ mode, channel: config.slack.channel }, 'driftwatch connected to Slack');
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'shutting down: stopping watchers, draining the outbox (10 s at most)');
+      void (async () => {
+        await app.stop().catch(() => {});
+        slackUp = false;
+        await runtime.shutdown(10_000);
+        resolve();
+      })();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}

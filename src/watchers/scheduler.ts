@@ -1,0 +1,64 @@
+/**
+ * Periodic tasks with jitter (at most 10% of the period, so many watchers started together
+ * spread out) and no overlap: a run that outlasts its period delays the next one instead of
+ * stacking up.
+ */
+export class Scheduler {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly random: () => number = Math.random) {}
+
+  /** Runs `task` now (after a jittered delay up to 10% of `periodMs`) and then every `periodMs`. */
+  every(periodMs: number, task: () => Promise<void>, onError: (error: unknown) => void = () => {}): void {
+    const schedule = (delay: number) => {
+      if (this.stopped) return;
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        const started = Date.now();
+        const run = task()
+          .catch(onError)
+          .finally(() => {
+            this.running.delete(run);
+            const elapsed = Date.now() - started;
+            schedule(Math.max(0, periodMs - elapsed) + this.jitter(periodMs));
+          });
+        this.running.add(run);
+      }, delay);
+      timer.unref?.();
+      this.timers.add(timer);
+    };
+    schedule(this.jitter(periodMs));
+  }
+
+  private jitter(periodMs: number): number {
+    return Math.floor(this.random() * periodMs * 0.1);
+  }
+
+  /** Stops scheduling and waits for runs in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.allSettled([...this.running]);
+  }
+}
+
+/** Runs at most `limit` tasks at a time (per registry, per prober). */
+export class Limiter {
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+}
