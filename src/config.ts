@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseImageRef } from './clients/image-ref.js';
+import { validate as validateCron } from 'node-cron';
 
 /** A duration written like `30s`, `5m`, `1h`; parsed to milliseconds. */
 const duration = (fallback: string) =>
@@ -169,7 +170,7 @@ export const configSchema = z
         }),
       )
       .default([]),
-    digest: z.strictObject({ cron: z.string().default('0 9 * * 1-5') }).optional(),
+    digest: z.strictObject({ cron: z.string().default('0 9 * * 1-5').refine((expression) => validateCron(expression), 'expected a cron expression like "0 9 * * 1-5"') }).optional(),
   })
   .superRefine((config, ctx) => {
     const clusterNames = new Set<string>();

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { logger as rootLogger, registerSecret, type Logger } from './log.js';
-import type { MessageService } from './messages.js';
+import type { MessageModel, MessageService } from './messages.js';
 import { Store } from './store/index.js';
 import { IncidentEngine } from './incidents/engine.js';
 import { routeFor } from './incidents/routing.js';
@@ -10,11 +10,14 @@ import { CommandBus } from './commands/bus.js';
 import { AccessPolicy, type GroupMembers } from './commands/access.js';
 import { Confirmations } from './commands/confirm.js';
 import { incidentCommands } from './commands/incident.js';
+import { formatTime } from './duration.js';
 import type { ObservationSink, Watcher } from './watchers/types.js';
 import { createWatchers } from './watchers/index.js';
 import { Metrics } from './metrics.js';
 import { startHealthServer } from './server.js';
 import type { Server } from 'node:http';
+import { createTask, type ScheduledTask } from 'node-cron';
+import { dueCronMinute, renderDigest } from './incidents/digest.js';
 
 /** The channel used when no Slack channel is configured (console, demo). */
 export const CONSOLE_CHANNEL = 'C0CONSOLE';
@@ -38,6 +41,8 @@ export class Runtime {
   private poster: Poster | undefined;
   private watchers: Watcher[] = [];
   private server: Server | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly digestCron: ScheduledTask | undefined;
 
   constructor(
     readonly config: Config,
@@ -56,9 +61,27 @@ export class Runtime {
     this.bus = new CommandBus(access, new Confirmations(), this.clock, (entry) =>
       this.store.audit.record({ ...entry, at: this.clock.now(), before: null, after: null, incidentId: null }),
     );
-    this.bus.register(...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock }));
+    this.bus.register(...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone) }));
     this.posterOptions = options.poster ?? {};
+    // node-cron parses and matches the expression; our clock decides when, so tests can drive it.
+    this.digestCron = config.digest ? createTask(config.digest.cron, () => undefined, { timezone: config.timezone }) : undefined;
   }
+
+  /** Time-driven work: reminders, mute expiry, the daily digest. Runs every 30 s in production. */
+  tick(): void {
+    this.engine.tick();
+    if (!this.digestCron) return;
+    const now = this.clock.now();
+    const lastRun = this.store.subjects.state<number>('digest', 'lastRun')?.value ?? now - 60_000;
+    const due = dueCronMinute(lastRun, now, (date) => this.digestCron!.match(date));
+    this.store.subjects.setState('digest', 'lastRun', now, now);
+    if (due === undefined) return;
+    const message = renderDigest(this.store.incidents.openIncidents(), now, this.versionStatus?.());
+    this.store.outbox.enqueue({ key: `digest-${due}`, channel: this.defaultChannel, kind: 'post', incidentId: null, role: 'message', message, at: now });
+  }
+
+  /** The `/version status` table for the digest, once the version commands are registered. */
+  versionStatus: (() => MessageModel) | undefined;
 
   private readonly posterOptions: PosterOptions;
 
@@ -96,6 +119,14 @@ export class Runtime {
   /** Delivery, the watchers and the health server: everything `run` and `console` need. */
   async startServices(options: { service: MessageService; slackConnected?: () => boolean }): Promise<void> {
     this.startDelivery(options.service);
+    this.ticker = setInterval(() => {
+      try {
+        this.tick();
+      } catch (error) {
+        this.log.error({ err: error }, 'tick failed');
+      }
+    }, 30_000);
+    this.ticker.unref();
     this.watchers = createWatchers(this.config, this.sink(), this.log, this.metrics);
     for (const watcher of this.watchers) await watcher.start();
     const { store, metrics } = this;
@@ -128,6 +159,7 @@ export class Runtime {
 
   /** SIGTERM: stop the watchers, drain the outbox for a bounded time, close the store. */
   async shutdown(drainMs = 10_000): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
     await Promise.allSettled(this.watchers.map((watcher) => watcher.stop()));
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await this.stop(drainMs);

@@ -31,6 +31,8 @@ export interface MessageModel {
   buttons?: Button[];
   /** A table (version status): header row then rows. */
   table?: { columns: string[]; rows: string[][] };
+  /** A file that goes with the message (the summary's Markdown), into the incident's thread. */
+  attachment?: { filename: string; title: string; content: string; incidentId?: number };
 }
 
 export function plain(line: Line): string {

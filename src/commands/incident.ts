@@ -1,4 +1,6 @@
 import type { Clock } from '../clock.js';
+import { parseDuration } from '../duration.js';
+import { renderSummary, summaryMarkdown } from '../incidents/summary.js';
 import type { IncidentEngine } from '../incidents/engine.js';
 import { renderIncidentList, renderTimeline } from '../incidents/timeline.js';
 import type { IncidentRecord } from '../incidents/types.js';
@@ -30,8 +32,8 @@ export function resolveIncident(store: Store, ctx: CommandContext, words: string
   return { incident: recent, rest: words };
 }
 
-export function incidentCommands(deps: { store: Store; engine: IncidentEngine; clock: Clock }): CommandSpec[] {
-  const { store, engine, clock } = deps;
+export function incidentCommands(deps: { store: Store; engine: IncidentEngine; clock: Clock; formatTime: (at: number) => string }): CommandSpec[] {
+  const { store, engine, clock, formatTime } = deps;
   const family = 'incident';
   return [
     {
@@ -77,6 +79,33 @@ export function incidentCommands(deps: { store: Store; engine: IncidentEngine; c
         const { incident } = resolveIncident(store, ctx, args);
         const done = engine.acknowledge(incident.id, ctx.user);
         return info(done ? `Acknowledged #${incident.id}.` : `#${incident.id} was already acknowledged by <@${incident.acknowledgedBy}>.`);
+      },
+    },
+    {
+      family,
+      name: 'summary',
+      usage: '/incident summary [#id]',
+      summary: 'what broke, TTD/TTA/TTR, actions and notes — with a Markdown file for the postmortem',
+      async handle(args, ctx) {
+        const { incident } = resolveIncident(store, ctx, args);
+        const events = store.events.forIncident(incident.id);
+        return {
+          ...renderSummary(incident, events),
+          attachment: { filename: `incident-${incident.id}-summary.md`, title: `Incident #${incident.id} summary`, content: summaryMarkdown(incident, events, formatTime), incidentId: incident.id },
+        };
+      },
+    },
+    {
+      family,
+      name: 'mute',
+      usage: '/incident mute [#id] [duration, default 1h]',
+      summary: "mute an incident's subject: nothing new about it is posted until the mute expires",
+      async handle(args, ctx) {
+        const { incident, rest } = resolveIncident(store, ctx, args);
+        const duration = parseDuration(rest[0] ?? '1h');
+        if (duration === undefined || duration <= 0 || duration > 7 * 86_400_000) throw new UsageError(`"${rest[0]}" is not a duration between 1s and 7d (like 30m or 1h).`);
+        engine.mute(incident.primarySubject, clock.now() + duration, ctx.user, incident.id);
+        return info(`Muted ${incident.primarySubject} (#${incident.id}) for ${rest[0] ?? '1h'}.`);
       },
     },
     {

@@ -1,13 +1,7 @@
 import type { Line, MessageModel } from '../messages.js';
+import { formatTime } from '../duration.js';
 
 const toneMarks: Record<MessageModel['tone'], string> = { critical: '🔴', warning: '🟠', info: 'ℹ️ ', ok: '✅' };
-
-/** Absolute times in the configured zone, e.g. `2026-11-24 03:01:05 UTC`. */
-export function formatTime(at: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' }).formatToParts(new Date(at));
-  const get = (type: string) => parts.find((part) => part.type === type)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')} ${get('timeZoneName')}`;
-}
 
 export function lineToText(line: Line, timeZone: string): string {
   return line
@@ -28,5 +22,6 @@ export function messageToText(message: MessageModel, timeZone: string, indent = 
   for (const quoted of message.quote ?? []) out.push(`${indent}   │ ${quoted}`);
   if (message.buttons?.length) out.push(`${indent}   ${message.buttons.map((button) => `[${button.label}]`).join(' ')}`);
   if (message.context) out.push(`${indent}   (${lineToText(message.context, timeZone)})`);
+  if (message.attachment) out.push(`${indent}   ── ${message.attachment.filename} ──`, ...message.attachment.content.trimEnd().split('\n').map((line) => `${indent}   ${line}`));
   return out.join('\n');
 }

@@ -17,6 +17,7 @@ export interface AlertingPolicy {
   reopenWithin: number;
   healthyFor: number;
   correlationWindow: number;
+  remindEvery: number;
 }
 
 /** A container's image as it runs: what the kube watcher reports for last-good bookkeeping. */
@@ -101,6 +102,43 @@ export class IncidentEngine {
       }
       this.closeIncident(incident, now, user, reason);
       return true;
+    });
+  }
+
+  /** Mutes a subject: no new incident or notice for it is posted until `until`. */
+  mute(subject: string, until: number, user: string, incidentId?: number): void {
+    this.store.transaction(() => {
+      const now = this.clock.now();
+      this.store.incidents.mute(subject, until, user);
+      const summary = `${describeSubject(subject)} muted until ${new Date(until).toISOString()} by <@${user}>`;
+      const incident = incidentId ? this.store.incidents.incident(incidentId) : undefined;
+      this.store.events.append({ at: now, subject, type: 'human.mute', incidentId: incident?.id ?? null, actor: user, summary, data: { until } });
+      if (incident) {
+        this.touch(incident, user, now);
+        this.reply(incident, `mute-${subject}-${now}`, renderReply('info', ['🔕 ', { user }, ` muted ${describeSubject(subject)} until `, { at: until }]));
+      }
+    });
+  }
+
+  /** Time-driven work: mute expiry and reminders for incidents nobody touched for `remindEvery`. */
+  tick(): void {
+    this.store.transaction(() => {
+      const now = this.clock.now();
+      for (const expired of this.store.incidents.expiredMutes(now)) {
+        const incident = this.incidentForNotice(expired.subject);
+        this.store.events.append({ at: now, subject: expired.subject, type: 'notice.unmuted', incidentId: incident?.id ?? null, actor: null, summary: `mute of ${describeSubject(expired.subject)} expired`, data: {} });
+        if (incident) this.reply(incident, `unmute-${expired.subject}-${now}`, renderReply('info', [`🔔 Mute of ${describeSubject(expired.subject)} expired`]));
+      }
+      for (const incident of this.store.incidents.openIncidents()) {
+        if (now - incident.lastActivityAt < this.policy.remindEvery) continue;
+        if (this.store.incidents.mutedUntil(incident.primarySubject, now)) continue;
+        incident.lastActivityAt = now;
+        this.store.incidents.updateIncident(incident);
+        const open = formatDuration(now - incident.firstBadAt);
+        const ack = incident.acknowledgedBy ? [' (acknowledged by ', { user: incident.acknowledgedBy }, ')'] : [' — nobody has acknowledged it'];
+        this.reply(incident, `remind-${incident.id}-${now}`, renderReply('warning', [`⏰ #${incident.id} is still open after ${open}`, ...ack]));
+        this.store.events.append({ at: now, subject: incident.primarySubject, type: 'notice.reminder', incidentId: incident.id, actor: null, summary: `reminder: still open after ${open}`, data: {} });
+      }
     });
   }
 
@@ -190,6 +228,11 @@ export class IncidentEngine {
         this.releaseHeldNotices(problem, undefined);
         break;
       case 'opened':
+        if (this.store.incidents.mutedUntil(problem.subject, now)) {
+          // Muted: keep counting, open nothing; the first bad look after the mute opens it.
+          this.store.incidents.saveProblem({ ...problem, state: 'pending' });
+          break;
+        }
         this.openOrJoin(problem, eventId, now);
         break;
       case 'changed':
@@ -359,7 +402,7 @@ export class IncidentEngine {
       summary: observation.summary,
       data: { ...(observation.data ?? {}), ...(observation.quiet ? { quiet: true } : {}) },
     });
-    if (observation.quiet) return;
+    if (observation.quiet || this.store.incidents.mutedUntil(observation.subject, now)) return;
     const message = renderNotice(notice);
     const pending = this.store.incidents.problemsOfSubject(observation.subject).find((problem) => problem.state === 'pending');
     if (pending) {

@@ -58,6 +58,11 @@ export function createSlackApp(runtime: Runtime, settings: SlackSettings): { app
       return;
     }
     await respond({ response_type: reply.visibility === 'channel' ? 'in_channel' : 'ephemeral', ...toSlack(reply.message) });
+    const attachment = reply.message.attachment;
+    const thread = attachment?.incidentId ? runtime.store.incidents.thread(attachment.incidentId) : undefined;
+    if (attachment && thread) {
+      await app.client.filesUploadV2({ channel_id: thread.channel, thread_ts: thread.ts, filename: attachment.filename, title: attachment.title, content: attachment.content });
+    }
   };
 
   const failure = (error: unknown): MessageModel => {

@@ -1,0 +1,104 @@
+import { formatDuration } from '../duration.js';
+import type { Line, MessageModel } from '../messages.js';
+import type { TimelineEvent } from '../store/events.js';
+import { describeSubject } from './subjects.js';
+import type { IncidentRecord } from './types.js';
+
+export interface SummaryFigures {
+  firstBadSignal: number;
+  detected: number;
+  acknowledged: number | null;
+  acknowledgedBy: string | null;
+  resolved: number | null;
+  ttdMs: number;
+  ttaMs: number | null;
+  ttrMs: number | null;
+}
+
+const isHuman = (event: TimelineEvent) => event.actor !== null && (event.type.startsWith('human.') || event.type.startsWith('action.') || event.type === 'notice.pinned' || event.type === 'notice.unpinned');
+
+/**
+ * DESIGN.md's figures, from the stored timeline only: first bad signal (the correlated tag move,
+ * else the first bad observation), detected (root posted), acknowledged (first human action),
+ * resolved; TTD = detected − first bad, TTA = acknowledged − detected, TTR = resolved − first bad.
+ */
+export function summaryFigures(incident: IncidentRecord, events: TimelineEvent[]): SummaryFigures {
+  const tagMove = events.find((event) => event.type === 'notice.tag_moved');
+  const firstBad = events.find((event) => event.type.startsWith('problem.'));
+  const firstBadSignal = Math.min(incident.firstBadAt, tagMove?.at ?? Infinity, firstBad?.data.ok === false ? (firstBad.at ?? Infinity) : Infinity);
+  const detected = events.find((event) => event.type === 'incident.opened')?.at ?? incident.openedAt;
+  const firstHuman = events.find(isHuman);
+  const acknowledged = firstHuman?.at ?? null;
+  const resolvedEvent = [...events].reverse().find((event) => event.type === 'incident.resolved');
+  const resolved = incident.status === 'resolved' ? (resolvedEvent?.at ?? incident.resolvedAt) : null;
+  return {
+    firstBadSignal,
+    detected,
+    acknowledged,
+    acknowledgedBy: firstHuman?.actor ?? null,
+    resolved,
+    ttdMs: detected - firstBadSignal,
+    ttaMs: acknowledged !== null ? Math.max(0, acknowledged - detected) : null,
+    ttrMs: resolved !== null ? resolved - firstBadSignal : null,
+  };
+}
+
+const digestPattern = /sha256:[0-9a-f]{8,64}/g;
+const versionPattern = /\b\d+\.\d+\.\d+(?:[-+][\w.]+)?\b/g;
+
+function involved(events: TimelineEvent[], pattern: RegExp): string[] {
+  const found = new Set<string>();
+  for (const event of events) {
+    for (const text of [event.summary, JSON.stringify(event.data)]) for (const match of text.match(pattern) ?? []) found.add(match);
+  }
+  return [...found];
+}
+
+/** The summary as a message (Block Kit in Slack, text in the console). */
+export function renderSummary(incident: IncidentRecord, events: TimelineEvent[]): MessageModel {
+  const figures = summaryFigures(incident, events);
+  const actions = events.filter((event) => event.actor && !event.type.startsWith('human.note'));
+  const notes = events.filter((event) => event.type === 'human.note');
+  const whatBroke = events.filter((event) => event.type === 'problem.opened').map((event) => event.summary);
+  const fields: Array<[string, Line]> = [
+    ['First bad signal', [{ at: figures.firstBadSignal }]],
+    ['Detected', [{ at: figures.detected }, ` (TTD ${formatDuration(figures.ttdMs)})`]],
+    ['Acknowledged', figures.acknowledged !== null ? [{ at: figures.acknowledged }, ' by ', { user: figures.acknowledgedBy! }, ` (TTA ${formatDuration(figures.ttaMs!)})`] : ['not yet']],
+    ['Resolved', figures.resolved !== null ? [{ at: figures.resolved }, ` (TTR ${formatDuration(figures.ttrMs!)})`] : ['still open']],
+  ];
+  const lines: Line[] = [
+    [`*What broke:* ${whatBroke.join('; ') || incident.title}`],
+    ...actions.map((event): Line => ['• ', { at: event.at }, ` ${event.summary} — `, { user: event.actor! }]),
+    ...notes.map((event): Line => ['📝 ', { user: event.actor! }, `: ${event.summary}`]),
+  ];
+  const digests = involved(events, digestPattern);
+  const versions = involved(events, versionPattern);
+  if (digests.length) lines.push([`Digests: ${digests.join(', ')}`]);
+  if (versions.length) lines.push([`Versions: ${versions.join(', ')}`]);
+  return { tone: incident.status === 'open' ? incident.severity : 'ok', title: [`Summary of #${incident.id} — ${describeSubject(incident.primarySubject)}`], fields, lines };
+}
+
+/** The same summary as Markdown for the postmortem, with times in `timeZone`. */
+export function summaryMarkdown(incident: IncidentRecord, events: TimelineEvent[], formatTime: (at: number) => string): string {
+  const figures = summaryFigures(incident, events);
+  const duration = (ms: number | null) => (ms === null ? '—' : formatDuration(ms));
+  const out = [
+    `# Incident #${incident.id}: ${describeSubject(incident.primarySubject)}`,
+    '',
+    `Status: ${incident.status}`,
+    '',
+    '| | time | |',
+    '|---|---|---|',
+    `| First bad signal | ${formatTime(figures.firstBadSignal)} | |`,
+    `| Detected | ${formatTime(figures.detected)} | TTD ${duration(figures.ttdMs)} |`,
+    `| Acknowledged | ${figures.acknowledged !== null ? `${formatTime(figures.acknowledged)} by @${figures.acknowledgedBy}` : '—'} | TTA ${duration(figures.ttaMs)} |`,
+    `| Resolved | ${figures.resolved !== null ? formatTime(figures.resolved) : '—'} | TTR ${duration(figures.ttrMs)} |`,
+    '',
+    '## Timeline',
+    '',
+    ...events.map((event) => `- ${formatTime(event.at)} — ${event.type}: ${event.summary.replace(/<@(\w+)>/g, '@$1')}${event.actor ? ` (@${event.actor})` : ''}`),
+  ];
+  const digests = involved(events, digestPattern);
+  if (digests.length) out.push('', '## Digests', '', ...digests.map((digest) => `- \`${digest}\``));
+  return `${out.join('\n')}\n`;
+}
