@@ -2,9 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, configJsonSchema, findConfigPath, loadConfigFile, parseConfig, type Config } from './config.js';
-import { StoreError } from './store/index.js';
-import { Runtime } from './main.js';
-import { ConsoleApp } from './console/app.js';
+import { StoreError } from './store/db.js';
 import { logger } from './log.js';
 
 const usage = `driftwatch — deployment incidents in one Slack thread each
@@ -100,6 +98,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 }
 
 async function runConsole(config: Config, banner: string): Promise<void> {
+  // Loaded here, not at the top: check-config and schema stay fast without the clients.
+  const [{ Runtime }, { ConsoleApp }] = await Promise.all([import('./main.js'), import('./console/app.js')]);
   const runtime = new Runtime(config, { log: logger() });
   const app = new ConsoleApp(runtime);
   await runtime.startServices({ service: app.service() });

@@ -296,7 +296,7 @@ function keysAt(path: PropertyKey[]): string[] {
 function unwrap(schema: z.ZodType): z.ZodType {
   let current: z.ZodType = schema;
   for (;;) {
-    if (current instanceof z.ZodDefault || current instanceof z.ZodOptional) current = current.unwrap() as z.ZodType;
+    if (current instanceof z.ZodDefault || current instanceof z.ZodOptional || current instanceof z.ZodPrefault) current = current.unwrap() as z.ZodType;
     else if (current instanceof z.ZodPipe) current = current.in as z.ZodType;
     else return current;
   }
@@ -322,7 +322,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** Validates a parsed YAML/JSON value; throws ConfigError listing every problem with its path. */
 export function parseConfig(value: unknown, source = 'config'): Config {
-  const result = configSchema.safeParse(value ?? {});
+  const result = configSchema.safeParse(value ?? {}, { reportInput: true });
   if (!result.success) throw new ConfigError(source, result.error.issues.map(describeIssue));
   return result.data;
 }

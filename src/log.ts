@@ -10,12 +10,13 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 6) secretValues.add(value);
 }
 
+/** Token shapes; where a pattern has a group, that part (a label) is kept in front of the marker. */
 const tokenPatterns: RegExp[] = [
-  /\bxox[abposr]-[A-Za-z0-9-]{8,}/g, // Slack bot/user/app tokens
-  /\bxapp-[A-Za-z0-9-]{8,}/g,
+  /\bxox[abposr]-[A-Za-z0-9-]{8,}/g, // Slack bot/user tokens
+  /\bxapp-[A-Za-z0-9-]{8,}/g, // Slack app-level tokens
   /\bch_[A-Za-z0-9]{4,}[A-Za-z0-9._-]*/g, // ConfigHub worker tokens, as in seed 000's log line
   /\bgh[pousr]_[A-Za-z0-9]{20,}/g,
-  /(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
+  /\b((?:Bearer|Basic) )[A-Za-z0-9._~+/=-]{8,}/gi,
   /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}/g, // JWTs
   /((?:password|passwd|secret|token)["']?\s*[:=]\s*["']?)[^\s"',}]{4,}/gi,
 ];
@@ -24,11 +25,7 @@ const tokenPatterns: RegExp[] = [
 export function redact(text: string): string {
   let out = text;
   for (const value of secretValues) out = out.split(value).join('[redacted]');
-  for (const pattern of tokenPatterns) {
-    out = out.replace(pattern, (match, prefix?: string) =>
-      typeof prefix === 'string' && match.startsWith(prefix) && prefix !== match ? `${prefix}[redacted]` : '[redacted]',
-    );
-  }
+  for (const pattern of tokenPatterns) out = out.replace(pattern, (_match, label?: unknown) => `${typeof label === 'string' ? label : ''}[redacted]`);
   return out;
 }
 

@@ -13,6 +13,8 @@ import { incidentCommands } from './commands/incident.js';
 import { formatTime } from './duration.js';
 import type { ObservationSink, Watcher } from './watchers/types.js';
 import { createWatchers } from './watchers/index.js';
+import { KubeCluster } from './clients/kube.js';
+import { RegistryClient } from './clients/registry.js';
 import { Metrics } from './metrics.js';
 import { startHealthServer } from './server.js';
 import type { Server } from 'node:http';
@@ -42,6 +44,8 @@ export class Runtime {
   private watchers: Watcher[] = [];
   private server: Server | undefined;
   private ticker: NodeJS.Timeout | undefined;
+  private readonly kubeClusters = new Map<string, KubeCluster>();
+  private registryClient: RegistryClient | undefined;
   private readonly digestCron: ScheduledTask | undefined;
 
   constructor(
@@ -65,6 +69,31 @@ export class Runtime {
     this.posterOptions = options.poster ?? {};
     // node-cron parses and matches the expression; our clock decides when, so tests can drive it.
     this.digestCron = config.digest ? createTask(config.digest.cron, () => undefined, { timezone: config.timezone }) : undefined;
+  }
+
+  /** The client of a configured cluster, shared by the watcher and the commands. */
+  cluster(name: string): KubeCluster {
+    let cluster = this.kubeClusters.get(name);
+    if (!cluster) {
+      const configured = this.config.clusters.find((candidate) => candidate.name === name);
+      if (!configured) throw new Error(`unknown cluster "${name}" (clusters: ${this.config.clusters.map((candidate) => candidate.name).join(', ') || 'none configured'})`);
+      cluster = new KubeCluster({ name, ...(configured.context ? { context: configured.context } : {}) });
+      this.kubeClusters.set(name, cluster);
+    }
+    return cluster;
+  }
+
+  /** One registry client (token cache, rate limits) for the watcher and the commands. */
+  registry(): RegistryClient {
+    this.registryClient ??= new RegistryClient({
+      registries: Object.fromEntries(
+        Object.entries(this.config.registries).map(([host, settings]) => [
+          host,
+          { insecure: settings.insecure, ...(settings.username ? { username: settings.username } : {}), ...(settings.passwordEnv && process.env[settings.passwordEnv] ? { password: process.env[settings.passwordEnv] } : {}) },
+        ]),
+      ),
+    });
+    return this.registryClient;
   }
 
   /** Time-driven work: reminders, mute expiry, the daily digest. Runs every 30 s in production. */
@@ -127,7 +156,7 @@ export class Runtime {
       }
     }, 30_000);
     this.ticker.unref();
-    this.watchers = createWatchers(this.config, this.sink(), this.log, this.metrics);
+    this.watchers = createWatchers({ config: this.config, sink: this.sink(), log: this.log, metrics: this.metrics, cluster: (name) => this.cluster(name), registry: () => this.registry() });
     for (const watcher of this.watchers) await watcher.start();
     const { store, metrics } = this;
     this.server = await startHealthServer(
@@ -163,6 +192,7 @@ export class Runtime {
     await Promise.allSettled(this.watchers.map((watcher) => watcher.stop()));
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await this.stop(drainMs);
+    await this.registryClient?.close();
   }
 
   /** Stops delivery after draining for at most `drainMs` (DESIGN.md: 10 s on SIGTERM), then closes the store. */

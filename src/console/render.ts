@@ -1,5 +1,6 @@
 import type { Line, MessageModel } from '../messages.js';
 import { formatTime } from '../duration.js';
+import { redact } from '../log.js';
 
 const toneMarks: Record<MessageModel['tone'], string> = { critical: '🔴', warning: '🟠', info: 'ℹ️ ', ok: '✅' };
 
@@ -23,5 +24,5 @@ export function messageToText(message: MessageModel, timeZone: string, indent = 
   if (message.buttons?.length) out.push(`${indent}   ${message.buttons.map((button) => `[${button.label}]`).join(' ')}`);
   if (message.context) out.push(`${indent}   (${lineToText(message.context, timeZone)})`);
   if (message.attachment) out.push(`${indent}   ── ${message.attachment.filename} ──`, ...message.attachment.content.trimEnd().split('\n').map((line) => `${indent}   ${line}`));
-  return out.join('\n');
+  return redact(out.join('\n'));
 }

@@ -1,5 +1,6 @@
 import type { Button, Line, MessageModel } from '../messages.js';
 import { messageToPlainText } from '../messages.js';
+import { redact } from '../log.js';
 
 /** Slack's own date formatting, so each reader sees their time zone. */
 function slackDate(at: number): string {
@@ -9,7 +10,8 @@ function slackDate(at: number): string {
 
 /** Escapes the three characters Slack's mrkdwn treats as control characters. */
 export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  // Every piece of text passes here on its way to Slack: the last place a token can be caught.
+  return redact(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** User text escaped, but our own mentions (`<@U…>`, `<#C…>`, `<!subteam^S…>`) kept. */
@@ -60,7 +62,7 @@ export function toSlack(message: MessageModel): { text: string; blocks: Array<Re
   if (message.quote?.length) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`\`\`\`${escapeMrkdwn(message.quote.join('\n'))}\`\`\``, 3000) } });
   if (message.buttons?.length) blocks.push({ type: 'actions', elements: message.buttons.slice(0, 25).map(buttonBlock) });
   if (message.context) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: clip(lineToMrkdwn(message.context), 3000) }] });
-  return { text: clip(messageToPlainText(message), 3000), blocks: blocks.slice(0, 50) };
+  return { text: clip(redact(messageToPlainText(message)), 3000), blocks: blocks.slice(0, 50) };
 }
 
 /** The action a button id stands for (`dw_worker_pin_0` → `worker_pin`). */

@@ -22,7 +22,9 @@ export function openDb(path: string): Db {
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
   } catch (error) {
-    throw new StoreError(`store ${path}: cannot open the database (${(error as Error).message}); it was left untouched — move it aside to start afresh`);
+    const reason = (error as Error).message;
+    const what = /not a database|malformed/i.test(reason) ? 'the file is not a valid Driftwatch database' : 'cannot open the database';
+    throw new StoreError(`store ${path}: ${what} (${reason}); it was left untouched — move it aside to start afresh`);
   }
   let version: number;
   try {

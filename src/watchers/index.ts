@@ -1,14 +1,29 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { KubeCluster } from '../clients/kube.js';
+import type { RegistryClient } from '../clients/registry.js';
+import { ConfigHubClient } from '../clients/confighub.js';
+import { ConfigHubWatcher } from './confighub.js';
 import type { ObservationSink, Watcher } from './types.js';
 
+export interface WatcherDeps {
+  config: Config;
+  sink: ObservationSink;
+  log: Logger;
+  metrics: Metrics;
+  cluster: (name: string) => KubeCluster;
+  registry: () => RegistryClient;
+}
+
 /** The watchers a config asks for, each with its clients. */
-export function createWatchers(config: Config, sink: ObservationSink, log: Logger, metrics: Metrics): Watcher[] {
+export function createWatchers(deps: WatcherDeps): Watcher[] {
+  const { config, sink, log } = deps;
   const watchers: Watcher[] = [];
-  void config;
-  void sink;
-  void log;
-  void metrics;
+  if (config.confighub && config.workers.some((worker) => worker.space)) {
+    const token = process.env[config.confighub.tokenEnv] ?? '';
+    if (!token) log.warn(`confighub: ${config.confighub.tokenEnv} is not set; ConfigHub will refuse the requests`);
+    watchers.push(new ConfigHubWatcher({ config, sink, client: new ConfigHubClient({ url: config.confighub.url, token }), log: log.child({ component: 'confighub' }) }));
+  }
   return watchers;
 }

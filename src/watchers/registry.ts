@@ -118,10 +118,12 @@ export class RegistryWatcher implements Watcher {
       const repository = key.replace(/:[^:/]+$/, '');
       byRepository.set(repository, [...(byRepository.get(repository) ?? []), image]);
     }
+    // A check that throws something other than a RegistryError is a bug: log it, check the rest.
+    const check = (image: WatchedImage) => this.checkImage(image.ref).catch((error: unknown) => this.log.error({ err: error, image: image.ref }, 'registry check crashed'));
     await Promise.all(
       [...byRepository.values()].map(async ([first, ...rest]) => {
-        await this.checkImage(first!.ref);
-        await Promise.all(rest.map((image) => this.checkImage(image.ref)));
+        await check(first!);
+        await Promise.all(rest.map(check));
       }),
     );
   }

@@ -1,0 +1,59 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, redact, registerSecret } from '../src/log.js';
+import { Poster } from '../src/delivery/poster.js';
+import { ManualClock } from '../src/clock.js';
+import { Store } from '../src/store/index.js';
+import { DeliveryError, type MessageService } from '../src/messages.js';
+
+const botToken = 'xoxb-5555-6666-abcdefghijklmnop';
+const configHubToken = 'ch_cjvr7QWERTYzxcv0987';
+const registryPassword = 'hunter2-registry-password';
+
+function capture() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  }) as unknown as NodeJS.WritableStream;
+  return { lines, log: createLogger({ level: 'debug', pretty: false, destination }) };
+}
+
+describe('logging', () => {
+  it('never writes a configured secret, whatever path it takes', async () => {
+    registerSecret(registryPassword);
+    const { lines, log } = capture();
+    log.info(`connecting with ${botToken}`);
+    log.warn({ headers: { authorization: `Bearer ${configHubToken}` }, password: registryPassword }, 'request failed');
+    log.error({ err: new Error(`registry said no to ${registryPassword}`) }, 'registry');
+    log.child({ token: botToken }).debug('child bindings');
+    log.info({ line: '2025/10/01 17:50:31 Starting worker with Token: ch_cjvr7...' }, 'seed 000 log line');
+
+    // The outbox logs delivery failures with the service's error message.
+    const store = Store.open(':memory:');
+    const leaking: MessageService = {
+      post: async () => {
+        throw new DeliveryError(`slack chat.postMessage: invalid_auth for ${botToken}`, false);
+      },
+      update: async () => {},
+      findByKey: async () => undefined,
+    };
+    store.outbox.enqueue({ key: 'k1', channel: 'C0ALERTS', kind: 'post', incidentId: null, role: 'message', message: { tone: 'info', title: ['hello'] }, at: 0 });
+    await new Poster(store, leaking, new ManualClock(), log).runOnce();
+    store.close();
+
+    const output = lines.join('');
+    expect(output).toContain('request failed');
+    expect(output).toContain('invalid_auth');
+    for (const secret of [botToken, configHubToken, registryPassword, 'ch_cjvr7']) expect(output).not.toContain(secret);
+    expect(output).toContain('[redacted]');
+  });
+
+  it('redact keeps the text around a secret readable', () => {
+    expect(redact('token: xoxb-1234-5678-abcdefgh rest')).toBe('token: [redacted] rest');
+    expect(redact('Authorization: Bearer abc.def.ghi-jkl')).toBe('Authorization: Bearer [redacted]');
+    expect(redact('failed to get bridge worker slug: server returned status 404')).toBe('failed to get bridge worker slug: server returned status 404');
+  });
+});
