@@ -15,6 +15,7 @@ import type { ObservationSink, Watcher } from './watchers/types.js';
 import { createWatchers } from './watchers/index.js';
 import { KubeCluster } from './clients/kube.js';
 import { RegistryClient } from './clients/registry.js';
+import { registrySettings } from './watchers/registry.js';
 import { Metrics } from './metrics.js';
 import { startHealthServer } from './server.js';
 import type { Server } from 'node:http';
@@ -85,14 +86,7 @@ export class Runtime {
 
   /** One registry client (token cache, rate limits) for the watcher and the commands. */
   registry(): RegistryClient {
-    this.registryClient ??= new RegistryClient({
-      registries: Object.fromEntries(
-        Object.entries(this.config.registries).map(([host, settings]) => [
-          host,
-          { insecure: settings.insecure, ...(settings.username ? { username: settings.username } : {}), ...(settings.passwordEnv && process.env[settings.passwordEnv] ? { password: process.env[settings.passwordEnv] } : {}) },
-        ]),
-      ),
-    });
+    this.registryClient ??= new RegistryClient({ registries: registrySettings(this.config) });
     return this.registryClient;
   }
 

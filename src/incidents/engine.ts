@@ -7,7 +7,7 @@ import type { OutboxRole } from '../store/outbox.js';
 import { parseImageRef, repositoryOf } from '../clients/image-ref.js';
 import { chooseIncident, clusterOfSubject, correlatedMove, lastGoodDigest, type TagMove } from './correlation.js';
 import { step, type Edge } from './hysteresis.js';
-import { incidentTitle, renderNotice, renderReply, renderRoot } from './render.js';
+import { incidentTitle, renderNotice, renderReply, renderRoot, renderStormRoot } from './render.js';
 import { describeSubject, subjectOf } from './subjects.js';
 import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord } from './types.js';
 
@@ -18,7 +18,11 @@ export interface AlertingPolicy {
   healthyFor: number;
   correlationWindow: number;
   remindEvery: number;
+  storm: { incidents: number; within: number };
 }
+
+/** The pseudo-subject of a storm incident: many incidents threaded under one message. */
+export const STORM_SUBJECT = 'storm';
 
 /** A container's image as it runs: what the kube watcher reports for last-good bookkeeping. */
 export interface RunningContainer {
@@ -130,7 +134,7 @@ export class IncidentEngine {
         if (incident) this.reply(incident, `unmute-${expired.subject}-${now}`, renderReply('info', [`🔔 Mute of ${describeSubject(expired.subject)} expired`]));
       }
       for (const incident of this.store.incidents.openIncidents()) {
-        if (now - incident.lastActivityAt < this.policy.remindEvery) continue;
+        if (now - incident.lastActivityAt < this.policy.remindEvery || incident.primarySubject === STORM_SUBJECT) continue;
         if (this.store.incidents.mutedUntil(incident.primarySubject, now)) continue;
         incident.lastActivityAt = now;
         this.store.incidents.updateIncident(incident);
@@ -295,7 +299,7 @@ export class IncidentEngine {
       resolvedBy: null,
       lastActivityAt: now,
       correlation,
-      stormId: null,
+      stormId: this.stormFor(this.routeChannel(problem.subject), now)?.id ?? null,
     };
     const id = this.store.incidents.createIncident(draft);
     const incident: IncidentRecord = { ...draft, id, title: incidentTitle({ id, primarySubject: problem.subject }, problem) };
@@ -308,9 +312,36 @@ export class IncidentEngine {
       if (moveEvent && moveEvent.incidentId === null) this.store.events.attachToIncident(moveEvent.id, id);
     }
     this.store.events.append({ at: now, subject: problem.subject, type: 'incident.opened', incidentId: id, actor: null, summary: incident.title, data: { channel: incident.channel } });
-    this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: id, role: 'root', message: renderRoot(incident, [problem], { now }) });
+    if (incident.stormId) {
+      // In a storm the incident's root is a reply under the storm message, and so is its thread.
+      this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: incident.stormId, role: 'reply', message: renderRoot(incident, [problem], { now }) });
+      this.refreshRoot(this.requireIncident(incident.stormId));
+    } else {
+      this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: id, role: 'root', message: renderRoot(incident, [problem], { now }) });
+    }
     this.releaseHeldNotices(problem, incident);
     this.crossReferenceCluster(incident, now);
+  }
+
+  /**
+   * More than `storm.incidents` incidents opening within `storm.within` in one channel: one storm
+   * message takes the new ones as replies instead of a root each.
+   */
+  private stormFor(channel: string, now: number): IncidentRecord | undefined {
+    const recent = this.store.incidents.openedSince(now - this.policy.storm.within).filter((incident) => incident.channel === channel && incident.primarySubject !== STORM_SUBJECT);
+    if (recent.length + 1 <= this.policy.storm.incidents) return undefined;
+    const open = this.store.incidents.openIncidents(channel).find((incident) => incident.primarySubject === STORM_SUBJECT);
+    if (open) return open;
+    const draft: Omit<IncidentRecord, 'id'> = {
+      status: 'open', primarySubject: STORM_SUBJECT, severity: 'critical', channel, title: '', firstBadAt: Math.min(...recent.map((incident) => incident.firstBadAt), now),
+      openedAt: now, acknowledgedAt: null, acknowledgedBy: null, resolvedAt: null, resolvedBy: null, lastActivityAt: now, correlation: null, stormId: null,
+    };
+    const id = this.store.incidents.createIncident(draft);
+    const storm: IncidentRecord = { ...draft, id, title: `#${id} alert storm` };
+    this.store.incidents.updateIncident(storm);
+    this.store.events.append({ at: now, subject: STORM_SUBJECT, type: 'incident.opened', incidentId: id, actor: null, summary: `alert storm: more than ${this.policy.storm.incidents} incidents within ${formatDuration(this.policy.storm.within)}`, data: {} });
+    this.enqueue({ key: `inc-${id}-root`, channel, kind: 'post', incidentId: id, role: 'root', message: renderStormRoot(storm, [], now) });
+    return storm;
   }
 
   /** Incidents on a cluster whose API is unreachable point to that incident, and it to them. */
@@ -337,7 +368,11 @@ export class IncidentEngine {
     if (!problem.subject.startsWith('worker:') && !problem.subject.startsWith('workload:')) return null;
     const imageSubjects = [...this.store.subjects.linked(problem.subject)].filter((subject) => subject.startsWith('image:'));
     const moves: TagMove[] = imageSubjects.flatMap((subject) =>
-      this.store.events.ofSubject(subject, 'notice.tag_moved', (problem.firstBadAt ?? 0) - this.policy.correlationWindow).map((event) => ({
+      this.store.events
+        .ofSubject(subject, 'notice.tag_moved', (problem.firstBadAt ?? 0) - this.policy.correlationWindow)
+        // A quiet move changed no digest we run (another platform's rebuild): never the culprit.
+        .filter((event) => event.data.quiet !== true)
+        .map((event) => ({
         ref: subject.slice('image:'.length),
         from: String(event.data.from),
         to: String(event.data.to),
@@ -386,6 +421,12 @@ export class IncidentEngine {
     const took = formatDuration(now - incident.firstBadAt);
     const by = user ? ` by <@${user}>` : '';
     const eventId = this.store.events.append({ at: now, subject: incident.primarySubject, type: 'incident.resolved', incidentId: incident.id, actor: user, summary: `resolved${by} after ${took}${reason ? `: ${reason}` : ''}`, data: { durationMs: now - incident.firstBadAt } });
+    const storm = incident.stormId ? this.store.incidents.incident(incident.stormId) : undefined;
+    if (storm?.status === 'open' && this.store.incidents.stormMembers(storm.id).every((member) => member.status === 'resolved')) {
+      this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`✅ #${incident.id} resolved after ${took}`]));
+      this.closeIncident(storm, now, user);
+      return;
+    }
     this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`✅ Resolved${user ? ' by ' : ''}`, ...(user ? [{ user }] : []), ` after ${took}${reason ? ` — ${reason}` : ''}`]));
     this.refreshRoot(incident);
   }
@@ -457,11 +498,19 @@ export class IncidentEngine {
   }
 
   private reply(incident: IncidentRecord, key: string, message: MessageModel): void {
-    this.enqueue({ key, channel: incident.channel, kind: 'post', incidentId: incident.id, role: 'reply', message });
+    this.enqueue({ key, channel: incident.channel, kind: 'post', incidentId: incident.stormId ?? incident.id, role: 'reply', message });
   }
 
   /** Queues the root's current state; the outbox keeps only the newest pending update. */
   refreshRoot(incident: IncidentRecord): void {
+    if (incident.stormId) {
+      this.refreshRoot(this.requireIncident(incident.stormId));
+      return;
+    }
+    if (incident.primarySubject === STORM_SUBJECT) {
+      this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderStormRoot(incident, this.store.incidents.stormMembers(incident.id), this.clock.now()) });
+      return;
+    }
     const problems = this.store.incidents.problemsOfIncident(incident.id);
     // chat.update is idempotent, so an update needs no stable key of its own.
     this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now: this.clock.now() }) });

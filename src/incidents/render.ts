@@ -72,3 +72,14 @@ export function renderNotice(notice: Required<Pick<NoticeObservation, 'subject' 
 export function renderReply(tone: MessageModel['tone'], text: Line, extra: Line[] = []): MessageModel {
   return { tone, title: text, ...(extra.length ? { lines: extra } : {}) };
 }
+
+/** The storm message: one line per incident threaded under it, kept current. */
+export function renderStormRoot(storm: IncidentRecord, members: IncidentRecord[], now: number): MessageModel {
+  const open = members.filter((member) => member.status === 'open').length;
+  return {
+    tone: storm.status === 'open' ? 'critical' : 'ok',
+    title: [storm.status === 'open' ? `#${storm.id} Alert storm: ${members.length} incidents, ${open} open — details in the thread` : `Resolved: #${storm.id} alert storm (${members.length} incidents) after ${formatDuration((storm.resolvedAt ?? now) - storm.firstBadAt)}`],
+    lines: members.map((member) => [`• ${member.title} — ${member.status}`]),
+    context: [`incident #${storm.id} · storm`],
+  };
+}

@@ -21,7 +21,7 @@ export class DigestStore {
       'INSERT INTO digests (ref, digest, platforms, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT(ref, digest) DO UPDATE SET last_seen = excluded.last_seen, platforms = excluded.platforms',
     );
     this.history = db.prepare<[string], { digest: string; platforms: string; first_seen: number; last_seen: number }>(
-      'SELECT digest, platforms, first_seen, last_seen FROM digests WHERE ref = ? ORDER BY last_seen DESC, first_seen DESC',
+      'SELECT digest, platforms, first_seen, last_seen FROM digests WHERE ref = ? ORDER BY last_seen DESC, rowid DESC',
     );
     this.upsertHealthy = db.prepare(
       'INSERT INTO healthy_digests (subject, repository, digest, ready_since, last_ready_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(subject, repository, digest) DO UPDATE SET last_ready_at = excluded.last_ready_at',

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import type { Db } from './db.js';
 import type { Correlation, IncidentRecord, ProblemDetail, ProblemKind, ProblemRecord, ProblemState, Severity } from '../incidents/types.js';
 
@@ -67,16 +68,26 @@ const incidentFromRow = (row: IncidentRow): IncidentRecord => ({
 
 /** Problems (hysteresis state per subject and kind), incidents, their threads, waiting notices, mutes. */
 export class IncidentStore {
+  private readonly statements = new Map<string, Database.Statement>();
   constructor(private readonly db: Db) {}
 
+  /** Prepares each statement once: preparing is most of the cost of a small query. */
+  private sql<P extends unknown[] = unknown[], R = unknown>(text: string): Database.Statement<P, R> {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement as unknown as Database.Statement<P, R>;
+  }
+
   problem(subject: string, kind: ProblemKind): ProblemRecord | undefined {
-    const row = this.db.prepare<[string, string], ProblemRow>('SELECT * FROM problems WHERE subject = ? AND kind = ?').get(subject, kind);
+    const row = this.sql<[string, string], ProblemRow>('SELECT * FROM problems WHERE subject = ? AND kind = ?').get(subject, kind);
     return row ? problemFromRow(row) : undefined;
   }
 
   saveProblem(problem: ProblemRecord): void {
-    this.db
-      .prepare(
+    this.sql(
         `INSERT INTO problems (subject, kind, severity, state, bad_streak, good_streak, first_bad_at, last_at, summary, detail, incident_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(subject, kind) DO UPDATE SET severity = excluded.severity, state = excluded.state, bad_streak = excluded.bad_streak,
@@ -87,20 +98,19 @@ export class IncidentStore {
   }
 
   problemsOfIncident(incidentId: number): ProblemRecord[] {
-    return this.db.prepare<[number], ProblemRow>('SELECT * FROM problems WHERE incident_id = ? ORDER BY first_bad_at, subject, kind').all(incidentId).map(problemFromRow);
+    return this.sql<[number], ProblemRow>('SELECT * FROM problems WHERE incident_id = ? ORDER BY first_bad_at, subject, kind').all(incidentId).map(problemFromRow);
   }
 
   problemsOfSubject(subject: string): ProblemRecord[] {
-    return this.db.prepare<[string], ProblemRow>('SELECT * FROM problems WHERE subject = ?').all(subject).map(problemFromRow);
+    return this.sql<[string], ProblemRow>('SELECT * FROM problems WHERE subject = ?').all(subject).map(problemFromRow);
   }
 
   activeProblems(): ProblemRecord[] {
-    return this.db.prepare<[], ProblemRow>("SELECT * FROM problems WHERE state != 'ok' ORDER BY subject, kind").all().map(problemFromRow);
+    return this.sql<[], ProblemRow>("SELECT * FROM problems WHERE state != 'ok' ORDER BY subject, kind").all().map(problemFromRow);
   }
 
   createIncident(incident: Omit<IncidentRecord, 'id'>): number {
-    const result = this.db
-      .prepare(
+    const result = this.sql(
         `INSERT INTO incidents (status, primary_subject, severity, channel, title, first_bad_at, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, last_activity_at, correlation, storm_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
@@ -124,8 +134,7 @@ export class IncidentStore {
   }
 
   updateIncident(incident: IncidentRecord): void {
-    this.db
-      .prepare(
+    this.sql(
         `UPDATE incidents SET status = ?, severity = ?, title = ?, first_bad_at = ?, acknowledged_at = ?, acknowledged_by = ?, resolved_at = ?, resolved_by = ?,
            last_activity_at = ?, correlation = ?, storm_id = ? WHERE id = ?`,
       )
@@ -146,62 +155,66 @@ export class IncidentStore {
   }
 
   incident(id: number): IncidentRecord | undefined {
-    const row = this.db.prepare<[number], IncidentRow>('SELECT * FROM incidents WHERE id = ?').get(id);
+    const row = this.sql<[number], IncidentRow>('SELECT * FROM incidents WHERE id = ?').get(id);
     return row ? incidentFromRow(row) : undefined;
   }
 
   openIncidents(channel?: string): IncidentRecord[] {
     const rows = channel
-      ? this.db.prepare<[string], IncidentRow>("SELECT * FROM incidents WHERE status = 'open' AND channel = ? ORDER BY opened_at, id").all(channel)
-      : this.db.prepare<[], IncidentRow>("SELECT * FROM incidents WHERE status = 'open' ORDER BY opened_at, id").all();
+      ? this.sql<[string], IncidentRow>("SELECT * FROM incidents WHERE status = 'open' AND channel = ? ORDER BY opened_at, id").all(channel)
+      : this.sql<[], IncidentRow>("SELECT * FROM incidents WHERE status = 'open' ORDER BY opened_at, id").all();
     return rows.map(incidentFromRow);
   }
 
   recentIncidents(limit: number, channel?: string): IncidentRecord[] {
     const rows = channel
-      ? this.db.prepare<[string, number], IncidentRow>('SELECT * FROM incidents WHERE channel = ? ORDER BY id DESC LIMIT ?').all(channel, limit)
-      : this.db.prepare<[number], IncidentRow>('SELECT * FROM incidents ORDER BY id DESC LIMIT ?').all(limit);
+      ? this.sql<[string, number], IncidentRow>('SELECT * FROM incidents WHERE channel = ? ORDER BY id DESC LIMIT ?').all(channel, limit)
+      : this.sql<[number], IncidentRow>('SELECT * FROM incidents ORDER BY id DESC LIMIT ?').all(limit);
     return rows.map(incidentFromRow);
   }
 
   openedSince(at: number): IncidentRecord[] {
-    return this.db.prepare<[number], IncidentRow>('SELECT * FROM incidents WHERE opened_at >= ? ORDER BY id').all(at).map(incidentFromRow);
+    return this.sql<[number], IncidentRow>('SELECT * FROM incidents WHERE opened_at >= ? ORDER BY id').all(at).map(incidentFromRow);
+  }
+
+  stormMembers(stormId: number): IncidentRecord[] {
+    return this.sql<[number], IncidentRow>('SELECT * FROM incidents WHERE storm_id = ? ORDER BY id').all(stormId).map(incidentFromRow);
   }
 
   setThread(incidentId: number, channel: string, ts: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO incident_threads (incident_id, channel, ts) VALUES (?, ?, ?)').run(incidentId, channel, ts);
+    this.sql('INSERT OR REPLACE INTO incident_threads (incident_id, channel, ts) VALUES (?, ?, ?)').run(incidentId, channel, ts);
   }
 
   thread(incidentId: number): { channel: string; ts: string } | undefined {
-    return this.db.prepare<[number], { channel: string; ts: string }>('SELECT channel, ts FROM incident_threads WHERE incident_id = ?').get(incidentId);
+    return this.sql<[number], { channel: string; ts: string }>('SELECT channel, ts FROM incident_threads WHERE incident_id = ?').get(incidentId);
   }
 
   incidentByThread(channel: string, ts: string): number | undefined {
-    return this.db.prepare<[string, string], { incident_id: number }>('SELECT incident_id FROM incident_threads WHERE channel = ? AND ts = ?').get(channel, ts)?.incident_id;
+    return this.sql<[string, string], { incident_id: number }>('SELECT incident_id FROM incident_threads WHERE channel = ? AND ts = ?').get(channel, ts)?.incident_id;
   }
 
   holdNotice(subject: string, waitsFor: string, at: number, message: unknown): void {
-    this.db.prepare('INSERT INTO pending_notices (subject, waits_for, at, message) VALUES (?, ?, ?, ?)').run(subject, waitsFor, at, JSON.stringify(message));
+    this.sql('INSERT INTO pending_notices (subject, waits_for, at, message) VALUES (?, ?, ?, ?)').run(subject, waitsFor, at, JSON.stringify(message));
   }
 
   /** Takes (and removes) the notices that waited on a problem. */
   takeHeldNotices<T>(waitsFor: string): Array<{ subject: string; at: number; message: T }> {
-    const rows = this.db.prepare<[string], { id: number; subject: string; at: number; message: string }>('SELECT * FROM pending_notices WHERE waits_for = ? ORDER BY id').all(waitsFor);
-    this.db.prepare('DELETE FROM pending_notices WHERE waits_for = ?').run(waitsFor);
+    const rows = this.sql<[string], { id: number; subject: string; at: number; message: string }>('SELECT * FROM pending_notices WHERE waits_for = ? ORDER BY id').all(waitsFor);
+    this.sql('DELETE FROM pending_notices WHERE waits_for = ?').run(waitsFor);
     return rows.map((row) => ({ subject: row.subject, at: row.at, message: JSON.parse(row.message) as T }));
   }
 
   mute(subject: string, until: number, by: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO mutes (subject, until, by) VALUES (?, ?, ?)').run(subject, until, by);
+    this.sql('INSERT OR REPLACE INTO mutes (subject, until, by) VALUES (?, ?, ?)').run(subject, until, by);
   }
 
   mutedUntil(subject: string, now: number): number | undefined {
-    return this.db.prepare<[string, number], { until: number }>('SELECT until FROM mutes WHERE subject = ? AND until > ?').get(subject, now)?.until;
+    return this.sql<[string, number], { until: number }>('SELECT until FROM mutes WHERE subject = ? AND until > ?').get(subject, now)?.until;
   }
 
   expiredMutes(now: number): Array<{ subject: string; until: number; by: string }> {
-    const rows = this.db.prepare<[number], { subject: string; until: number; by: string }>('SELECT * FROM mutes WHERE until <= ?').all(now);
-    this.db.prepare('DELETE FROM mutes WHERE until <= ?').run(now);
+    const rows = this.sql<[number], { subject: string; until: number; by: string }>('SELECT * FROM mutes WHERE until <= ?').all(now);
+    this.sql('DELETE FROM mutes WHERE until <= ?').run(now);
     return rows;
   }
 }

@@ -5,6 +5,9 @@ import type { KubeCluster } from '../clients/kube.js';
 import type { RegistryClient } from '../clients/registry.js';
 import { ConfigHubClient } from '../clients/confighub.js';
 import { ConfigHubWatcher } from './confighub.js';
+import { RegistryWatcher } from './registry.js';
+import { EndpointWatcher } from './endpoints.js';
+import { Prober } from '../clients/probe.js';
 import type { ObservationSink, Watcher } from './types.js';
 
 export interface WatcherDeps {
@@ -20,6 +23,9 @@ export interface WatcherDeps {
 export function createWatchers(deps: WatcherDeps): Watcher[] {
   const { config, sink, log } = deps;
   const watchers: Watcher[] = [];
+  const usesImages = config.images.length > 0 || config.workers.length > 0 || config.workloads.length > 0 || config.endpoints.some((endpoint) => endpoint.expectFrom && 'image' in endpoint.expectFrom);
+  if (usesImages) watchers.push(new RegistryWatcher({ config, sink, client: deps.registry(), log: log.child({ component: 'registry' }) }));
+  if (config.endpoints.length > 0) watchers.push(new EndpointWatcher({ config, sink, prober: new Prober(), log: log.child({ component: 'endpoints' }) }));
   if (config.confighub && config.workers.some((worker) => worker.space)) {
     const token = process.env[config.confighub.tokenEnv] ?? '';
     if (!token) log.warn(`confighub: ${config.confighub.tokenEnv} is not set; ConfigHub will refuse the requests`);
