@@ -112,4 +112,6 @@ async function runConsole(config: Config, banner: string): Promise<void> {
   process.stdout.write(banner);
   await app.run(process.stdin);
   await runtime.shutdown();
+  // stdin, keep-alive sockets and timers would keep a finished console alive.
+  process.exit(0);
 }

@@ -1,0 +1,71 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatDuration } from '../src/duration.js';
+import { startEndpoint } from './support/endpoint-server.js';
+import { Product, writeConfig } from './support/product.js';
+
+type Endpoint = Awaited<ReturnType<typeof startEndpoint>>;
+let endpoint: Endpoint;
+
+beforeAll(async () => {
+  endpoint = await startEndpoint();
+});
+afterAll(async () => {
+  await endpoint?.close();
+});
+
+const count = (text: string, pattern: RegExp) => (text.match(new RegExp(pattern.source, 'g')) ?? []).length;
+
+describe('console (the product as a child process)', () => {
+  it('one incident across a SIGKILL and restart: opened, notice in its thread, root updated, resolved with its duration', async () => {
+    const { path, dir } = writeConfig({
+      console: { user: 'U0ONCALL' },
+      endpoints: [{ name: 'relay-dfw1', url: `${endpoint.url}/hooks/lib/sources/tmdb.js`, versionHeader: 'X-Relay-Version', expect: '0.2.0', every: '1s' }],
+    });
+    endpoint.setVersion('X-Relay-Version', undefined);
+    const first = Product.start(['console', '--config', path]);
+    await first.waitFor(/#1 endpoint relay-dfw1: stale deploy/);
+    expect(await first.kill('SIGKILL')).toBeNull();
+
+    endpoint.setVersion('X-Relay-Version', '0.1.9');
+    const second = Product.start(['console', '--config', path]);
+    await second.waitFor(/relay-dfw1 now serves 0\.1\.9; it served no version for/);
+    await second.waitFor(/root of #1 updated:[\s\S]*serves 0\.1\.9; expected 0\.2\.0/);
+    endpoint.setVersion('X-Relay-Version', '0.2.0');
+    const resolved = await second.waitFor(/Resolved after ([\dhms ]+)/);
+    second.type('/incident list all');
+    await second.waitFor(/#1 resolved · endpoint relay-dfw1: stale deploy/);
+    second.type('/incident timeline #1');
+    await second.waitFor(/Timeline of #1/);
+    second.type('quit');
+    await second.exited;
+
+    const output = first.stdout + second.stdout;
+    expect(count(output, /\n🔴 #1 endpoint relay-dfw1: stale deploy/)).toBe(1);
+    expect(count(output, /#2 /)).toBe(0);
+    expect(output).toMatch(/↳ in #1:\n.*relay-dfw1 now serves 0\.1\.9/);
+    expect(output).toMatch(/↳ in #1:\n.*relay-dfw1 now serves 0\.2\.0/);
+    const db = new Database(join(dir, 'driftwatch.db'), { readonly: true });
+    const incident = db.prepare('SELECT first_bad_at, resolved_at FROM incidents WHERE id = 1').get() as { first_bad_at: number; resolved_at: number };
+    db.close();
+    expect(resolved[1]!.trim()).toBe(formatDuration(incident.resolved_at - incident.first_bad_at));
+  });
+
+  it('unknown commands get short help, never a stack trace', async () => {
+    const { path } = writeConfig({});
+    const product = Product.start(['console', '--config', path]);
+    await product.waitFor(/Type "help"/);
+    product.type('/frobnicate now');
+    await product.waitFor(/Unknown command \/frobnicate/);
+    product.type('hello there');
+    await product.waitFor(/Type a slash command/);
+    product.type('/incident nope');
+    await product.waitFor(/\/incident has no subcommand "nope"/);
+    product.type('/incident list');
+    await product.waitFor(/No incidents\./);
+    product.type('quit');
+    expect(await product.exited).toBe(0);
+    expect(product.stdout + product.stderr).not.toMatch(/\n\s+at \S+ \(/);
+  });
+});
