@@ -118,7 +118,12 @@ export class Runtime {
         if (edge === 'opened' || edge === 'resolved') this.metrics.alerts.inc({ edge });
       },
       notice: (observation) => engine.notice(observation),
-      state: (subject, key, value) => store.subjects.setState(subject, key, value, clock.now()),
+      state: (subject, key, value) => {
+        store.subjects.setState(subject, key, value, clock.now());
+        const latencyMs = key === 'served' ? (value as { latencyMs?: number }).latencyMs : undefined;
+        if (typeof latencyMs === 'number') this.metrics.probeLatency.observe({ endpoint: subject.slice('endpoint:'.length) }, latencyMs / 1000);
+        if (key === 'ratelimit' && typeof value === 'number') this.metrics.registryRateLimit.set({ image: subject.slice('image:'.length) }, value);
+      },
       links: (subject, source, others) => store.subjects.setLinks(subject, source, others),
       tagDigest: (ref, digest, platforms) => engine.recordTagDigest(ref, digest, platforms),
       running: (subject, containers) => engine.recordRunning(subject, containers),
