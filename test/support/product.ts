@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,4 +56,13 @@ export function writeConfig(config: Record<string, unknown>): { path: string; di
   const path = join(dir, 'driftwatch.yml');
   writeFileSync(path, stringify(withStore));
   return { path, dir };
+}
+
+/** A port nobody listens on right now (for the product's own servers in child-process tests). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
