@@ -164,6 +164,8 @@ export class Runtime {
       {
         checks: () => ({
           store: { ok: store.db.open },
+          // Messages Slack refused for good (channel_not_found, not_in_channel…): visible, not fatal.
+          delivery: { ok: true, detail: `${store.outbox.depth()} pending, ${store.outbox.failed().length} refused by Slack` },
           ...(options.slackConnected ? { slack: { ok: options.slackConnected() } } : {}),
           ...Object.fromEntries(this.watchers.flatMap((watcher) => Object.entries(watcher.health?.() ?? {}))),
         }),

@@ -230,8 +230,11 @@ export interface FollowJob {
   /** What was done, for the outcome line: `pin to sha256:8b96908d`. */
   what: string;
   incidentId?: number;
-  /** Pods that existed before the change; only newer pods can make it fail. */
-  podsBefore: Set<string>;
+  /**
+   * Pods that existed before the change; only newer pods can make it fail. Unknown (the list
+   * failed): only the workload's own status and the deadline decide.
+   */
+  podsBefore: Set<string> | undefined;
 }
 
 export interface FollowOutcome {
@@ -326,8 +329,8 @@ export class RolloutFollower {
         last = progress;
         readErrors = 0;
         if (progress.state === 'done') return this.finish(job, 'done', `${progress.ready}/${progress.desired} new pods Ready`, started);
-        const pods = await cluster.listPods(target.namespace, selectorOf(workload));
-        const problem = podProblem(pods.filter((pod) => !job.podsBefore.has(pod.metadata?.uid ?? pod.metadata?.name ?? '')));
+        const before = job.podsBefore;
+        const problem = before ? podProblem((await cluster.listPods(target.namespace, selectorOf(workload))).filter((pod) => !before.has(pod.metadata?.uid ?? pod.metadata?.name ?? ''))) : undefined;
         if (progress.state === 'failed' || problem) return this.finish(job, 'failed', problem ?? progress.reason ?? 'the rollout failed', started);
         const key = `${progress.updated}/${progress.ready}`;
         if (key !== lastProgressKey && Date.now() - lastProgressAt >= progressEveryMs) {
