@@ -10,6 +10,10 @@ import { CommandBus } from './commands/bus.js';
 import { AccessPolicy, type GroupMembers } from './commands/access.js';
 import { Confirmations } from './commands/confirm.js';
 import { incidentCommands } from './commands/incident.js';
+import { workerCommands } from './commands/worker.js';
+import { rolloutCommands } from './commands/rollout.js';
+import { versionCommands, versionStatusMessage } from './commands/version.js';
+import { rolloutFollower } from './commands/follow.js';
 import { formatTime } from './duration.js';
 import type { ObservationSink, Watcher } from './watchers/types.js';
 import { createWatchers } from './watchers/index.js';
@@ -67,6 +71,8 @@ export class Runtime {
       this.store.audit.record({ ...entry, at: this.clock.now(), before: null, after: null, incidentId: null }),
     );
     this.bus.register(...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone) }));
+    this.bus.register(...workerCommands(this), ...rolloutCommands(this), ...versionCommands(this));
+    this.versionStatus = () => versionStatusMessage(this);
     this.posterOptions = options.poster ?? {};
     // node-cron parses and matches the expression; our clock decides when, so tests can drive it.
     this.digestCron = config.digest ? createTask(config.digest.cron, () => undefined, { timezone: config.timezone }) : undefined;
@@ -99,12 +105,12 @@ export class Runtime {
     const due = dueCronMinute(lastRun, now, (date) => this.digestCron!.match(date));
     this.store.subjects.setState('digest', 'lastRun', now, now);
     if (due === undefined) return;
-    const message = renderDigest(this.store.incidents.openIncidents(), now, this.versionStatus?.());
+    const message = renderDigest(this.store.incidents.openIncidents(), now, this.versionStatus());
     this.store.outbox.enqueue({ key: `digest-${due}`, channel: this.defaultChannel, kind: 'post', incidentId: null, role: 'message', message, at: now });
   }
 
-  /** The `/version status` table for the digest, once the version commands are registered. */
-  versionStatus: (() => MessageModel) | undefined;
+  /** The `/version status` table, for the daily digest. */
+  readonly versionStatus: () => MessageModel;
 
   private readonly posterOptions: PosterOptions;
 
@@ -198,6 +204,7 @@ export class Runtime {
 
   /** Stops delivery after draining for at most `drainMs` (DESIGN.md: 10 s on SIGTERM), then closes the store. */
   async stop(drainMs = 10_000): Promise<void> {
+    await rolloutFollower(this).stopAll();
     if (this.poster) {
       const drained = await this.poster.drain(drainMs);
       if (!drained) this.log.warn({ pending: this.store.outbox.depth() }, 'stopping with messages still in the outbox; they are delivered at the next start');

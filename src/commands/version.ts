@@ -1,0 +1,187 @@
+/**
+ * `/version status [<service>]`: desired vs running for every worker and workload, expected vs
+ * served for every service (or endpoint without one), each with a verdict — built only from what
+ * the watchers last recorded, so it answers at once (and the daily digest can reuse it) even
+ * when a cluster is unreachable, which is exactly when it matters (seed 004).
+ */
+import { parseImageRef } from '../clients/image-ref.js';
+import { workloadSubject, type EndpointConfig } from '../config.js';
+import type { RunningContainer } from '../incidents/engine.js';
+import type { Line, MessageModel } from '../messages.js';
+import type { Runtime } from '../main.js';
+import { UsageError, type CommandSpec } from './bus.js';
+import { digestOfImage, summarizeRunning } from './worker.js';
+
+export type Verdict = 'current' | 'stale' | 'split' | 'down' | 'unknown';
+
+const short = (digest: string | undefined) => (digest ? digest.replace(/^sha256:/, '').slice(0, 8) : '?');
+
+/** A worker or workload: the digest it should run against what its pods run. */
+export function workloadVerdict(desired: string | undefined, running: Array<{ digest?: string | undefined; ready: boolean }>): Verdict {
+  if (running.length === 0 || running.every((container) => !container.ready)) return 'down';
+  const digests = new Set(running.map((container) => container.digest).filter((digest): digest is string => Boolean(digest)));
+  if (digests.size > 1) return 'split';
+  if (desired === undefined || digests.size === 0) return 'unknown';
+  return digests.has(desired) ? 'current' : 'stale';
+}
+
+export interface ServedView {
+  name: string;
+  up: boolean;
+  seen: boolean;
+  version: string | null;
+}
+
+/** A service (or lone endpoint): the version it should serve against what each endpoint serves. */
+export function serviceVerdict(expected: string | undefined, endpoints: Array<ServedView | undefined>): Verdict {
+  const known = endpoints.filter((endpoint): endpoint is ServedView => endpoint !== undefined);
+  if (known.length === 0) return 'unknown';
+  const up = known.filter((endpoint) => endpoint.up);
+  if (up.length === 0) return 'down';
+  const versions = new Set(up.filter((endpoint) => endpoint.seen).map((endpoint) => endpoint.version ?? '(none)'));
+  if (versions.size > 1) return 'split';
+  if (expected !== undefined && [...versions].some((version) => version !== expected)) return 'stale';
+  if (up.length < known.length) return 'down';
+  return expected === undefined || versions.size === 0 ? 'unknown' : 'current';
+}
+
+interface ServedStateLike {
+  version: string | null;
+  up: boolean;
+  seen: boolean;
+  expected?: string;
+  expectedSource?: string;
+  expectedUnknown?: string;
+  error?: string;
+}
+
+interface SpecLike {
+  containers?: Array<{ name: string; image: string }>;
+}
+
+const verdictRank: Record<Verdict, number> = { down: 4, split: 3, stale: 2, unknown: 1, current: 0 };
+
+/** The `/version status` message (also the daily digest's table). `service` narrows it to one service or endpoint. */
+export function versionStatusMessage(runtime: Runtime, service?: string): MessageModel {
+  const { config, store } = runtime;
+  const groups = new Map<string, EndpointConfig[]>();
+  for (const endpoint of config.endpoints) {
+    const key = endpoint.service ?? endpoint.name;
+    groups.set(key, [...(groups.get(key) ?? []), endpoint]);
+  }
+  if (service !== undefined && !groups.has(service)) {
+    const names = [...groups.keys()];
+    throw new UsageError(`Unknown service "${service.slice(0, 60)}". ${names.length ? `Services and endpoints: ${names.join(', ')}.` : 'No endpoints are configured.'}`);
+  }
+  const wantedWorkloads = service !== undefined ? new Set(groups.get(service)!.flatMap((endpoint) => (endpoint.workload ? [`workload:${endpoint.workload}`] : []))) : undefined;
+
+  const rows: Array<{ cells: string[]; verdict: Verdict }> = [];
+  const lines: Line[] = [];
+
+  const addWorkload = (label: string, subject: string, containerName: string | undefined) => {
+    const spec = store.subjects.state<SpecLike>(subject, 'spec')?.value;
+    const runningState = store.subjects.state<RunningContainer[]>(subject, 'running');
+    const container = spec?.containers?.find((candidate) => candidate.name === containerName) ?? spec?.containers?.[0];
+    const image = container?.image;
+    const running = (runningState?.value ?? []).filter((candidate) => !container || candidate.container === container.name);
+    let desired: string | undefined;
+    let desiredText = '?';
+    if (image) {
+      const pinned = digestOfImage(image);
+      if (pinned) {
+        desired = pinned;
+        desiredText = `pin ${short(pinned)}`;
+      } else {
+        desired = store.digests.historyOf(image)[0]?.digest ?? sameRepoTagDigest(runtime, image);
+        desiredText = desired ? short(desired) : '?';
+      }
+    }
+    const verdict = !spec && !runningState ? 'unknown' : workloadVerdict(desired, running);
+    rows.push({ cells: [label, desiredText, running.length ? summarizeRunning(running) : 'no pods', verdict], verdict });
+    if (!spec && !runningState) lines.push([`${label}: not seen yet`]);
+    else if (verdict === 'stale') lines.push([`${label}: runs ${short(running[0]?.digest)}, should run ${short(desired)}${image ? ` (${image})` : ''}`]);
+    else if (verdict === 'down') lines.push([`${label}: no Ready pods${running.length ? ` (${running.length} not ready)` : ''}`]);
+    else if (verdict === 'split') lines.push([`${label}: pods run different digests: ${summarizeRunning(running)}`]);
+  };
+
+  if (!wantedWorkloads) for (const worker of config.workers) addWorkload(worker.name, `worker:${worker.name}`, worker.container);
+  for (const workload of config.workloads) {
+    const subject = workloadSubject(workload);
+    if (wantedWorkloads && !wantedWorkloads.has(subject)) continue;
+    addWorkload(`${workload.namespace}/${workload.name}`, subject, undefined);
+  }
+
+  for (const [name, endpoints] of groups) {
+    if (service !== undefined && name !== service) continue;
+    const states = endpoints.map((endpoint) => store.subjects.state<ServedStateLike>(`endpoint:${endpoint.name}`, 'served')?.value);
+    const withExpectation = states.find((state) => state?.expected !== undefined);
+    const expected = withExpectation?.expected ?? endpoints.find((endpoint) => endpoint.expect)?.expect;
+    const source = withExpectation?.expectedSource ?? (expected !== undefined ? 'config' : states.find((state) => state?.expectedUnknown)?.expectedUnknown ?? 'unknown');
+    const views = endpoints.map((endpoint, index) => {
+      const state = states[index];
+      return state ? { name: endpoint.name, up: state.up, seen: state.seen, version: state.version } : undefined;
+    });
+    const verdict = serviceVerdict(expected, views);
+    const nick = (endpoint: EndpointConfig) => (endpoint.service && endpoint.name.startsWith(`${endpoint.service}-`) ? endpoint.name.slice(endpoint.service.length + 1) : endpoint.name);
+    const served = endpoints
+      .map((endpoint, index) => {
+        const state = states[index];
+        const value = !state ? '?' : !state.up ? 'down' : !state.seen ? '?' : (state.version ?? 'none');
+        return endpoints.length === 1 ? value : `${nick(endpoint)} ${value}`;
+      })
+      .join(', ');
+    const label = endpoints[0]!.service ? `svc ${name}` : `ep ${name}`;
+    rows.push({ cells: [label, expected ?? '?', served, verdict], verdict });
+    lines.push([`${label}: expected ${expected ?? 'unknown'} (${source})`]);
+    for (const [index, endpoint] of endpoints.entries()) {
+      const state = states[index];
+      if (state && !state.up) lines.push([`  ${endpoint.name} down${state.error ? `: ${state.error}` : ''}`]);
+      else if (state?.seen && state.version === null) lines.push([`  ${endpoint.name} sends no version header`]);
+    }
+  }
+
+  if (rows.length === 0) return { tone: 'info', title: ['Nothing to show: no workers, workloads or endpoints are configured.'] };
+  const counts = new Map<Verdict, number>();
+  for (const row of rows) counts.set(row.verdict, (counts.get(row.verdict) ?? 0) + 1);
+  const worst = rows.reduce((acc, row) => Math.max(acc, verdictRank[row.verdict]), 0);
+  const order: Verdict[] = ['current', 'stale', 'split', 'down', 'unknown'];
+  return {
+    tone: worst >= verdictRank.split ? 'critical' : worst >= verdictRank.stale ? 'warning' : 'ok',
+    title: [`Version status${service ? ` of ${service}` : ''}: ${order.filter((verdict) => counts.has(verdict)).map((verdict) => `${counts.get(verdict)} ${verdict}`).join(', ')}`],
+    table: { columns: ['what', 'desired', 'actual', 'verdict'], rows: rows.map((row) => row.cells) },
+    ...(lines.length ? { lines } : {}),
+  };
+}
+
+/** The current digest of the tag, when the history is recorded under another spelling of it. */
+function sameRepoTagDigest(runtime: Runtime, image: string): string | undefined {
+  let canonical: string;
+  try {
+    canonical = parseImageRef(image).text;
+  } catch {
+    return undefined;
+  }
+  for (const ref of runtime.store.digests.refs()) {
+    try {
+      if (parseImageRef(ref).text === canonical) return runtime.store.digests.historyOf(ref)[0]?.digest;
+    } catch {
+      // a ref that no longer parses is skipped
+    }
+  }
+  return undefined;
+}
+
+export function versionCommands(runtime: Runtime): CommandSpec[] {
+  return [
+    {
+      family: 'version',
+      name: 'status',
+      usage: '/version status [<service>]',
+      summary: 'desired vs running vs served, with a verdict per worker, workload and service',
+      async handle(args) {
+        if (args.length > 1) throw new UsageError('Name one service at most.');
+        return versionStatusMessage(runtime, args[0]);
+      },
+    },
+  ];
+}

@@ -1,0 +1,497 @@
+/**
+ * `/worker pin|unpin|status|list`: ConfigHub workers (the `cub worker install` layout: a
+ * Deployment in `confighub`, container `worker`). A pin is a strategic merge patch of that one
+ * container's image to `<repository>@sha256:…`, with annotations that say what it was pinned
+ * from, by whom, when and why, so `unpin` can put the tag back and `/worker list` can show it.
+ */
+import type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../clients/image-ref.js';
+import { RegistryError } from '../clients/registry.js';
+import type { KubeCluster } from '../clients/kube.js';
+import type { WorkerConfig } from '../config.js';
+import type { RunningContainer } from '../incidents/engine.js';
+import type { Correlation } from '../incidents/types.js';
+import type { Line, MessageModel } from '../messages.js';
+import type { Runtime } from '../main.js';
+import { info, UsageError, type CommandContext, type CommandSpec, type Plan } from './bus.js';
+import { clusterOf, clusterUsageError, deadlineOf, gitopsWarning, openIncidentFor, rolloutFollower, tell, type FollowOptions, type RolloutTarget } from './follow.js';
+
+export const PIN_ANNOTATIONS = {
+  from: 'driftwatch.io/pinned-from',
+  by: 'driftwatch.io/pinned-by',
+  at: 'driftwatch.io/pinned-at',
+  reason: 'driftwatch.io/pin-reason',
+} as const;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Pure helpers                                                                                */
+
+const clip = (text: string, max = 60) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** The configured worker called `name`, or a usage error listing the workers there are. */
+export function findWorker(workers: WorkerConfig[], name: string | undefined): WorkerConfig {
+  const names = workers.map((worker) => worker.name);
+  if (workers.length === 0) throw new UsageError('No workers are configured (add them under `workers:` in the config).');
+  if (!name) throw new UsageError(`Name a worker: ${names.join(', ')}.`);
+  const worker = workers.find((candidate) => candidate.name === name);
+  if (!worker) throw new UsageError(`Unknown worker "${clip(name)}". Workers: ${names.join(', ')}.`);
+  return worker;
+}
+
+export const workerSubject = (worker: WorkerConfig) => `worker:${worker.name}`;
+
+export function workerTarget(worker: WorkerConfig): RolloutTarget {
+  return { cluster: worker.cluster, namespace: worker.namespace, kind: 'Deployment', name: worker.deployment ?? worker.name, subject: workerSubject(worker), label: `worker ${worker.name}` };
+}
+
+export type DigestArg = { kind: 'full'; digest: string } | { kind: 'prefix'; prefix: string } | { kind: 'previous' } | { kind: 'last-good' };
+
+/** What the user wrote after the worker: nothing, `previous`, a digest, or a prefix of 8+ hex characters. */
+export function parseDigestArg(text: string | undefined): DigestArg {
+  if (text === undefined) return { kind: 'last-good' };
+  if (text.toLowerCase() === 'previous') return { kind: 'previous' };
+  const hex = text.toLowerCase().replace(/^sha256:/, '');
+  if (/^[0-9a-f]{64}$/.test(hex)) return { kind: 'full', digest: `sha256:${hex}` };
+  if (/^[0-9a-f]{8,63}$/.test(hex)) return { kind: 'prefix', prefix: hex };
+  if (/^[0-9a-f]{1,7}$/.test(hex)) throw new UsageError(`"${clip(text)}" is too short to name a digest: give at least 8 hex characters, a full sha256:… digest, or previous.`);
+  throw new UsageError(`"${clip(text)}" is not a digest: write sha256:<64 hex characters>, a unique prefix of 8+ hex characters, or previous.`);
+}
+
+/** The one known digest starting with `prefix`; none or several is a usage error listing candidates. */
+export function resolvePrefix(prefix: string, known: string[], repository: string): string {
+  const unique = [...new Set(known)];
+  const matches = unique.filter((digest) => digest.slice('sha256:'.length).startsWith(prefix));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) throw new UsageError(`"${prefix}" is ambiguous: it starts ${matches.length} digests of ${repository}: ${matches.map((digest) => digest.slice(0, 'sha256:'.length + 16)).join(', ')}. Give more characters.`);
+  const list = unique.length ? `Known digests of ${repository}: ${unique.slice(0, 8).map(shortDigest).join(', ')}${unique.length > 8 ? ', …' : ''}.` : `No digests of ${repository} are known yet.`;
+  throw new UsageError(`No known digest of ${repository} starts with "${prefix}". ${list} Give the full sha256:… digest to pin one Driftwatch has not seen.`);
+}
+
+/** `ghcr.io/org/app:latest@sha256:…` → `ghcr.io/org/app`, keeping the repository as written. */
+export function repositoryAsWritten(image: string): string {
+  const at = image.indexOf('@');
+  const noDigest = at >= 0 ? image.slice(0, at) : image;
+  const colon = noDigest.lastIndexOf(':');
+  return colon > noDigest.lastIndexOf('/') ? noDigest.slice(0, colon) : noDigest;
+}
+
+export const hasDigest = (image: string) => image.includes('@sha256:');
+export const digestOfImage = (image: string): string | undefined => (hasDigest(image) ? image.slice(image.indexOf('@') + 1) : undefined);
+
+/** A pin as recorded on the workload. */
+export interface PinInfo {
+  from: string;
+  by?: string;
+  at?: string;
+  reason?: string;
+}
+
+export function pinOf(annotations: Record<string, string> | undefined): PinInfo | undefined {
+  const from = annotations?.[PIN_ANNOTATIONS.from];
+  if (!from) return undefined;
+  return { from, by: annotations?.[PIN_ANNOTATIONS.by], at: annotations?.[PIN_ANNOTATIONS.at], reason: annotations?.[PIN_ANNOTATIONS.reason] };
+}
+
+/** The digest part of a pod's `imageID` (`docker-pullable://repo@sha256:…` or `repo@sha256:…`). */
+export function podDigest(imageId: string | undefined): string | undefined {
+  const at = imageId?.lastIndexOf('@sha256:') ?? -1;
+  return at >= 0 ? imageId!.slice(at + 1) : undefined;
+}
+
+/** `8b96908d ×2 ✓, c4331a2f ×1 ✗` — short digests per readiness, for phones. */
+export function summarizeRunning(containers: Array<{ digest?: string; ready: boolean }>): string {
+  if (containers.length === 0) return 'no pods';
+  const groups = new Map<string, { count: number; ready: number }>();
+  for (const container of containers) {
+    const key = container.digest ? container.digest.slice('sha256:'.length, 'sha256:'.length + 8) : '?';
+    const group = groups.get(key) ?? { count: 0, ready: 0 };
+    group.count++;
+    if (container.ready) group.ready++;
+    groups.set(key, group);
+  }
+  return [...groups].map(([digest, group]) => `${digest} ${group.ready}/${group.count}✓`).join(', ');
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reading a worker                                                                            */
+
+interface LiveWorker {
+  worker: WorkerConfig;
+  cluster: KubeCluster;
+  deployment: V1Deployment;
+  container: V1Container;
+  image: string;
+  pin: PinInfo | undefined;
+}
+
+function containerOf(worker: WorkerConfig, deployment: V1Deployment): V1Container {
+  const containers = deployment.spec?.template?.spec?.containers ?? [];
+  const container = containers.find((candidate) => candidate.name === worker.container) ?? containers[0];
+  if (!container?.image) throw new UsageError(`Deployment ${worker.namespace}/${worker.deployment ?? worker.name} in cluster ${worker.cluster} has no container with an image.`);
+  return container;
+}
+
+async function readWorker(runtime: Runtime, worker: WorkerConfig): Promise<LiveWorker> {
+  const target = workerTarget(worker);
+  const cluster = clusterOf(runtime, worker.cluster);
+  let deployment: V1Deployment | undefined;
+  try {
+    deployment = await cluster.getWorkload('Deployment', target.namespace, target.name);
+  } catch (error) {
+    throw clusterUsageError(error, worker.cluster);
+  }
+  if (!deployment) throw new UsageError(`Worker ${worker.name}: deployment ${target.namespace}/${target.name} is not in cluster ${worker.cluster}; nothing was changed.`);
+  const container = containerOf(worker, deployment);
+  return { worker, cluster, deployment, container, image: container.image!, pin: pinOf(deployment.metadata?.annotations) };
+}
+
+/** The tag the worker follows when not pinned: the recorded pin source, else its image if it names a tag. */
+function tagImageOf(runtime: Runtime, live: LiveWorker): string | undefined {
+  if (live.pin) return live.pin.from;
+  if (!hasDigest(live.image)) return live.image;
+  const spec = runtime.store.subjects.state<{ containers?: Array<{ name: string; image: string }> }>(workerSubject(live.worker), 'spec')?.value;
+  const fromSpec = spec?.containers?.find((container) => container.name === live.container.name)?.image;
+  return fromSpec && !hasDigest(fromSpec) ? fromSpec : undefined;
+}
+
+function safeParse(image: string): ImageRef | undefined {
+  try {
+    return parseImageRef(image);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every digest Driftwatch has seen for `repository`: tag histories, healthy pods, running pods. */
+function knownDigests(runtime: Runtime, repository: string): string[] {
+  const { store } = runtime;
+  const digests: string[] = [];
+  for (const ref of store.digests.refs()) {
+    const parsed = safeParse(ref);
+    if (parsed && repositoryOf(parsed) === repository) digests.push(...store.digests.historyOf(ref).map((sighting) => sighting.digest));
+  }
+  digests.push(...store.digests.healthyOf(repository).map((row) => row.digest));
+  for (const { value } of store.subjects.allStates<RunningContainer[]>('running')) {
+    for (const container of value ?? []) {
+      const parsed = safeParse(container.image);
+      if (container.digest && parsed && repositoryOf(parsed) === repository) digests.push(container.digest);
+    }
+  }
+  return [...new Set(digests)];
+}
+
+/** The tag's digest history, trying the ref as written first, then any ref naming the same tag. */
+function tagHistory(runtime: Runtime, tagImage: string): string[] {
+  const direct = runtime.store.digests.historyOf(tagImage);
+  if (direct.length) return direct.map((sighting) => sighting.digest);
+  const canonical = safeParse(tagImage)?.text;
+  const ref = runtime.store.digests.refs().find((candidate) => safeParse(candidate)?.text === canonical);
+  return ref ? runtime.store.digests.historyOf(ref).map((sighting) => sighting.digest) : [];
+}
+
+const sourceWords: Record<NonNullable<Correlation['lastGood']>['source'], string> = {
+  'own pods': 'last good: its own pods ran it while Ready',
+  'other workloads': 'last good: other healthy workloads run it',
+  'registry history': "last good: the tag's previous digest",
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* The commands                                                                                */
+
+export interface WorkerCommandOptions {
+  follow?: FollowOptions;
+}
+
+export function workerCommands(runtime: Runtime, options: WorkerCommandOptions = {}): CommandSpec[] {
+  const { config, store, engine } = runtime;
+  const follower = () => rolloutFollower(runtime, options.follow);
+  const family = 'worker';
+
+  async function pinPlan(args: string[], ctx: CommandContext): Promise<Plan | MessageModel> {
+    const worker = findWorker(config.workers, args[0]);
+    if (args.length > 2) throw new UsageError(`Too many words after "pin ${worker.name}": ${args.slice(2).map((word) => `"${clip(word, 20)}"`).join(' ')}.`);
+    const wanted = parseDigestArg(args[1]);
+    const live = await readWorker(runtime, worker);
+    const subject = workerSubject(worker);
+    const tagImage = tagImageOf(runtime, live);
+    const refImage = tagImage ?? live.image;
+    const ref = safeParse(refImage);
+    if (!ref) throw new UsageError(`Worker ${worker.name} runs an image Driftwatch cannot parse (${clip(refImage, 120)}).`);
+    const repository = repositoryOf(ref);
+    const incident = openIncidentFor(runtime, subject, ctx);
+
+    let digest: string;
+    let source: string;
+    switch (wanted.kind) {
+      case 'full': {
+        digest = wanted.digest;
+        // A button sends the full digest; say what it is, as the root message did.
+        const lastGood = incident?.correlation?.lastGood;
+        source = lastGood?.digest === digest ? sourceWords[lastGood.source] : tagImage && tagHistory(runtime, tagImage)[1] === digest ? `the previous digest of ${tagImage}` : 'as given';
+        break;
+      }
+      case 'prefix':
+        digest = resolvePrefix(wanted.prefix, knownDigests(runtime, repository), repository);
+        source = `prefix ${wanted.prefix}`;
+        break;
+      case 'previous': {
+        if (!tagImage) throw new UsageError(`Worker ${worker.name} runs ${clip(live.image, 120)}, which names no tag, so it has no "previous" digest; give a digest.`);
+        const history = tagHistory(runtime, tagImage);
+        if (!history[1]) throw new UsageError(`No previous digest of ${tagImage} is known (${history[0] ? `only ${shortDigest(history[0])} was seen` : 'the tag was never checked'}); give a digest.`);
+        digest = history[1];
+        source = `the previous digest of ${tagImage}`;
+        break;
+      }
+      case 'last-good': {
+        const running = store.subjects.state<RunningContainer[]>(subject, 'running')?.value ?? [];
+        const failing = running.find((container) => !container.ready && container.digest)?.digest;
+        const lastGood = incident?.correlation?.lastGood ?? engine.lastGood(subject, refImage, failing);
+        if (!lastGood) throw new UsageError(`No last good digest is known for worker ${worker.name} (no healthy pods seen for long enough, no previous digest of the tag). Give one: /worker pin ${worker.name} <digest>|previous.`);
+        digest = lastGood.digest;
+        source = sourceWords[lastGood.source];
+        break;
+      }
+    }
+
+    if (digestOfImage(live.image) === digest) return info(`Worker ${worker.name} is already pinned to ${shortDigest(digest)} (${live.image}); nothing to do.`);
+    let exists: boolean;
+    try {
+      exists = await runtime.registry().manifestExists(ref, digest);
+    } catch (error) {
+      const why = error instanceof RegistryError || error instanceof Error ? error.message : String(error);
+      throw new UsageError(`Could not check ${shortDigest(digest)} in ${repository}: ${why}; nothing was changed.`);
+    }
+    if (!exists) throw new UsageError(`${digest} is not in ${repository} (the registry answered 404); nothing was changed. Known digests: ${knownDigests(runtime, repository).slice(0, 6).map(shortDigest).join(', ') || 'none'}.`);
+
+    const after = `${repositoryAsWritten(refImage)}@${digest}`;
+    const target = workerTarget(worker);
+    const warning = gitopsWarning(live.deployment.metadata);
+    const preview: MessageModel = {
+      tone: 'warning',
+      title: [`Pin worker ${worker.name} to ${shortDigest(digest)}?`],
+      fields: [
+        ['Before', [{ code: live.image }]],
+        ['After', [{ code: after }]],
+        ['Cluster', [worker.cluster]],
+        ['Namespace', [target.namespace]],
+        ['Deployment', [target.name]],
+        ['Container', [live.container.name]],
+        ['Digest', [source]],
+        ...(incident ? ([['Incident', [`#${incident.id}`]]] as Array<[string, Line]>) : []),
+      ],
+      lines: [...(warning ? [[warning]] : []), [`Only `, { user: ctx.user }, ' can confirm, within 5 minutes.']],
+    };
+    const before = live.image;
+    return {
+      rule: 'worker pin',
+      preview,
+      async execute() {
+        // Re-read: the preview is up to 5 minutes old, and a change since then must not be overwritten blindly.
+        const now = await readWorker(runtime, worker);
+        if (now.image !== before) throw new Error(`the image of worker ${worker.name} changed since the preview (now ${now.image}); nothing was changed — run the command again`);
+        const current = openIncidentFor(runtime, subject, ctx) ?? incident;
+        const podsBefore = await follower().podsOf(now.cluster, now.deployment, target.namespace).catch(() => undefined);
+        const annotations = {
+          [PIN_ANNOTATIONS.from]: now.pin?.from ?? tagImage ?? before,
+          [PIN_ANNOTATIONS.by]: ctx.user,
+          [PIN_ANNOTATIONS.at]: new Date(runtime.clock.now()).toISOString(),
+          [PIN_ANNOTATIONS.reason]: current ? `incident #${current.id}` : 'manual',
+        };
+        const audit = (result: string) =>
+          store.audit.record({ at: runtime.clock.now(), actor: ctx.user, action: 'worker pin', target: `${subject} (${worker.cluster}/${target.namespace}/Deployment/${target.name} container ${now.container.name})`, before, after, result, incidentId: current?.id ?? null });
+        try {
+          await now.cluster.patchContainerImage('Deployment', target.namespace, target.name, now.container.name, after, annotations);
+        } catch (error) {
+          audit(`failed: ${(error as Error).message}`);
+          if (current) engine.recordAction(current.id, ctx.user, 'action.pin_failed', `pin of worker ${worker.name} to ${shortDigest(digest)} by <@${ctx.user}> failed: ${(error as Error).message}`);
+          throw new Error(`the pin was not applied: ${(error as Error).message}`);
+        }
+        audit('patched');
+        const summary = `📌 Pinned worker ${worker.name} to ${shortDigest(digest)} by <@${ctx.user}> (was ${before}; ${source})`;
+        tell(runtime, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.pin', notice: 'pinned', summary, data: { before, after, digest, cluster: worker.cluster, namespace: target.namespace } });
+        void follower().follow({ target, user: ctx.user, rule: 'worker pin', what: `pin to ${shortDigest(digest)}`, ...(current ? { incidentId: current.id } : {}), podsBefore }, deadlineOf(now.deployment));
+        return {
+          tone: 'ok',
+          title: [`Pinned worker ${worker.name} to ${shortDigest(digest)}.`],
+          fields: [['Before', [{ code: before }]], ['After', [{ code: after }]]],
+          lines: [[current ? `Following the rollout in the thread of incident #${current.id}.` : 'Following the rollout in the channel.']],
+        };
+      },
+    };
+  }
+
+  async function unpinPlan(args: string[], ctx: CommandContext): Promise<Plan> {
+    const worker = findWorker(config.workers, args[0]);
+    if (args.length > 1) throw new UsageError(`Too many words after "unpin ${worker.name}": ${args.slice(1).map((word) => `"${clip(word, 20)}"`).join(' ')}.`);
+    const live = await readWorker(runtime, worker);
+    const subject = workerSubject(worker);
+    const target = workerTarget(worker);
+    if (!live.pin) throw new UsageError(`Worker ${worker.name} is not pinned by Driftwatch (no ${PIN_ANNOTATIONS.from} annotation on deployment ${target.namespace}/${target.name}); it runs ${live.image}.`);
+    const before = live.image;
+    const after = live.pin.from;
+    const warning = gitopsWarning(live.deployment.metadata);
+    const incident = openIncidentFor(runtime, subject, ctx);
+    const pinned: Line = [`by `, ...(live.pin.by ? [{ user: live.pin.by }] : ['?']), ...(live.pin.at ? [` at ${live.pin.at}`] : []), ...(live.pin.reason ? [` (${live.pin.reason})`] : [])];
+    return {
+      rule: 'worker unpin',
+      preview: {
+        tone: 'warning',
+        title: [`Unpin worker ${worker.name}?`],
+        fields: [
+          ['Before', [{ code: before }]],
+          ['After', [{ code: after }]],
+          ['Cluster', [worker.cluster]],
+          ['Namespace', [target.namespace]],
+          ['Deployment', [target.name]],
+          ['Container', [live.container.name]],
+          ['Pinned', pinned],
+        ],
+        lines: [...(warning ? [[warning]] : []), ['Pods will pull the tag again, and with it whatever it points at now.'], [`Only `, { user: ctx.user }, ' can confirm, within 5 minutes.']],
+      },
+      async execute() {
+        const now = await readWorker(runtime, worker);
+        if (now.image !== before || !now.pin) throw new Error(`worker ${worker.name} changed since the preview (now ${now.image}${now.pin ? '' : ', not pinned'}); nothing was changed — run the command again`);
+        const current = openIncidentFor(runtime, subject, ctx) ?? incident;
+        const podsBefore = await follower().podsOf(now.cluster, now.deployment, target.namespace).catch(() => undefined);
+        // null deletes a key in a strategic merge patch: the pin annotations go with the pin.
+        const removed = Object.fromEntries(Object.values(PIN_ANNOTATIONS).map((key) => [key, null])) as unknown as Record<string, string>;
+        const audit = (result: string) =>
+          store.audit.record({ at: runtime.clock.now(), actor: ctx.user, action: 'worker unpin', target: `${subject} (${worker.cluster}/${target.namespace}/Deployment/${target.name} container ${now.container.name})`, before, after, result, incidentId: current?.id ?? null });
+        try {
+          await now.cluster.patchContainerImage('Deployment', target.namespace, target.name, now.container.name, after, removed);
+        } catch (error) {
+          audit(`failed: ${(error as Error).message}`);
+          throw new Error(`the unpin was not applied: ${(error as Error).message}`);
+        }
+        audit('patched');
+        tell(runtime, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.unpin', notice: 'unpinned', summary: `Unpinned worker ${worker.name} by <@${ctx.user}>: back to ${after} (was ${before})`, data: { before, after } });
+        void follower().follow({ target, user: ctx.user, rule: 'worker unpin', what: `unpin to ${after}`, ...(current ? { incidentId: current.id } : {}), podsBefore }, deadlineOf(now.deployment));
+        return { tone: 'ok', title: [`Unpinned worker ${worker.name}: back to ${after}.`], lines: [[current ? `Following the rollout in the thread of incident #${current.id}.` : 'Following the rollout in the channel.']] };
+      },
+    };
+  }
+
+  /** One worker as it is now (live when the cluster answers, else as last seen). */
+  async function snapshot(worker: WorkerConfig): Promise<WorkerRow> {
+    const subject = workerSubject(worker);
+    const hub = store.subjects.state<{ condition?: string }>(subject, 'confighub')?.value?.condition;
+    try {
+      const live = await readWorker(runtime, worker);
+      const pods: V1Pod[] = await live.cluster.listPods(worker.namespace, Object.entries(live.deployment.spec?.selector?.matchLabels ?? {}).map(([key, value]) => `${key}=${value}`).join(',') || undefined);
+      const containers = pods.map((pod) => {
+        const status = pod.status?.containerStatuses?.find((candidate) => candidate.name === live.container.name);
+        return { pod: pod.metadata?.name ?? '?', digest: podDigest(status?.imageID), ready: status?.ready ?? false, waiting: status?.state?.waiting?.reason };
+      });
+      return { worker, image: live.image, pin: live.pin, containers, ...(hub ? { hub } : {}), source: 'live' };
+    } catch (error) {
+      const spec = store.subjects.state<{ containers?: Array<{ name: string; image: string }> }>(subject, 'spec');
+      const running = store.subjects.state<RunningContainer[]>(subject, 'running');
+      const image = spec?.value.containers?.find((container) => container.name === worker.container)?.image ?? spec?.value.containers?.[0]?.image;
+      return {
+        worker,
+        ...(image ? { image } : {}),
+        pin: undefined,
+        containers: (running?.value ?? []).map((container) => ({ pod: container.pod, digest: container.digest, ready: container.ready })),
+        ...(hub ? { hub } : {}),
+        source: 'last seen',
+        error: (error as Error).message,
+        ...(running ? { seenAt: running.updatedAt } : {}),
+      };
+    }
+  }
+
+  async function listMessage(workers: WorkerConfig[]): Promise<MessageModel> {
+    const rows = await Promise.all(workers.map(snapshot));
+    const lines: Line[] = [];
+    for (const row of rows) {
+      if (row.pin) lines.push([`📌 ${row.worker.name}: pinned from ${row.pin.from}`, ...(row.pin.by ? [' by ', { user: row.pin.by }] : []), ...(row.pin.at ? [` at ${row.pin.at}`] : []), ...(row.pin.reason ? [` (${row.pin.reason})`] : [])]);
+      if (row.error) lines.push([`⚠️ ${row.worker.name}: ${row.error.replace(/; nothing was changed.*$/, '')} — showing what was last seen`]);
+    }
+    const anyBad = rows.some((row) => row.error || row.containers.length === 0 || row.containers.some((container) => !container.ready) || (row.hub && row.hub !== 'Ready'));
+    return {
+      tone: anyBad ? 'warning' : 'ok',
+      title: [`${rows.length} worker${rows.length === 1 ? '' : 's'}`],
+      table: {
+        columns: ['worker', 'image', 'pods', 'running', 'hub'],
+        rows: rows.map((row) => [
+          row.worker.name,
+          row.image ? (row.pin || hasDigest(row.image) ? `pin ${shortDigest(digestOfImage(row.image) ?? '').slice('sha256:'.length) || '?'}` : `:${safeParse(row.image)?.tag ?? '?'}`) : '?',
+          `${row.containers.filter((container) => container.ready).length}/${row.containers.length}`,
+          summarizeRunning(row.containers),
+          row.hub ?? '-',
+        ]),
+      },
+      ...(lines.length ? { lines } : {}),
+    };
+  }
+
+  async function statusMessage(worker: WorkerConfig): Promise<MessageModel> {
+    const row = await snapshot(worker);
+    const target = workerTarget(worker);
+    const incident = openIncidentFor(runtime, workerSubject(worker));
+    const fields: Array<[string, Line]> = [
+      ['Where', [`${worker.cluster} / ${target.namespace} / Deployment ${target.name} / container ${worker.container}`]],
+      ['Image', row.image ? [{ code: row.image }] : ['unknown']],
+      ['Pods ready', [`${row.containers.filter((container) => container.ready).length}/${row.containers.length}`]],
+      ['ConfigHub', [row.hub ?? 'not watched']],
+    ];
+    if (row.pin) fields.push(['Pinned', [`from ${row.pin.from}`, ...(row.pin.by ? [' by ', { user: row.pin.by }] : []), ...(row.pin.at ? [` at ${row.pin.at}`] : []), ...(row.pin.reason ? [` (${row.pin.reason})`] : [])]]);
+    if (incident) fields.push(['Incident', [`#${incident.id} open`]]);
+    const lines: Line[] = row.containers.map((container) => [`${container.ready ? '✅' : '❌'} ${container.pod}: ${container.digest ? shortDigest(container.digest) : 'no digest yet'}${'waiting' in container && container.waiting ? ` (${container.waiting})` : ''}`]);
+    if (row.error) lines.push([`⚠️ ${row.error.replace(/; nothing was changed.*$/, '')} — showing what was last seen`, ...(row.seenAt ? [' at ', { at: row.seenAt }] : [])]);
+    const healthy = !row.error && row.containers.length > 0 && row.containers.every((container) => container.ready) && (!row.hub || row.hub === 'Ready');
+    return { tone: healthy ? 'ok' : 'warning', title: [`Worker ${worker.name}${row.pin ? ' (pinned)' : ''}`], fields, ...(lines.length ? { lines } : {}) };
+  }
+
+  return [
+    {
+      family,
+      name: 'pin',
+      usage: '/worker pin <worker> [<digest>|previous]',
+      summary: "pin a worker's image to a digest (default: its last good digest)",
+      guarded: true,
+      handle: pinPlan,
+    },
+    {
+      family,
+      name: 'unpin',
+      usage: '/worker unpin <worker>',
+      summary: 'put back the image a pin replaced',
+      guarded: true,
+      handle: unpinPlan,
+    },
+    {
+      family,
+      name: 'status',
+      usage: '/worker status [<worker>]',
+      summary: "a worker's image, pin, pods and ConfigHub condition",
+      async handle(args) {
+        if (args.length > 1) throw new UsageError('Name one worker at most.');
+        if (args.length === 0) return listMessage(config.workers);
+        return statusMessage(findWorker(config.workers, args[0]));
+      },
+    },
+    {
+      family,
+      name: 'list',
+      usage: '/worker list',
+      summary: 'every worker with its image, pin, pods and ConfigHub condition',
+      async handle(args) {
+        if (args.length > 0) throw new UsageError('/worker list takes no arguments; for one worker use /worker status <worker>.');
+        if (config.workers.length === 0) return info('No workers are configured.');
+        return listMessage(config.workers);
+      },
+    },
+  ];
+}
+
+interface WorkerRow {
+  worker: WorkerConfig;
+  image?: string;
+  pin: PinInfo | undefined;
+  containers: Array<{ pod: string; digest?: string | undefined; ready: boolean; waiting?: string | undefined }>;
+  hub?: string;
+  source: 'live' | 'last seen';
+  error?: string;
+  seenAt?: number;
+}
