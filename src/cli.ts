@@ -76,7 +76,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return;
     }
     if (mode === 'demo') {
-      await runConsole(parseConfig({ store: { path: join(mkdtempSync(join(tmpdir(), 'driftwatch-demo-')), 'driftwatch.db') } }, 'demo'), howToConfigure);
+      // The narrator says what matters on stdout; the log keeps to warnings unless asked.
+      if (!env.LOG_LEVEL) process.env.LOG_LEVEL = 'warn';
+      const [{ startDemo }, { Runtime }, { ConsoleApp }] = await Promise.all([import('./demo/index.js'), import('./main.js'), import('./console/app.js')]);
+      const demo = await startDemo();
+      const runtime = new Runtime(demo.sandbox.config, { log: logger() });
+      const app = new ConsoleApp(runtime);
+      let stopping: Promise<void> | undefined;
+      const stop = () =>
+        (stopping ??= (async () => {
+          demo.story.stop();
+          await runtime.shutdown(2_000);
+          await demo.close();
+          // stdin, keep-alive sockets and timers would keep a finished demo alive.
+          process.exit(0);
+        })());
+      process.once('SIGTERM', () => void stop());
+      process.once('SIGINT', () => void stop());
+      await runtime.startServices({ service: app.service() });
+      process.stdout.write(demo.banner);
+      demo.story.start();
+      await app.run(process.stdin);
+      await stop();
       return;
     }
     const config = configPath ? loadConfigFile(configPath) : parseConfig({}, 'defaults');

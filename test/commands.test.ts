@@ -234,6 +234,8 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
     nextResponse(() => fake.sendEnvelope('interactive', fake.blockActionPayload({ user, channel, message_ts: messageTs, action_id: found.action_id, value: found.value })));
 
   const channelTexts = () => fake.channel(CHANNEL).map((message) => message.text);
+  /** Roots and their thread replies: a command's outcome replies under its own message. */
+  const allTexts = () => fake.channel(CHANNEL).flatMap((message) => [message.text, ...message.replies.map((reply) => reply.text)]);
   const threadTexts = (ts: string) => fake.thread(CHANNEL, ts).map((reply) => reply.text);
   const deployment = (name: string, namespace = 'confighub') => kube.get('Deployment', namespace, name)!;
 
@@ -371,7 +373,7 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
     await waitFor(() => channelTexts().some((text) => text.includes(`📌 Pinned worker ${BRIDGE} to ${shortDigest(bridgeOld)} by <@${ONCALL}>`)), { what: 'pinned notice in the channel' });
     await waitFor(() => kube.pendingRollouts() === 1, { what: 'rollout pending' });
     kube.advanceRollouts();
-    await waitFor(() => channelTexts().some((text) => text.includes(`Rollout finished: worker ${BRIDGE}`)), { what: 'finished notice' });
+    await waitFor(() => allTexts().some((text) => text.includes(`Rollout finished: worker ${BRIDGE}`)), { what: 'finished notice' });
   });
 
   it('/worker list shows pins, pods and running digests', async () => {
@@ -396,7 +398,7 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
     expect(now.metadata.labels!['argocd.argoproj.io/instance']).toBe('confighub-workers');
     await waitFor(() => kube.pendingRollouts() === 1, { what: 'rollout pending' });
     kube.advanceRollouts();
-    await waitFor(() => channelTexts().some((text) => text.includes(`Rollout finished: worker ${BRIDGE} (unpin to ${bridgeRef})`)), { what: 'unpin rollout finished' });
+    await waitFor(() => allTexts().some((text) => text.includes(`Rollout finished: worker ${BRIDGE} (unpin to ${bridgeRef})`)), { what: 'unpin rollout finished' });
     expect(textOf(await slash('/worker', `unpin ${BRIDGE}`))).toContain(`Worker ${BRIDGE} is not pinned by Driftwatch`);
   });
 
@@ -408,10 +410,12 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
     const patch = kube.patches()[patchesBefore]!;
     expect(patch.path).toBe('/apis/apps/v1/namespaces/relay/daemonsets/relay');
     expect(patch.body).toEqual({ spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z') } } } } });
-    await waitFor(() => channelTexts().some((text) => text.includes(`🔄 Restarting DaemonSet relay/relay (cluster prod) (asked by <@${ONCALL}>)`)), { what: 'restart notice' });
+    const restarting = await waitFor(() => fake.channel(CHANNEL).find((message) => message.text.includes(`🔄 Restarting DaemonSet relay/relay (cluster prod) (asked by <@${ONCALL}>)`)), { what: 'restart notice' });
     await waitFor(() => kube.pendingRollouts() === 1, { what: 'rollout pending' });
     kube.advanceRollouts();
-    await waitFor(() => channelTexts().some((text) => text.includes('Rollout finished: DaemonSet relay/relay (cluster prod) (restart)')), { what: 'restart finished' });
+    // With no incident open, the outcome goes into the thread of the command's own message.
+    await waitFor(() => threadTexts(restarting.ts).some((text) => text.includes('Rollout finished: DaemonSet relay/relay (cluster prod) (restart)')), { what: 'restart finished in its thread' });
+    expect(channelTexts().filter((text) => text.includes('Rollout finished: DaemonSet relay/relay'))).toEqual([]);
   });
 
   it('the "Restart rollout" button and the status commands speak of the same workloads', async () => {
@@ -442,7 +446,7 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
     expect(kube.patches().at(-1)!.contentType).toBe('application/json-patch+json');
     await waitFor(() => kube.pendingRollouts() === 1, { what: 'rollout pending' });
     kube.advanceRollouts();
-    await waitFor(() => channelTexts().some((text) => text.includes('Rollout finished: Deployment traderx/trade-feed (cluster prod) (undo to revision 1)')), { what: 'undo finished' });
+    await waitFor(() => allTexts().some((text) => text.includes('Rollout finished: Deployment traderx/trade-feed (cluster prod) (undo to revision 1)')), { what: 'undo finished' });
     expect(kube.get('Deployment', 'traderx', 'trade-feed')!.spec.template.spec.containers[0].image).toBe(`${registry.host}/finos/trade-feed:v1`);
   });
 
@@ -456,7 +460,7 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
     await press(button(preview, 'confirm'));
     await waitFor(() => kube.pendingRollouts() === 1, { what: 'rollout pending' });
     kube.advanceRollouts();
-    const failed = await waitFor(() => channelTexts().find((text) => text.includes('Rollout failed: Deployment traderx/reference-data')), { what: 'failure notice' });
+    const failed = await waitFor(() => allTexts().find((text) => text.includes('Rollout failed: Deployment traderx/reference-data')), { what: 'failure notice' });
     expect(failed).toMatch(/ImagePullBackOff — pull access denied|ProgressDeadlineExceeded/);
     expect(runtime.store.audit.all().at(-1)).toMatchObject({ action: 'rollout restart rollout', result: expect.stringMatching(/^failed: /) });
   });

@@ -198,13 +198,16 @@ export function openIncidentFor(runtime: Runtime, subject: string, ctx?: Command
   return store.incidents.openIncidents().find((incident) => incident.primarySubject === subject || linked.has(incident.primarySubject));
 }
 
-/** One step of a change: on the incident's timeline and thread, or as a notice in the channel. */
-export function tell(runtime: Runtime, step: { subject: string; incidentId?: number; user: string; action: string; notice: NoticeKind; summary: string; data?: Record<string, unknown> }): void {
+/**
+ * One step of a change: on the incident's timeline and thread; with no incident, as a message in
+ * the channel whose thread the later steps reply in (`replyTo`). Returns that message's key.
+ */
+export function tell(runtime: Runtime, step: { subject: string; incidentId?: number; user: string; action: string; notice: NoticeKind; summary: string; data?: Record<string, unknown>; replyTo?: string }): string | undefined {
   if (step.incidentId !== undefined && runtime.store.incidents.incident(step.incidentId)) {
     runtime.engine.recordAction(step.incidentId, step.user, step.action, step.summary, step.data ?? {});
-    return;
+    return undefined;
   }
-  runtime.engine.notice({ subject: step.subject, kind: step.notice, summary: step.summary, actor: step.user, ...(step.data ? { data: step.data } : {}) });
+  return runtime.engine.notice({ subject: step.subject, kind: step.notice, summary: step.summary, actor: step.user, ...(step.data ? { data: step.data } : {}), ...(step.replyTo ? { replyTo: step.replyTo } : {}) });
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -230,6 +233,8 @@ export interface FollowJob {
   /** What was done, for the outcome line: `pin to sha256:8b96908d`. */
   what: string;
   incidentId?: number;
+  /** With no incident: the key of the command's own message, whose thread the outcome goes into. */
+  threadKey?: string;
   /**
    * Pods that existed before the change; only newer pods can make it fail. Unknown (the list
    * failed): only the workload's own status and the deadline decide.
@@ -381,7 +386,7 @@ export class RolloutFollower {
 
   private post(job: FollowJob, action: string, notice: NoticeKind, summary: string): void {
     try {
-      tell(this.runtime, { subject: job.target.subject, ...(job.incidentId !== undefined ? { incidentId: job.incidentId } : {}), user: job.user, action, notice, summary });
+      tell(this.runtime, { subject: job.target.subject, ...(job.incidentId !== undefined ? { incidentId: job.incidentId } : {}), ...(job.threadKey ? { replyTo: job.threadKey } : {}), user: job.user, action, notice, summary });
     } catch (error) {
       // The store may be closing (shutdown); the log keeps what the thread could not.
       this.log.warn({ err: error, summary }, 'could not post rollout progress');

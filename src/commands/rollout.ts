@@ -162,8 +162,8 @@ export function rolloutCommands(runtime: Runtime, options: RolloutCommandOptions
           throw new Error(`the restart was not applied: ${(error as Error).message}`);
         }
         audit(ctx, 'rollout restart', target, images, `${images} (restartedAt ${at.toISOString()})`, 'patched', current?.id);
-        tell(runtime, { subject: target.subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.restart', notice: 'rollout_started', summary: `🔄 Restarting ${target.label} (asked by <@${ctx.user}>)` });
-        void follower().follow({ target, user: ctx.user, rule: 'rollout restart', what: 'restart', ...(current ? { incidentId: current.id } : {}), podsBefore }, deadlineOf(now));
+        const threadKey = tell(runtime, { subject: target.subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.restart', notice: 'rollout_started', summary: `🔄 Restarting ${target.label} (asked by <@${ctx.user}>)` });
+        void follower().follow({ target, user: ctx.user, rule: 'rollout restart', what: 'restart', ...(current ? { incidentId: current.id } : {}), podsBefore, ...(threadKey ? { threadKey } : {}) }, deadlineOf(now));
         return { tone: 'ok', title: [`Restarting ${target.label}.`], lines: [[current ? `Following the rollout in the thread of incident #${current.id}.` : 'Following the rollout in the channel.']] };
       },
     };
@@ -226,8 +226,8 @@ export function rolloutCommands(runtime: Runtime, options: RolloutCommandOptions
           throw new Error(`the undo was not applied: ${(error as Error).message}`);
         }
         audit(ctx, 'rollout undo', target, `rev ${result.fromRevision}: ${before}`, `rev ${result.toRevision}: ${after}`, 'patched', active?.id);
-        tell(runtime, { subject: target.subject, ...(active ? { incidentId: active.id } : {}), user: ctx.user, action: 'action.undo', notice: 'rollout_started', summary: `↩️ Undoing ${target.label}: revision ${result.fromRevision} → ${result.toRevision} (${after}) (asked by <@${ctx.user}>)` });
-        void follower().follow({ target, user: ctx.user, rule: 'rollout undo', what: `undo to revision ${result.toRevision}`, ...(active ? { incidentId: active.id } : {}), podsBefore }, deadlineOf(now));
+        const threadKey = tell(runtime, { subject: target.subject, ...(active ? { incidentId: active.id } : {}), user: ctx.user, action: 'action.undo', notice: 'rollout_started', summary: `↩️ Undoing ${target.label}: revision ${result.fromRevision} → ${result.toRevision} (${after}) (asked by <@${ctx.user}>)` });
+        void follower().follow({ target, user: ctx.user, rule: 'rollout undo', what: `undo to revision ${result.toRevision}`, ...(active ? { incidentId: active.id } : {}), podsBefore, ...(threadKey ? { threadKey } : {}) }, deadlineOf(now));
         return { tone: 'ok', title: [`Undoing ${target.label}: revision ${result.fromRevision} → ${result.toRevision}.`], lines: [[active ? `Following the rollout in the thread of incident #${active.id}.` : 'Following the rollout in the channel.']] };
       },
     };

@@ -308,8 +308,8 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
         }
         audit('patched');
         const summary = `📌 Pinned worker ${worker.name} to ${shortDigest(digest)} by <@${ctx.user}> (was ${before}; ${source})`;
-        tell(runtime, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.pin', notice: 'pinned', summary, data: { before, after, digest, cluster: worker.cluster, namespace: target.namespace } });
-        void follower().follow({ target, user: ctx.user, rule: 'worker pin', what: `pin to ${shortDigest(digest)}`, ...(current ? { incidentId: current.id } : {}), podsBefore }, deadlineOf(now.deployment));
+        const threadKey = tell(runtime, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.pin', notice: 'pinned', summary, data: { before, after, digest, cluster: worker.cluster, namespace: target.namespace } });
+        void follower().follow({ target, user: ctx.user, rule: 'worker pin', what: `pin to ${shortDigest(digest)}`, ...(current ? { incidentId: current.id } : {}), podsBefore, ...(threadKey ? { threadKey } : {}) }, deadlineOf(now.deployment));
         return {
           tone: 'ok',
           title: [`Pinned worker ${worker.name} to ${shortDigest(digest)}.`],
@@ -364,8 +364,8 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
           throw new Error(`the unpin was not applied: ${(error as Error).message}`);
         }
         audit('patched');
-        tell(runtime, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.unpin', notice: 'unpinned', summary: `Unpinned worker ${worker.name} by <@${ctx.user}>: back to ${after} (was ${before})`, data: { before, after } });
-        void follower().follow({ target, user: ctx.user, rule: 'worker unpin', what: `unpin to ${after}`, ...(current ? { incidentId: current.id } : {}), podsBefore }, deadlineOf(now.deployment));
+        const threadKey = tell(runtime, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.unpin', notice: 'unpinned', summary: `Unpinned worker ${worker.name} by <@${ctx.user}>: back to ${after} (was ${before})`, data: { before, after } });
+        void follower().follow({ target, user: ctx.user, rule: 'worker unpin', what: `unpin to ${after}`, ...(current ? { incidentId: current.id } : {}), podsBefore, ...(threadKey ? { threadKey } : {}) }, deadlineOf(now.deployment));
         return { tone: 'ok', title: [`Unpinned worker ${worker.name}: back to ${after}.`], lines: [[current ? `Following the rollout in the thread of incident #${current.id}.` : 'Following the rollout in the channel.']] };
       },
     };

@@ -114,7 +114,7 @@ export class Poster {
     let delivered = 0;
     const blockedLanes = new Set<string>();
     for (const row of this.store.outbox.pending()) {
-      const lane = row.incidentId !== null ? `incident:${row.incidentId}` : `channel:${row.channel}`;
+      const lane = row.incidentId !== null ? `incident:${row.incidentId}` : row.threadOf ? `thread:${row.threadOf}` : `channel:${row.channel}`;
       if (blockedLanes.has(lane)) continue;
       // Re-read: a pass may have superseded or delivered it meanwhile.
       if (row.nextAttemptAt > this.clock.now()) {
@@ -131,17 +131,18 @@ export class Poster {
 
   private async deliver(row: OutboxRow): Promise<'delivered' | 'blocked' | 'failed'> {
     let threadTs: string | undefined;
-    if (row.incidentId !== null && (row.role === 'reply' || row.kind === 'update')) {
-      const thread = this.store.incidents.thread(row.incidentId);
-      if (!thread) {
-        const root = this.store.outbox.all().find((candidate) => candidate.key === `inc-${row.incidentId}-root`);
-        if (root?.status === 'failed') {
-          this.store.outbox.markFailed(row.id, `the incident's root message was not delivered: ${root.error ?? 'unknown'}`);
+    const parentKey = row.threadOf ?? (row.incidentId !== null && (row.role === 'reply' || row.kind === 'update') ? `inc-${row.incidentId}-root` : undefined);
+    if (parentKey) {
+      const thread = row.threadOf ? undefined : this.store.incidents.thread(row.incidentId!);
+      const parent = thread ? undefined : this.store.outbox.byKey(parentKey);
+      threadTs = thread?.ts ?? (parent?.status === 'sent' ? (parent.ts ?? undefined) : undefined);
+      if (!threadTs) {
+        if (parent?.status === 'failed') {
+          this.store.outbox.markFailed(row.id, `the message it replies to was not delivered: ${parent.error ?? 'unknown'}`);
           return 'failed';
         }
         return 'blocked';
       }
-      threadTs = thread.ts;
     }
     const delivery = { channel: row.channel, key: row.key, message: row.message, ...(threadTs && row.kind === 'post' ? { threadTs } : {}) };
     const mayAlreadyExist = row.attempts > 0;

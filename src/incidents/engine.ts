@@ -52,8 +52,9 @@ export class IncidentEngine {
     return this.store.transaction(() => this.applyCheck(observation));
   }
 
-  notice(observation: NoticeObservation): void {
-    this.store.transaction(() => this.applyNotice(observation));
+  /** Returns the key of the message when the notice stands alone, so later ones can reply to it. */
+  notice(observation: NoticeObservation): string | undefined {
+    return this.store.transaction(() => this.applyNotice(observation));
   }
 
   /** The first human action on an incident acknowledges it. */
@@ -431,7 +432,7 @@ export class IncidentEngine {
     this.refreshRoot(incident);
   }
 
-  private applyNotice(observation: NoticeObservation): void {
+  private applyNotice(observation: NoticeObservation): string | undefined {
     const now = observation.at ?? this.clock.now();
     const notice = { subject: observation.subject, kind: observation.kind, summary: observation.summary, at: now, lines: observation.lines ?? [] };
     const eventId = this.store.events.append({
@@ -443,12 +444,12 @@ export class IncidentEngine {
       summary: observation.summary,
       data: { ...(observation.data ?? {}), ...(observation.quiet ? { quiet: true } : {}) },
     });
-    if (observation.quiet || this.store.incidents.mutedUntil(observation.subject, now)) return;
+    if (observation.quiet || this.store.incidents.mutedUntil(observation.subject, now)) return undefined;
     const message = renderNotice(notice);
     const pending = this.store.incidents.problemsOfSubject(observation.subject).find((problem) => problem.state === 'pending');
     if (pending) {
       this.store.incidents.holdNotice(observation.subject, problemKey(pending.subject, pending.kind), now, { eventId, message });
-      return;
+      return undefined;
     }
     const target = this.incidentForNotice(observation.subject);
     if (target) {
@@ -456,9 +457,12 @@ export class IncidentEngine {
       target.lastActivityAt = now;
       this.store.incidents.updateIncident(target);
       this.reply(target, `notice-${eventId}`, message);
-      return;
+      return undefined;
     }
-    this.enqueue({ key: `notice-${eventId}`, channel: this.routeChannel(observation.subject), kind: 'post', incidentId: null, role: 'message', message });
+    const parent = observation.replyTo ? this.store.outbox.byKey(observation.replyTo) : undefined;
+    const key = `notice-${eventId}`;
+    this.enqueue({ key, channel: parent?.channel ?? this.routeChannel(observation.subject), kind: 'post', incidentId: null, role: parent ? 'reply' : 'message', message, ...(parent ? { threadOf: parent.key } : {}) });
+    return key;
   }
 
   /** The oldest open incident whose primary subject is `subject` or linked to it. */
@@ -516,7 +520,7 @@ export class IncidentEngine {
     this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now: this.clock.now() }) });
   }
 
-  private enqueue(entry: { key: string; channel: string; kind: 'post' | 'update'; incidentId: number | null; role: OutboxRole; message: MessageModel }): void {
+  private enqueue(entry: { key: string; channel: string; kind: 'post' | 'update'; incidentId: number | null; role: OutboxRole; message: MessageModel; threadOf?: string }): void {
     this.store.outbox.enqueue({ ...entry, at: this.clock.now() });
   }
 }

@@ -69,6 +69,8 @@ export interface NoticeObservation {
   quiet?: boolean;
   /** A human did this (pin, unpin): the first human action acknowledges. */
   actor?: string;
+  /** With no incident to thread under: reply to this earlier standalone message (its key). */
+  replyTo?: string;
 }
 
 export type ProblemState = 'ok' | 'pending' | 'alerting' | 'recovering';

@@ -135,4 +135,6 @@ export const migrations: string[] = [
     by TEXT NOT NULL
   );
   `,
+  // Replies to a message that isn't an incident root (a command's "restarting relay" message).
+  `ALTER TABLE outbox ADD COLUMN thread_of TEXT;`,
 ];

@@ -10,6 +10,8 @@ export interface OutboxRow {
   kind: 'post' | 'update';
   incidentId: number | null;
   role: OutboxRole;
+  /** Key of the message whose thread this one goes into, when that isn't an incident root. */
+  threadOf: string | null;
   message: MessageModel;
   status: 'pending' | 'sent' | 'failed' | 'superseded';
   attempts: number;
@@ -26,6 +28,7 @@ interface Row {
   kind: string;
   incident_id: number | null;
   role: string;
+  thread_of: string | null;
   message: string;
   status: string;
   attempts: number;
@@ -42,6 +45,7 @@ const fromRow = (row: Row): OutboxRow => ({
   kind: row.kind as OutboxRow['kind'],
   incidentId: row.incident_id,
   role: row.role as OutboxRole,
+  threadOf: row.thread_of,
   message: JSON.parse(row.message) as MessageModel,
   status: row.status as OutboxRow['status'],
   attempts: row.attempts,
@@ -65,14 +69,14 @@ export class Outbox {
     return () => this.listeners.delete(listener);
   }
 
-  enqueue(entry: { key: string; channel: string; kind: 'post' | 'update'; incidentId: number | null; role: OutboxRole; message: MessageModel; at: number }): void {
+  enqueue(entry: { key: string; channel: string; kind: 'post' | 'update'; incidentId: number | null; role: OutboxRole; message: MessageModel; at: number; threadOf?: string }): void {
     if (entry.kind === 'update' && entry.incidentId !== null) {
       // Only the newest state of a root matters: older pending updates are superseded.
       this.db.prepare("UPDATE outbox SET status = 'superseded' WHERE kind = 'update' AND incident_id = ? AND status = 'pending'").run(entry.incidentId);
     }
     this.db
-      .prepare('INSERT OR IGNORE INTO outbox (key, channel, kind, incident_id, role, message, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0)')
-      .run(entry.key, entry.channel, entry.kind, entry.incidentId, entry.role, JSON.stringify(entry.message), entry.at);
+      .prepare('INSERT OR IGNORE INTO outbox (key, channel, kind, incident_id, role, thread_of, message, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)')
+      .run(entry.key, entry.channel, entry.kind, entry.incidentId, entry.role, entry.threadOf ?? null, JSON.stringify(entry.message), entry.at);
     for (const listener of this.listeners) listener();
   }
 
@@ -95,6 +99,11 @@ export class Outbox {
 
   markFailed(id: number, error: string): void {
     this.db.prepare("UPDATE outbox SET status = 'failed', error = ? WHERE id = ?").run(error, id);
+  }
+
+  byKey(key: string): OutboxRow | undefined {
+    const row = this.db.prepare<[string], Row>('SELECT * FROM outbox WHERE key = ?').get(key);
+    return row ? fromRow(row) : undefined;
   }
 
   depth(): number {
