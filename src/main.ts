@@ -5,6 +5,7 @@ import type { MessageModel, MessageService } from './messages.js';
 import { Store } from './store/index.js';
 import { IncidentEngine } from './incidents/engine.js';
 import { routeFor } from './incidents/routing.js';
+import { clusterOfSubject } from './incidents/correlation.js';
 import { Poster, type PosterOptions } from './delivery/poster.js';
 import { CommandBus } from './commands/bus.js';
 import { AccessPolicy, type GroupMembers } from './commands/access.js';
@@ -65,7 +66,9 @@ export class Runtime {
     for (const registry of Object.values(config.registries)) if (registry.passwordEnv) registerSecret(process.env[registry.passwordEnv]);
     this.store = Store.open(config.store.path);
     this.defaultChannel = config.slack.channel ?? CONSOLE_CHANNEL;
-    this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject));
+    const workerClusters = new Map(config.workers.map((worker) => [`worker:${worker.name}`, worker.cluster]));
+    const clusterOf = (subject: string) => clusterOfSubject(subject) ?? workerClusters.get(subject);
+    this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf), clusterOf);
     const access = new AccessPolicy(config.access, options.groupMembers);
     this.bus = new CommandBus(access, new Confirmations(), this.clock, (entry) =>
       this.store.audit.record({ ...entry, at: this.clock.now(), before: null, after: null, incidentId: null }),

@@ -46,6 +46,8 @@ export class IncidentEngine {
     private readonly clock: Clock,
     private readonly policy: AlertingPolicy,
     private readonly routeChannel: (subject: string) => string,
+    /** The cluster a subject lives on; workers name theirs only in the config. */
+    private readonly clusterOf: (subject: string) => string | undefined = clusterOfSubject,
   ) {}
 
   check(observation: CheckObservation): Edge {
@@ -347,11 +349,11 @@ export class IncidentEngine {
 
   /** Incidents on a cluster whose API is unreachable point to that incident, and it to them. */
   private crossReferenceCluster(incident: IncidentRecord, now: number): void {
-    const cluster = clusterOfSubject(incident.primarySubject);
+    const cluster = this.clusterOf(incident.primarySubject);
     if (!cluster) return;
     const open = this.store.incidents.openIncidents().filter((other) => other.id !== incident.id);
     if (incident.primarySubject.startsWith('cluster:')) {
-      for (const other of open.filter((candidate) => clusterOfSubject(candidate.primarySubject) === cluster)) {
+      for (const other of open.filter((candidate) => this.clusterOf(candidate.primarySubject) === cluster)) {
         this.reply(other, `clusterref-${other.id}-${incident.id}`, renderReply('warning', [`Cluster ${cluster}'s API is unreachable: see incident #${incident.id}`]));
         this.reply(incident, `clusterref-${incident.id}-${other.id}`, renderReply('info', [`Open on this cluster: incident #${other.id} (${describeSubject(other.primarySubject)})`]));
       }

@@ -2,8 +2,8 @@ import type { Config } from '../config.js';
 import { clusterOfSubject, namespaceOfSubject } from './correlation.js';
 
 /** The channel a subject's messages go to: the first matching route, else the default. */
-export function routeFor(routes: Config['routes'], defaultChannel: string, subject: string, clusterOfOther: (subject: string) => string | undefined = () => undefined): string {
-  const cluster = clusterOfSubject(subject) ?? clusterOfOther(subject);
+export function routeFor(routes: Config['routes'], defaultChannel: string, subject: string, clusterOf: (subject: string) => string | undefined = clusterOfSubject): string {
+  const cluster = clusterOf(subject);
   const namespace = namespaceOfSubject(subject);
   for (const route of routes) {
     const { match } = route;

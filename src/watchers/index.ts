@@ -8,6 +8,7 @@ import { ConfigHubWatcher } from './confighub.js';
 import { RegistryWatcher } from './registry.js';
 import { EndpointWatcher } from './endpoints.js';
 import { Prober } from '../clients/probe.js';
+import { KubeWatcher } from './kube.js';
 import type { ObservationSink, Watcher } from './types.js';
 
 export interface WatcherDeps {
@@ -25,6 +26,9 @@ export function createWatchers(deps: WatcherDeps): Watcher[] {
   const watchers: Watcher[] = [];
   const usesImages = config.images.length > 0 || config.workers.length > 0 || config.workloads.length > 0 || config.endpoints.some((endpoint) => endpoint.expectFrom && 'image' in endpoint.expectFrom);
   if (usesImages) watchers.push(new RegistryWatcher({ config, sink, client: deps.registry(), log: log.child({ component: 'registry' }) }));
+  if (config.workers.length > 0 || config.workloads.length > 0) {
+    watchers.push(new KubeWatcher({ config, sink, cluster: deps.cluster, log: log.child({ component: 'kube' }), onWatchRestart: (cluster) => deps.metrics.watchRestarts.inc({ cluster }) }));
+  }
   if (config.endpoints.length > 0) watchers.push(new EndpointWatcher({ config, sink, prober: new Prober(), log: log.child({ component: 'endpoints' }) }));
   if (config.confighub && config.workers.some((worker) => worker.space)) {
     const token = process.env[config.confighub.tokenEnv] ?? '';

@@ -1,0 +1,18 @@
+// Runs every benchmark in turn (`npm run bench`, after the build). Each prints its own table;
+// the README's benchmark section records the figures measured on a 2-core machine.
+import { spawnSync } from 'node:child_process';
+
+const steps = [
+  ['registry: 1000 tags in 20 repositories', ['node', '--expose-gc', 'bench/registry.mjs']],
+  ['endpoints: 2000 endpoints on loopback', ['node', '--expose-gc', 'bench/endpoints.mjs']],
+  ['kubernetes: 5000 pods in 50 Deployments', ['node', '--expose-gc', 'bench/kube.mjs']],
+  ['slack: ack latency, observation → post, outbox under 429', ['npx', 'vitest', 'run', '--config', 'bench/vitest.config.ts']],
+];
+
+let failed = 0;
+for (const [title, [command, ...args]] of steps) {
+  process.stdout.write(`\n=== ${title}\n`);
+  const result = spawnSync(command, args, { stdio: 'inherit' });
+  if (result.status !== 0) failed++;
+}
+process.exitCode = failed ? 1 : 0;
