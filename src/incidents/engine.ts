@@ -7,7 +7,7 @@ import type { OutboxRole } from '../store/outbox.js';
 import { parseImageRef, repositoryOf } from '../clients/image-ref.js';
 import { chooseIncident, clusterOfSubject, correlatedMove, lastGoodDigest, type TagMove } from './correlation.js';
 import { step, type Edge } from './hysteresis.js';
-import { incidentTitle, renderNotice, renderReply, renderRoot, renderStormRoot } from './render.js';
+import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot } from './render.js';
 import { describeSubject, subjectOf } from './subjects.js';
 import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord } from './types.js';
 
@@ -279,6 +279,7 @@ export class IncidentEngine {
       problem.incidentId = joined.id;
       this.store.incidents.saveProblem(problem);
       this.store.events.attachToIncident(eventId, joined.id);
+      this.completeCorrelation(joined, problem);
       joined.lastActivityAt = now;
       this.store.incidents.updateIncident(joined);
       this.reply(joined, `join-${eventId}`, renderReply(problem.severity, [`Also: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}: ${problem.summary}`]));
@@ -395,9 +396,23 @@ export class IncidentEngine {
     const incident = problem.incidentId ? this.store.incidents.incident(problem.incidentId) : undefined;
     if (!incident || incident.status !== 'open') return;
     this.store.events.attachToIncident(eventId, incident.id);
+    this.completeCorrelation(incident, problem);
     incident.lastActivityAt = now;
     this.store.incidents.updateIncident(incident);
     this.refreshRoot(incident);
+  }
+
+  /**
+   * An incident may open before its image is known (a worker configured before it is installed
+   * is "not found" first): when a later problem of its primary subject brings the image, name the
+   * tag move and the last good digest then.
+   */
+  private completeCorrelation(incident: IncidentRecord, problem: ProblemRecord): void {
+    if (problem.subject !== incident.primarySubject || (incident.correlation?.tagMove && incident.correlation.lastGood)) return;
+    const found = this.correlate(problem);
+    if (!found) return;
+    incident.correlation = { ...found, ...(incident.correlation ?? {}) };
+    this.store.incidents.updateIncident(incident);
   }
 
   private afterRecovery(problem: ProblemRecord, eventId: number, now: number): void {
@@ -518,6 +533,11 @@ export class IncidentEngine {
       return;
     }
     const problems = this.store.incidents.problemsOfIncident(incident.id);
+    const title = incidentTitle(incident, primaryProblem(incident, problems));
+    if (title !== incident.title) {
+      incident.title = title;
+      this.store.incidents.updateIncident(incident);
+    }
     // chat.update is idempotent, so an update needs no stable key of its own.
     this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now: this.clock.now() }) });
   }

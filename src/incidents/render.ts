@@ -18,10 +18,16 @@ export function incidentTitle(incident: Pick<IncidentRecord, 'id' | 'primarySubj
   return `#${incident.id} ${describeSubject(incident.primarySubject)}: ${label}`;
 }
 
+/** What the title names: the primary subject's problem that is still open, else its first. */
+export function primaryProblem(incident: Pick<IncidentRecord, 'primarySubject'>, problems: ProblemRecord[]): ProblemRecord | undefined {
+  const ofPrimary = problems.filter((problem) => problem.subject === incident.primarySubject);
+  return ofPrimary.find((problem) => problem.state !== 'ok') ?? ofPrimary[0] ?? problems[0];
+}
+
 /** The root message of an incident thread, kept current with every change. */
 export function renderRoot(incident: IncidentRecord, problems: ProblemRecord[], options: { now: number }): MessageModel {
   const open = incident.status === 'open';
-  const primary = problems.find((problem) => problem.subject === incident.primarySubject) ?? problems[0];
+  const primary = primaryProblem(incident, problems);
   const fields: Array<[string, Line]> = [];
   if (open) fields.push(['Status', ['Open since ', { at: incident.openedAt }]]);
   else fields.push(['Status', ['Resolved ', { at: incident.resolvedAt ?? options.now }, ` after ${formatDuration((incident.resolvedAt ?? options.now) - incident.firstBadAt)}`]]);
