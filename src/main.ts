@@ -66,7 +66,11 @@ export class Runtime {
     for (const registry of Object.values(config.registries)) if (registry.passwordEnv) registerSecret(process.env[registry.passwordEnv]);
     this.store = Store.open(config.store.path);
     this.defaultChannel = config.slack.channel ?? CONSOLE_CHANNEL;
-    const workerClusters = new Map(config.workers.map((worker) => [`worker:${worker.name}`, worker.cluster]));
+    // Workers and endpoints name their cluster only in the config (an endpoint through its workload).
+    const workerClusters = new Map([
+      ...config.workers.map((worker): [string, string] => [`worker:${worker.name}`, worker.cluster]),
+      ...config.endpoints.filter((endpoint) => endpoint.workload).map((endpoint): [string, string] => [`endpoint:${endpoint.name}`, endpoint.workload!.split('/')[0]!]),
+    ]);
     const clusterOf = (subject: string) => clusterOfSubject(subject) ?? workerClusters.get(subject);
     this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf), clusterOf);
     const access = new AccessPolicy(config.access, options.groupMembers);
