@@ -299,6 +299,25 @@ describe.skipIf(!registryAvailable())(`RegistryWatcher against the real registry
     ]);
   });
 
+  it('a tag a worker was pinned away from stays watched, and its next move says the pin may be ready to lift', async () => {
+    const repo = 'confighubai/pinned-away';
+    const ref = `${registry.host}/${repo}:latest`;
+    const first = await registry.pushImage(repo, 'latest', { seed: 'p1' });
+    const h = harness({ registries: registries() });
+    const sink = h.runtime.sink();
+    // The worker runs a digest now; the kube watcher reports the tag it was pinned from.
+    sink.state('worker:cost-optimizer-worker', 'spec', { containers: [{ name: 'worker', image: `${registry.host}/${repo}@${first.digest}` }], pinnedFrom: ref });
+    await h.watcher.runCycle();
+    const second = await registry.pushImage(repo, 'latest', { seed: 'p2' });
+    await h.watcher.runCycle();
+    await h.deliver();
+    const posted = texts(h.service).map((text) => text.split('\n')[0]);
+    expect(posted).toEqual([
+      `${ref} moved: ${shortDigest(first.digest)} → ${shortDigest(second.digest)}`,
+      `worker cost-optimizer-worker is pinned away from ${ref}, which moved again (${shortDigest(first.digest)} → ${shortDigest(second.digest)}): the pin may be ready to lift — /worker unpin cost-optimizer-worker`,
+    ]);
+  });
+
   it('keeps the version label of an expectFrom image, read again only when the digest changes', async () => {
     const repo = 'clevertree/relay';
     const ref = `${registry.host}/${repo}:latest`;

@@ -721,3 +721,11 @@ export class KubeCluster {
     };
   }
 }
+
+/** Annotations Driftwatch writes on a workload it pinned (read back by unpin and the watchers). */
+export const PIN_ANNOTATIONS = {
+  from: 'driftwatch.io/pinned-from',
+  by: 'driftwatch.io/pinned-by',
+  at: 'driftwatch.io/pinned-at',
+  reason: 'driftwatch.io/pin-reason',
+} as const;

@@ -7,7 +7,7 @@
 import type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../clients/image-ref.js';
 import { RegistryError } from '../clients/registry.js';
-import type { KubeCluster } from '../clients/kube.js';
+import { PIN_ANNOTATIONS, type KubeCluster } from '../clients/kube.js';
 import type { WorkerConfig } from '../config.js';
 import type { RunningContainer } from '../incidents/engine.js';
 import type { Correlation } from '../incidents/types.js';
@@ -16,12 +16,6 @@ import type { Runtime } from '../main.js';
 import { info, UsageError, type CommandContext, type CommandSpec, type Plan } from './bus.js';
 import { clusterOf, clusterUsageError, deadlineOf, gitopsWarning, openIncidentFor, rolloutFollower, tell, type FollowOptions, type RolloutTarget } from './follow.js';
 
-export const PIN_ANNOTATIONS = {
-  from: 'driftwatch.io/pinned-from',
-  by: 'driftwatch.io/pinned-by',
-  at: 'driftwatch.io/pinned-at',
-  reason: 'driftwatch.io/pin-reason',
-} as const;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Pure helpers                                                                                */

@@ -8,7 +8,7 @@
  */
 import type { Config } from '../config.js';
 import { workloadSubject } from '../config.js';
-import { classifyKubeError, KubeError, type KubeCluster, type KubeErrorKind, type WatchHandle, type WatchState, type WatchedObject, type WorkloadKind } from '../clients/kube.js';
+import { PIN_ANNOTATIONS, classifyKubeError, KubeError, type KubeCluster, type KubeErrorKind, type WatchHandle, type WatchState, type WatchedObject, type WorkloadKind } from '../clients/kube.js';
 import { shortDigest } from '../clients/image-ref.js';
 import { formatDuration } from '../duration.js';
 import type { RunningContainer } from '../incidents/engine.js';
@@ -961,7 +961,8 @@ export class KubeWatcher implements Watcher {
     const { sink } = this.deps;
     const template = workload.spec?.template ?? {};
     const containers = templateContainers(workload);
-    const spec = { containers, labels: template.metadata?.labels ?? {}, annotations: template.metadata?.annotations ?? {} };
+    const pinnedFrom = workload.metadata?.annotations?.[PIN_ANNOTATIONS.from];
+    const spec = { containers, labels: template.metadata?.labels ?? {}, annotations: template.metadata?.annotations ?? {}, ...(pinnedFrom ? { pinnedFrom } : {}) };
     this.setState(target, 'spec', spec, false, () => {
       sink.state(target.subject, 'spec', spec);
       sink.links(target.subject, 'spec', [...new Set(containers.map((c) => subjectOf.image(c.image)))]);

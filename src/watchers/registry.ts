@@ -17,6 +17,8 @@ import type { ObservationSink, Watcher } from './types.js';
 /** What the Kubernetes watcher records under `'spec'` for each worker/workload subject. */
 export interface WorkloadSpec {
   containers: Array<{ name: string; image: string; imagePullPolicy?: string }>;
+  /** The tag a Driftwatch pin replaced (the workload's `driftwatch.io/pinned-from` annotation). */
+  pinnedFrom?: string;
 }
 
 /** One watched tag: the ref as written (config or pod spec), how often, which platforms matter. */
@@ -271,6 +273,15 @@ export class RegistryWatcher implements Watcher {
       lines: [...impact, ...(tag.platformDigests !== undefined ? platformLines : []), `full: ${from} → ${to}`],
       data,
     });
+    for (const pinned of pinnedTo(image.ref, this.sink.statesOf<WorkloadSpec>('spec'))) {
+      const worker = pinned.startsWith('worker:') ? pinned.slice('worker:'.length) : undefined;
+      this.sink.notice({
+        subject: pinned,
+        kind: 'pinned_tag_moved',
+        summary: `${pinned.replace(':', ' ')} is pinned away from ${image.ref}, which moved again (${digests}): the pin may be ready to lift${worker ? ` — /worker unpin ${worker}` : ''}`,
+        data,
+      });
+    }
   }
 
   private knownState(): NonNullable<RegistryWatcher['known']> {
@@ -333,8 +344,9 @@ export function watchList(
     out.set(key, { ref, every: DEFAULT_EVERY_MS, platforms: DEFAULT_PLATFORMS, versioned: true, source: 'expectFrom' });
   }
   for (const { value } of specs) {
-    for (const container of value?.containers ?? []) {
-      const ref = container.image;
+    // A pinned workload runs a digest; the tag it was pinned from stays watched, to say when it moves.
+    const refs = [...(value?.containers ?? []).map((container) => container.image), ...(value?.pinnedFrom ? [value.pinnedFrom] : [])];
+    for (const ref of refs) {
       if (typeof ref !== 'string' || ref.includes('@')) continue; // pinned by digest: not a tag
       let key: string;
       try {
@@ -348,6 +360,12 @@ export function watchList(
     }
   }
   return out;
+}
+
+/** Subjects pinned away from `ref` (same image however it is written). */
+export function pinnedTo(ref: string, specs: Array<{ subject: string; value: WorkloadSpec }>): string[] {
+  const key = canonical(ref);
+  return specs.filter((spec) => spec.value?.pinnedFrom !== undefined && canonical(spec.value.pinnedFrom) === key).map((spec) => spec.subject);
 }
 
 export type PlatformChanges = Record<string, { from?: string; to?: string }>;
