@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ConfigError, configJsonSchema, findConfigPath, loadConfigFile, parseConfig, type Config } from './config.js';
 import { StoreError } from './store/db.js';
 import { logger } from './log.js';
@@ -80,7 +77,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       if (!env.LOG_LEVEL) process.env.LOG_LEVEL = 'warn';
       const [{ startDemo }, { Runtime }, { ConsoleApp }] = await Promise.all([import('./demo/index.js'), import('./main.js'), import('./console/app.js')]);
       const demo = await startDemo();
-      const runtime = new Runtime(demo.sandbox.config, { log: logger() });
+      const runtime = new Runtime(demo.sandbox.config, { log: logger(), kubeRecheckMs: 2000 });
       const app = new ConsoleApp(runtime);
       let stopping: Promise<void> | undefined;
       const stop = () =>

@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   log?: Logger;
   groupMembers?: GroupMembers;
   poster?: PosterOptions;
+  /** How often the Kubernetes watcher looks at every subject again (default 30 s; the demo is faster). */
+  kubeRecheckMs?: number;
 }
 
 /** Everything between the watchers and a face: store, engine, commands, delivery. */
@@ -81,6 +83,7 @@ export class Runtime {
     this.bus.register(...workerCommands(this), ...rolloutCommands(this), ...versionCommands(this));
     this.versionStatus = () => versionStatusMessage(this);
     this.posterOptions = options.poster ?? {};
+    this.kubeRecheckMs = options.kubeRecheckMs;
     // node-cron parses and matches the expression; our clock decides when, so tests can drive it.
     this.digestCron = config.digest ? createTask(config.digest.cron, () => undefined, { timezone: config.timezone }) : undefined;
   }
@@ -120,6 +123,7 @@ export class Runtime {
   readonly versionStatus: () => MessageModel;
 
   private readonly posterOptions: PosterOptions;
+  private readonly kubeRecheckMs: number | undefined;
 
   /** What watchers report into: the engine for decisions, the store for state and links. */
   sink(): ObservationSink {
@@ -168,7 +172,15 @@ export class Runtime {
       }
     }, 30_000);
     this.ticker.unref();
-    this.watchers = createWatchers({ config: this.config, sink: this.sink(), log: this.log, metrics: this.metrics, cluster: (name) => this.cluster(name), registry: () => this.registry() });
+    this.watchers = createWatchers({
+      config: this.config,
+      sink: this.sink(),
+      log: this.log,
+      metrics: this.metrics,
+      cluster: (name) => this.cluster(name),
+      registry: () => this.registry(),
+      ...(this.kubeRecheckMs ? { kubeRecheckMs: this.kubeRecheckMs } : {}),
+    });
     for (const watcher of this.watchers) await watcher.start();
     const { store, metrics } = this;
     this.server = await startHealthServer(

@@ -54,6 +54,48 @@ export function runningDigest(pod: KubeObject, container: string): string | unde
   return /(sha256:[a-f0-9]{64})/.exec(String(status?.imageID ?? ''))?.[1];
 }
 
+type PodContainer = { name: string; image: string };
+
+/** A pod the kubelet is still starting: its containers are being created. */
+export function startingPodStatus(containers: PodContainer[], at: string): KubeObject['status'] {
+  return {
+    phase: 'Pending',
+    conditions: [
+      { type: 'PodScheduled', status: 'True', lastTransitionTime: at },
+      { type: 'Ready', status: 'False', lastTransitionTime: at, reason: 'ContainersNotReady', message: `containers with unready status: [${containers.map((c) => c.name).join(' ')}]` },
+    ],
+    hostIP: '10.0.0.10',
+    startTime: at,
+    containerStatuses: containers.map((c) => ({ name: c.name, image: c.image, imageID: '', ready: false, started: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } }, lastState: {} })),
+  };
+}
+
+/** A pod whose containers pulled `imageId` and exit with code 1 right away: CrashLoopBackOff. */
+export function crashLoopPodStatus(containers: PodContainer[], imageId: string, at: string, restarts: number, pod: string): KubeObject['status'] {
+  const unready = { reason: 'ContainersNotReady', message: `containers with unready status: [${containers.map((c) => c.name).join(' ')}]` };
+  return {
+    phase: 'Running',
+    conditions: [
+      { type: 'PodScheduled', status: 'True', lastTransitionTime: at },
+      { type: 'Ready', status: 'False', lastTransitionTime: at, ...unready },
+      { type: 'ContainersReady', status: 'False', lastTransitionTime: at, ...unready },
+    ],
+    hostIP: '10.0.0.10',
+    podIP: '10.244.0.42',
+    startTime: at,
+    containerStatuses: containers.map((c) => ({
+      name: c.name,
+      image: c.image,
+      imageID: imageId,
+      ready: false,
+      started: false,
+      restartCount: restarts,
+      state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off 10s restarting failed container=${c.name} pod=${pod}` } },
+      lastState: { terminated: { exitCode: 1, reason: 'Error', startedAt: at, finishedAt: at } },
+    })),
+  };
+}
+
 export const isPodReady = (pod: KubeObject): boolean => (pod.status?.conditions ?? []).some((condition: { type?: string; status?: string }) => condition.type === 'Ready' && condition.status === 'True');
 
 export interface SandboxImages {
@@ -173,7 +215,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         confighub: { url: confighub.url, tokenEnv: DEMO_TOKEN_ENV, every },
         workers: [{ name: WORKER, cluster: DEMO_CLUSTER, namespace: WORKER_NAMESPACE, space: SPACE }],
         workloads: [{ cluster: DEMO_CLUSTER, namespace: RELAY.namespace, kind: RELAY.kind, name: RELAY.name }],
-        images: [{ ref: workerRef, every }],
+        // The relay's tags too, so /version status knows what each one should run.
+        images: [{ ref: workerRef, every }, { ref: images.relayOldRef, every }, { ref: images.relayNewRef, every }],
         endpoints: [
           {
             name: RELAY.endpoint,

@@ -9,7 +9,8 @@
  */
 import { shortDigest } from '../clients/image-ref.js';
 import type { KubeObject, PatchRecord } from './apiserver.js';
-import { isPodReady, NEVER_SEEN, RELAY, runningDigest, SPACE, WORKER, WORKER_NAMESPACE, type Sandbox } from './sandbox.js';
+import { randomBytes } from 'node:crypto';
+import { crashLoopPodStatus, isPodReady, NEVER_SEEN, RELAY, runningDigest, SPACE, startingPodStatus, WORKER, WORKER_NAMESPACE, type Sandbox } from './sandbox.js';
 
 export interface StoryTimings {
   /** From start until the tag moves and the worker pod is rescheduled onto B. */
@@ -18,11 +19,13 @@ export interface StoryTimings {
   applyAfterRecoveryMs: number;
   /** How often the world looks at its pods (ConfigHub's view of the worker, the relay's header). */
   tickMs: number;
+  /** How long a rescheduled pod takes to pull its image and crash. */
+  startMs: number;
   /** Say the hint again when the worker is still down after this long. */
   remindAfterMs: number;
 }
 
-export const defaultTimings: StoryTimings = { tagMoveAfterMs: 8_000, applyAfterRecoveryMs: 6_000, tickMs: 250, remindAfterMs: 40_000 };
+export const defaultTimings: StoryTimings = { tagMoveAfterMs: 8_000, applyAfterRecoveryMs: 6_000, tickMs: 250, startMs: 1_500, remindAfterMs: 40_000 };
 
 /** The timer functions the story uses (tests pass fake ones). */
 export interface StoryTimers {
@@ -40,6 +43,9 @@ const realTimers: StoryTimers = {
 };
 
 export type StoryPhase = 'calm' | 'broken' | 'recovered' | 'applying' | 'done';
+
+/** Pod-name suffixes use the letters Kubernetes uses (no vowels, no look-alikes). */
+const randomSuffix = () => [...randomBytes(5)].map((byte) => 'bcdfghjklmnpqrstvwxz2456789'[byte % 27]).join('');
 
 const shorten = (text: string) => text.replace(/sha256:([a-f0-9]{8})[a-f0-9]{56}/g, 'sha256:$1');
 
@@ -115,14 +121,44 @@ export class DemoStory {
     this.phase = 'broken';
     const [repository] = images.workerRef.slice(registry.host.length + 1).split(':');
     registry.tag(repository!, 'latest', images.bad.digest);
+    // Pods created from now on (a restart, a rollout) pull B and crash, whoever creates them.
     apiserver.setImageDigest(images.workerRef, images.bad.digest);
     apiserver.failImage(images.workerRef, 'CrashLoopBackOff', `back-off 10s restarting failed container=worker pod=${WORKER}`);
-    // As when a node is recycled: the pod goes, the Deployment makes a new one, which pulls :latest again.
-    for (const pod of this.workerPods()) apiserver.remove('Pod', WORKER_NAMESPACE, pod.metadata.name);
-    const deployment = apiserver.get('Deployment', WORKER_NAMESPACE, WORKER);
-    if (deployment) apiserver.upsert(deployment);
+    this.reschedule();
     this.say(`confighub-worker:latest just moved ${shortDigest(images.good.digest)} → ${shortDigest(images.bad.digest)}, and ${WORKER}'s pod was rescheduled onto the new build. Watch it crash.`);
     this.later(this.timings.remindAfterMs, () => this.remind());
+  }
+
+  /**
+   * As when the node under the worker is recycled: its pod goes, the ReplicaSet makes a new one
+   * (same revision, so no rollout), which pulls :latest again — now B — and crash-loops.
+   */
+  private reschedule(): void {
+    const { apiserver, images } = this.sandbox;
+    const old = this.workerPods()[0];
+    if (!old) return;
+    const containers = (old.spec?.containers ?? []) as Array<{ name: string; image: string }>;
+    const name = `${old.metadata.name.replace(/-[^-]+$/, '')}-${randomSuffix()}`;
+    const at = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    apiserver.remove('Pod', WORKER_NAMESPACE, old.metadata.name);
+    apiserver.upsert({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: WORKER_NAMESPACE, labels: { ...old.metadata.labels }, annotations: { ...old.metadata.annotations }, ...(old.metadata.ownerReferences ? { ownerReferences: old.metadata.ownerReferences } : {}) },
+      spec: { ...old.spec },
+      status: startingPodStatus(containers, at()),
+    });
+    const deployment = apiserver.get('Deployment', WORKER_NAMESPACE, WORKER);
+    if (deployment) {
+      // What the deployment controller says once the only replica is gone: nothing available.
+      deployment.status = { ...deployment.status, readyReplicas: 0, availableReplicas: 0, unavailableReplicas: 1, conditions: (deployment.status?.conditions ?? []).map((condition: { type: string }) => (condition.type === 'Available' ? { ...condition, status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' } : condition)) };
+      apiserver.upsert(deployment);
+    }
+    const imageId = `${images.workerRef.slice(0, images.workerRef.lastIndexOf(':'))}@${images.bad.digest}`;
+    this.later(this.timings.startMs, () => {
+      if (this.stopped || !apiserver.get('Pod', WORKER_NAMESPACE, name)) return;
+      apiserver.setPodStatus(WORKER_NAMESPACE, name, crashLoopPodStatus(containers, imageId, at(), 1, name));
+    });
   }
 
   /** The world follows its pods: ConfigHub's view of the worker, the story's next steps. */

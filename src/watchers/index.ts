@@ -18,6 +18,7 @@ export interface WatcherDeps {
   metrics: Metrics;
   cluster: (name: string) => KubeCluster;
   registry: () => RegistryClient;
+  kubeRecheckMs?: number;
 }
 
 /** The watchers a config asks for, each with its clients. */
@@ -27,7 +28,7 @@ export function createWatchers(deps: WatcherDeps): Watcher[] {
   const usesImages = config.images.length > 0 || config.workers.length > 0 || config.workloads.length > 0 || config.endpoints.some((endpoint) => endpoint.expectFrom && 'image' in endpoint.expectFrom);
   if (usesImages) watchers.push(new RegistryWatcher({ config, sink, client: deps.registry(), log: log.child({ component: 'registry' }) }));
   if (config.workers.length > 0 || config.workloads.length > 0) {
-    watchers.push(new KubeWatcher({ config, sink, cluster: deps.cluster, log: log.child({ component: 'kube' }), onWatchRestart: (cluster) => deps.metrics.watchRestarts.inc({ cluster }) }));
+    watchers.push(new KubeWatcher({ config, sink, cluster: deps.cluster, log: log.child({ component: 'kube' }), onWatchRestart: (cluster) => deps.metrics.watchRestarts.inc({ cluster }), ...(deps.kubeRecheckMs ? { recheckEveryMs: deps.kubeRecheckMs } : {}) }));
   }
   if (config.endpoints.length > 0) watchers.push(new EndpointWatcher({ config, sink, prober: new Prober(), log: log.child({ component: 'endpoints' }) }));
   if (config.confighub && config.workers.some((worker) => worker.space)) {

@@ -406,6 +406,8 @@ export function rolloutEdges(
   const who = describeSubject(subject);
   const edges: RolloutEdge[] = [];
   if (!previous) return { memory: { generation: state.generation, finished: phase === 'complete', failed: phase === 'failed', images }, edges };
+  // An older copy of the workload (a relist racing a watch event) says nothing new.
+  if (state.generation < previous.generation) return { memory: previous, edges };
   let memory = previous;
   if (state.generation > previous.generation) {
     const lines = images.flatMap(({ name, image }) => {
