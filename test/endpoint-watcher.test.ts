@@ -1,5 +1,4 @@
 import { mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +21,8 @@ import {
 import { startEndpoint, type Endpoint } from './support/endpoint-server.js';
 import { makeCA, makeCert, type Pem } from './support/certs.js';
 import { RecordingService } from './support/recording-service.js';
+import { waitFor } from './support/fake-slack.js';
+import { freePort } from './support/product.js';
 
 const quiet = createLogger({ level: 'silent' });
 const DAY = 86_400_000;
@@ -29,21 +30,7 @@ const MIN = 60_000;
 const IMAGE = 'ghcr.io/acme/edge:latest';
 const WORKLOAD = 'spot/edge/DaemonSet/edge';
 
-async function waitFor(condition: () => boolean, what: string, deadlineMs = 5_000): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Pure decisions
@@ -338,7 +325,7 @@ describe('EndpointWatcher: fleets, CORS, TLS, down', () => {
   });
 
   it('a refused port and a 503 are "down" with distinct reasons, never "stale"', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const failing = await server();
     failing.setStatus(503);
     const h = harness([
@@ -367,7 +354,7 @@ describe('EndpointWatcher: fleets, CORS, TLS, down', () => {
     const watcher = new EndpointWatcher({ config: h.config, sink: h.sink, prober, log: quiet });
     watcher.start();
     expect([...h.runtime.store.subjects.linked('endpoint:edge-syd1')].sort()).toEqual(['service:edge', `workload:${WORKLOAD}`]);
-    await waitFor(() => watcher.stats().probes >= 3, 'three scheduled probes');
+    await waitFor(() => watcher.stats().probes >= 3, { what: 'three scheduled probes' });
     await watcher.stop();
     expect(h.runtime.store.subjects.state<ServedState>('endpoint:edge-syd1', 'served')!.value).toMatchObject({ version: '0.2.0', up: true });
   });

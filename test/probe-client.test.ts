@@ -3,24 +3,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isDown, normaliseVersion, Prober, versionFromImageTag } from '../src/clients/probe.js';
 import { startEndpoint, type Endpoint } from './support/endpoint-server.js';
 import { makeCA, makeCert, type Pem } from './support/certs.js';
+import { waitFor } from './support/fake-slack.js';
+import { freePort } from './support/product.js';
 
 const DAY = 86_400_000;
 
-async function waitFor(condition: () => boolean, what: string, deadlineMs = 5_000): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('version helpers', () => {
   it('normalises served versions and rejects garbage', () => {
@@ -153,7 +141,7 @@ describe('Prober over HTTP', () => {
   });
 
   it('reports a refused connection with the host and port', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const result = await prober.probe({ url: `http://127.0.0.1:${port}/`, name: 'relay-ord1' });
     expect(result.error).toEqual({ kind: 'refused', message: `relay-ord1: connection refused by 127.0.0.1:${port}` });
     expect(result.status).toBeUndefined();
@@ -175,7 +163,7 @@ describe('Prober over HTTP', () => {
       const result = await prober.probe(relay());
       expect(result.status).toBe(200);
       expect(Date.now() - started).toBeLessThan(3_000);
-      await waitFor(() => endpoint.hugeBody()?.settled === true, 'the huge response to end');
+      await waitFor(() => endpoint.hugeBody()?.settled === true, { what: 'the huge response to end' });
       const outcome = endpoint.hugeBody()!;
       expect(outcome.completed).toBe(false);
       expect(outcome.bytesWritten).toBeLessThan(64 * 1024 * 1024);
