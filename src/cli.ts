@@ -10,7 +10,7 @@ Usage: driftwatch [run|console|demo|check-config|schema] [--config FILE]
   console       the same bot in this terminal: alerts print, commands are typed
   demo          the console against a built-in sandbox that replays the seed incidents (no network)
   check-config  validate the config file and exit
-  schema        print the JSON Schema of the config file
+  schema        print the JSON Schema of the config file (--markdown: the reference table)
 
 With no subcommand: run when a config and Slack tokens are present, console when only a config
 is, demo when there is no config. The config is --config, else $DRIFTWATCH_CONFIG, else ./driftwatch.yml.
@@ -36,6 +36,7 @@ function parseArgs(argv: string[]): { command?: string; configPath?: string } {
     if (arg === '--config' || arg === '-c') configPath = argv[++index];
     else if (arg.startsWith('--config=')) configPath = arg.slice('--config='.length);
     else if (arg === '--help' || arg === '-h') command = 'help';
+    else if (arg === '--markdown') continue;
     else if (!command) command = arg;
     else throw new ConfigError('command line', [`unexpected argument "${arg}"`]);
   }
@@ -54,6 +55,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return;
     }
     if (command === 'schema') {
+      if (argv.includes('--markdown')) {
+        const { configReference } = await import('./config-reference.js');
+        process.stdout.write(configReference(configJsonSchema()));
+        return;
+      }
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
       return;
     }

@@ -165,7 +165,12 @@ export const configSchema = z
     routes: z
       .array(
         z.strictObject({
-          match: z.strictObject({ cluster: z.string().optional(), namespace: z.string().optional(), subject: z.string().optional() }),
+          match: z.strictObject({
+            cluster: z.string().optional(),
+            namespace: z.string().optional(),
+            subject: z.string().optional(),
+            label: z.string().regex(/^[\w./-]+=[\w./-]*$/, 'expected a pod label like team=payments').optional(),
+          }),
           channel: slackId('C|G', 'channel'),
         }),
       )

@@ -74,7 +74,8 @@ export class Runtime {
       ...config.endpoints.filter((endpoint) => endpoint.workload).map((endpoint): [string, string] => [`endpoint:${endpoint.name}`, endpoint.workload!.split('/')[0]!]),
     ]);
     const clusterOf = (subject: string) => clusterOfSubject(subject) ?? workerClusters.get(subject);
-    this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf), clusterOf);
+    const labelsOf = (subject: string) => this.store.subjects.state<{ labels?: Record<string, string> }>(subject, 'spec')?.value.labels ?? {};
+    this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf, labelsOf), clusterOf);
     const access = new AccessPolicy(config.access, options.groupMembers);
     this.bus = new CommandBus(access, new Confirmations(), this.clock, (entry) =>
       this.store.audit.record({ ...entry, at: this.clock.now(), before: null, after: null, incidentId: null }),

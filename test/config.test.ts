@@ -116,3 +116,14 @@ describe('CLI', () => {
     expect((refused as { stderr: string }).stderr).toContain('written by a newer Driftwatch (schema 99');
   });
 });
+
+describe('README', () => {
+  it('its config reference is the one generated from the schema', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { configReference } = await import('../src/config-reference.js');
+    const { configJsonSchema } = await import('../src/config.js');
+    const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    const documented = readme.split('<!-- config-reference:start -->\n')[1]!.split('<!-- config-reference:end -->')[0];
+    expect(documented).toBe(configReference(configJsonSchema()));
+  });
+});

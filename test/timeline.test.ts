@@ -175,4 +175,13 @@ describe('noise control on a controllable clock', () => {
     await waitFor(() => fake!.channel('C0RELAY').length === 1 && fake!.channel(CHANNEL).length === 1, { what: 'routed roots' });
     expect(fake!.channel('C0RELAY')[0]!.text).toContain('DaemonSet relay/relay (cluster rackspace)');
   });
+
+  it('routes by pod label, from what the Kubernetes watcher saw', async () => {
+    const { runtime, sink } = await setUp({ clusters: [{ name: 'prod' }], alerting: { failuresBeforeAlert: 1 }, routes: [{ match: { label: 'team=payments' }, channel: 'C0PAYMENTS' }] });
+    runtime.store.subjects.setState('workload:prod/pay/Deployment/ledger', 'spec', { containers: [], labels: { app: 'ledger', team: 'payments' } }, 0);
+    sink.check({ subject: 'workload:prod/pay/Deployment/ledger', problem: 'workload_failing', ok: false, summary: 'OOMKilled' });
+    sink.check({ subject: 'workload:prod/shop/Deployment/web', problem: 'workload_failing', ok: false, summary: 'OOMKilled' });
+    await waitFor(() => fake!.channel('C0PAYMENTS').length === 1 && fake!.channel(CHANNEL).length === 1, { what: 'routed by label' });
+    expect(fake!.channel('C0PAYMENTS')[0]!.text).toContain('pay/ledger');
+  });
 });
