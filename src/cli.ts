@@ -81,7 +81,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (mode === 'demo') {
       // The narrator says what matters on stdout; the log keeps to warnings unless asked.
       if (!env.LOG_LEVEL) process.env.LOG_LEVEL = 'warn';
-      const [{ startDemo }, { Runtime }, { ConsoleApp }] = await Promise.all([import('./demo/index.js'), import('./main.js'), import('./console/app.js')]);
+      const [{ startDemo, autopilot }, { Runtime }, { ConsoleApp }] = await Promise.all([import('./demo/index.js'), import('./main.js'), import('./console/app.js')]);
       const demo = await startDemo();
       const runtime = new Runtime(demo.sandbox.config, { log: logger(), kubeRecheckMs: 2000 });
       const app = new ConsoleApp(runtime);
@@ -99,7 +99,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       await runtime.startServices({ service: app.service() });
       process.stdout.write(demo.banner);
       demo.story.start();
-      await app.run(process.stdin);
+      const ended = await app.run(process.stdin);
+      if (ended === 'eof' && !stopping && demo.story.currentPhase !== 'done') {
+        await autopilot(demo, {
+          openIncidents: () => runtime.store.incidents.openIncidents().map((incident) => incident.primarySubject),
+          type: (line) => app.handleLine(line),
+          say: (text) => process.stdout.write(text),
+        });
+      }
       await stop();
       return;
     }

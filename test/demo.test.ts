@@ -233,7 +233,7 @@ describe('driftwatch demo (child process, no network)', () => {
     await demo.waitFor(new RegExp(`Pinned worker cost-optimizer-worker to ${good}`), 15_000, prompt.end);
 
     // The worker incident resolves in its thread and its root says so; the relay's late apply resolves the stale deploy.
-    await demo.waitFor(new RegExp(`↳ in #${workerId}:\\n\\s+✅ ✅ Resolved after \\d`), 45_000, prompt.end);
+    await demo.waitFor(new RegExp(`↳ in #${workerId}:\\n\\s+✅ Resolved after \\d`), 45_000, prompt.end);
     await demo.waitFor(new RegExp(`✅ Resolved: #${workerId} worker cost-optimizer-worker`), 5_000, prompt.end);
     await demo.waitFor(/\[demo\] relay-dfw1 now answers X-Relay-Version: 0\.2\.0/, 20_000, prompt.end);
     await demo.waitFor(new RegExp(`✅ Resolved: #${staleId} endpoint relay-dfw1: stale deploy`), 20_000, prompt.end);

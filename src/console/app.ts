@@ -61,16 +61,20 @@ export class ConsoleApp {
     this.write(`${messageToText(reply.preview, this.timeZone)}\nConfirm? [y/N] `);
   }
 
-  /** Reads commands from `input` until it ends. */
-  async run(input: NodeJS.ReadableStream = process.stdin): Promise<void> {
+  /** Reads commands from `input` until it ends (`eof`) or the operator quits (`quit`). */
+  async run(input: NodeJS.ReadableStream = process.stdin): Promise<'eof' | 'quit'> {
     const reader = createInterface({ input, terminal: false });
     for await (const line of reader) {
-      if (/^(quit|exit)$/.test(line.trim())) break;
+      if (/^(quit|exit)$/.test(line.trim())) {
+        this.write('bye\n');
+        return 'quit';
+      }
       try {
         await this.handleLine(line);
       } catch (error) {
         this.write(`error: ${(error as Error).message}\n`);
       }
     }
+    return 'eof';
   }
 }

@@ -44,3 +44,28 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     },
   };
 }
+
+/**
+ * With no one at the keyboard (stdin closed, as in `npm start </dev/null`), the demo plays on by
+ * itself: it types the pin the on-call engineer would, once the worker's incident is open, and
+ * ends when both stories are over.
+ */
+export async function autopilot(
+  demo: Demo,
+  options: { openIncidents: () => string[]; type: (line: string) => Promise<void>; say: (text: string) => void; timeoutMs?: number },
+): Promise<void> {
+  options.say(`[demo] no input: playing on by itself; it pins ${WORKER} when its incident opens.\n`);
+  const deadline = Date.now() + (options.timeoutMs ?? 150_000);
+  let pinned = false;
+  // Over when the story is and its incidents have resolved.
+  while (Date.now() < deadline && (demo.story.currentPhase !== 'done' || options.openIncidents().length > 0)) {
+    if (!pinned && demo.story.currentPhase === 'broken' && options.openIncidents().includes(`worker:${WORKER}`)) {
+      for (const line of [`/worker pin ${WORKER}`, 'y']) {
+        options.say(`> ${line}\n`);
+        await options.type(line);
+      }
+      pinned = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}

@@ -441,11 +441,11 @@ export class IncidentEngine {
     const eventId = this.store.events.append({ at: now, subject: incident.primarySubject, type: 'incident.resolved', incidentId: incident.id, actor: user, summary: `resolved${by} after ${took}${reason ? `: ${reason}` : ''}`, data: { durationMs: now - incident.firstBadAt } });
     const storm = incident.stormId ? this.store.incidents.incident(incident.stormId) : undefined;
     if (storm?.status === 'open' && this.store.incidents.stormMembers(storm.id).every((member) => member.status === 'resolved')) {
-      this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`✅ #${incident.id} resolved after ${took}`]));
+      this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`#${incident.id} resolved after ${took}`]));
       this.closeIncident(storm, now, user);
       return;
     }
-    this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`✅ Resolved${user ? ' by ' : ''}`, ...(user ? [{ user }] : []), ` after ${took}${reason ? ` — ${reason}` : ''}`]));
+    this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`Resolved${user ? ' by ' : ''}`, ...(user ? [{ user }] : []), ` after ${took}${reason ? ` — ${reason}` : ''}`]));
     this.refreshRoot(incident);
   }
 
