@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isDown, normaliseVersion, Prober, versionFromImageTag } from '../src/clients/probe.js';
 import { startEndpoint, type Endpoint } from './support/endpoint-server.js';

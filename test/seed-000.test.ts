@@ -2,7 +2,6 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { App } from '@slack/bolt';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { Runtime } from '../src/main.js';
