@@ -111,7 +111,7 @@ async function main() {
   // registry itself costs, so the watcher's own share of a cycle is the difference.
   {
     const { Limiter } = await import('../dist/watchers/scheduler.js');
-    const { parseImageRef } = await import('../dist/clients/image-ref.js');
+    const { parseImageRef } = await import('../dist/image-ref.js');
     const limiter = new Limiter(4);
     const parsed = refs.map(({ ref }) => parseImageRef(ref));
     const before = client.stats();

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
-import { parseImageRef } from './clients/image-ref.js';
+import { parseImageRef } from './image-ref.js';
 import { validate as validateCron } from 'node-cron';
 
 /** A duration written like `30s`, `5m`, `1h`; parsed to milliseconds. */

@@ -19,7 +19,7 @@ import { rolloutFollower, judgeRollout, gitopsManager } from '../src/commands/fo
 import { parseDigestArg, resolvePrefix, workerCommands } from '../src/commands/worker.js';
 import { rolloutCommands } from '../src/commands/rollout.js';
 import { serviceVerdict, versionCommands, workloadVerdict } from '../src/commands/version.js';
-import { shortDigest } from '../src/clients/image-ref.js';
+import { shortDigest } from '../src/image-ref.js';
 import { startFakeSlack, waitFor, type FakeSlack } from './support/fake-slack.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 import { registryAvailable, registryUnavailableReason, startRegistry, type TestRegistry } from './support/registry.js';

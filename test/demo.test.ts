@@ -4,7 +4,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { shortDigest } from '../src/clients/image-ref.js';
+import { shortDigest } from '../src/image-ref.js';
 import { startSandbox, WORKER, WORKER_NAMESPACE, SPACE, RELAY, type Sandbox } from '../src/demo/sandbox.js';
 import { DemoStory, describePatch, type StoryTimers } from '../src/demo/story.js';
 

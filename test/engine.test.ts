@@ -7,6 +7,7 @@ import { parseConfig } from '../src/config.js';
 import { Runtime } from '../src/main.js';
 import { createLogger } from '../src/log.js';
 import { RecordingService } from './support/recording-service.js';
+import { subjectOf } from '../src/incidents/subjects.js';
 
 const quiet = createLogger({ level: 'silent' });
 const runtimes: Runtime[] = [];
@@ -125,5 +126,23 @@ describe('incident engine', () => {
     const firstThread = service.thread(roots[0]!.ts).map((message) => message.text);
     expect(firstThread.filter((text) => text.startsWith('Reopened'))).toHaveLength(1);
     expect(firstThread.filter((text) => text.includes('Resolved after'))).toHaveLength(2);
+  });
+  it('one image however it is written: a tag move seen under the config spelling correlates with pods that write it short', async () => {
+    const clock = new ManualClock();
+    const runtime = start(join(mkdtempSync(join(tmpdir(), 'dw-')), 'db.sqlite'), clock, { failuresBeforeAlert: 1 });
+    const sink = runtime.sink();
+    const before = `sha256:${'a'.repeat(64)}`;
+    const after = `sha256:${'b'.repeat(64)}`;
+    // The pod spec says `traderx/reference-data:v1`; the config lists `docker.io/traderx/reference-data:v1`.
+    sink.running('workload:prod/traderx/Deployment/reference-data', [{ pod: 'p1', container: 'app', image: 'traderx/reference-data:v1', digest: before, ready: true }]);
+    sink.tagDigest('docker.io/traderx/reference-data:v1', before, {});
+    clock.advance(60_000);
+    sink.tagDigest('docker.io/traderx/reference-data:v1', after, {});
+    sink.notice({ subject: subjectOf.image('docker.io/traderx/reference-data:v1'), kind: 'tag_moved', summary: 'moved', data: { from: before, to: after } });
+    clock.advance(60_000);
+    sink.check({ subject: 'workload:prod/traderx/Deployment/reference-data', problem: 'workload_failing', ok: false, summary: 'CrashLoopBackOff' });
+    const incident = runtime.store.incidents.openIncidents()[0]!;
+    expect(incident.correlation?.tagMove).toMatchObject({ from: before, to: after });
+    expect(incident.correlation?.lastGood).toMatchObject({ digest: before, source: 'registry history' });
   });
 });

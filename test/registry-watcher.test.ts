@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { shortDigest } from '../src/clients/image-ref.js';
+import { shortDigest } from '../src/image-ref.js';
 import { RegistryClient } from '../src/clients/registry.js';
 import { ManualClock } from '../src/clock.js';
 import { parseConfig } from '../src/config.js';

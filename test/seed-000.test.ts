@@ -11,7 +11,7 @@ import { KubeWatcher } from '../src/watchers/kube.js';
 import { RegistryWatcher } from '../src/watchers/registry.js';
 import { ConfigHubWatcher } from '../src/watchers/confighub.js';
 import { ConfigHubClient } from '../src/clients/confighub.js';
-import { shortDigest } from '../src/clients/image-ref.js';
+import { shortDigest } from '../src/image-ref.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 import { NEVER_SEEN, startFakeConfigHub, type FakeConfigHub } from './support/fake-confighub.js';
 import { registryAvailable, startRegistry, type TestRegistry } from './support/registry.js';

@@ -4,7 +4,7 @@
  * the watchers last recorded, so it answers at once (and the daily digest can reuse it) even
  * when a cluster is unreachable, which is exactly when it matters (seed 004).
  */
-import { parseImageRef } from '../clients/image-ref.js';
+import { parseImageRef } from '../image-ref.js';
 import { workloadSubject, type EndpointConfig } from '../config.js';
 import type { RunningContainer } from '../incidents/engine.js';
 import type { Line, MessageModel } from '../messages.js';

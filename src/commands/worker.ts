@@ -5,7 +5,7 @@
  * from, by whom, when and why, so `unpin` can put the tag back and `/worker list` can show it.
  */
 import type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../clients/image-ref.js';
+import { parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../image-ref.js';
 import { RegistryError } from '../clients/registry.js';
 import { PIN_ANNOTATIONS, type KubeCluster } from '../clients/kube.js';
 import type { WorkerConfig } from '../config.js';

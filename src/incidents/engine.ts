@@ -4,7 +4,7 @@ import { formatDuration } from '../duration.js';
 import type { MessageModel } from '../messages.js';
 import type { Store } from '../store/index.js';
 import type { OutboxRole } from '../store/outbox.js';
-import { parseImageRef, repositoryOf } from '../clients/image-ref.js';
+import { parseImageRef, repositoryOf } from '../image-ref.js';
 import { chooseIncident, clusterOfSubject, correlatedMove, lastGoodDigest, type TagMove } from './correlation.js';
 import { step, type Edge } from './hysteresis.js';
 import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot } from './render.js';

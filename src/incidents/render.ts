@@ -1,5 +1,5 @@
 import { formatDuration } from '../duration.js';
-import { shortDigest } from '../clients/image-ref.js';
+import { shortDigest } from '../image-ref.js';
 import type { Button, Line, MessageModel } from '../messages.js';
 import { describeSubject } from './subjects.js';
 import { problemKinds, type IncidentRecord, type NoticeObservation, type ProblemRecord } from './types.js';

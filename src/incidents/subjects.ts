@@ -1,3 +1,5 @@
+import { canonicalImage } from '../image-ref.js';
+
 /** Human names for subjects, shared by every message. */
 export function describeSubject(subject: string): string {
   const colon = subject.indexOf(':');
@@ -30,5 +32,6 @@ export const subjectOf = {
   endpoint: (name: string) => `endpoint:${name}`,
   service: (name: string) => `service:${name}`,
   cluster: (name: string) => `cluster:${name}`,
-  image: (ref: string) => `image:${ref}`,
+  // However the config or a pod spec writes an image, it is one subject.
+  image: (ref: string) => `image:${canonicalImage(ref)}`,
 };

@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import type { HealthyDigest } from '../incidents/correlation.js';
+import { canonicalImage } from '../image-ref.js';
 
 export interface DigestSighting {
   digest: string;
@@ -35,12 +36,13 @@ export class DigestStore {
 
   /** Records that `ref` points at `digest` now. */
   saw(ref: string, digest: string, platforms: Record<string, string>, at: number): void {
-    this.upsertSighting.run(ref, digest, JSON.stringify(platforms), at, at);
+    // Keyed by the canonical spelling, so every way of writing a tag shares one history.
+    this.upsertSighting.run(canonicalImage(ref), digest, JSON.stringify(platforms), at, at);
   }
 
   /** The tag's digests, the current one first. */
   historyOf(ref: string): DigestSighting[] {
-    return this.history.all(ref).map((row) => ({ digest: row.digest, platforms: JSON.parse(row.platforms) as Record<string, string>, firstSeen: row.first_seen, lastSeen: row.last_seen }));
+    return this.history.all(canonicalImage(ref)).map((row) => ({ digest: row.digest, platforms: JSON.parse(row.platforms) as Record<string, string>, firstSeen: row.first_seen, lastSeen: row.last_seen }));
   }
 
   refs(): string[] {

@@ -11,6 +11,7 @@ import { isDown, normaliseVersion, versionFromImageTag, type ProbeResult, type P
 import type { CheckObservation, NoticeObservation } from '../incidents/types.js';
 import { Scheduler } from './scheduler.js';
 import type { ObservationSink, Watcher } from './types.js';
+import { subjectOf } from '../incidents/subjects.js';
 
 /** A certificate with fewer days left than this is a warning. */
 export const TLS_EXPIRY_WARNING_DAYS = 14;
@@ -440,7 +441,7 @@ export class EndpointWatcher implements Watcher {
     return {
       imageVersion: (ref) => {
         images ??= new Map(this.sink.statesOf<ImageVersionState>('version').map((entry) => [entry.subject, entry.value]));
-        return images.get(`image:${ref}`);
+        return images.get(subjectOf.image(ref));
       },
       workloadSpec: (ref) => {
         specs ??= new Map(this.sink.statesOf<WorkloadSpecState>('spec').map((entry) => [entry.subject, entry.value]));

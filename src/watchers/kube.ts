@@ -9,7 +9,7 @@
 import type { Config } from '../config.js';
 import { workloadSubject } from '../config.js';
 import { PIN_ANNOTATIONS, classifyKubeError, KubeError, type KubeCluster, type KubeErrorKind, type WatchHandle, type WatchState, type WatchedObject, type WorkloadKind } from '../clients/kube.js';
-import { shortDigest } from '../clients/image-ref.js';
+import { shortDigest } from '../image-ref.js';
 import { formatDuration } from '../duration.js';
 import type { RunningContainer } from '../incidents/engine.js';
 import { describeSubject, subjectOf } from '../incidents/subjects.js';

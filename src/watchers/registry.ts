@@ -8,8 +8,8 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { RunningContainer } from '../incidents/engine.js';
-import { describeSubject } from '../incidents/subjects.js';
-import { parseImageRef, shortDigest, type ImageRef } from '../clients/image-ref.js';
+import { describeSubject, subjectOf } from '../incidents/subjects.js';
+import { parseImageRef, shortDigest, type ImageRef } from '../image-ref.js';
 import { RegistryError, type RegistryClient, type RegistrySettings, type TagState } from '../clients/registry.js';
 import { Limiter, Scheduler } from './scheduler.js';
 import type { ObservationSink, Watcher } from './types.js';
@@ -188,7 +188,7 @@ export class RegistryWatcher implements Watcher {
 
   private async runCheck(ref: string): Promise<void> {
     const image = this.watchedImage(ref);
-    const subject = `image:${image.ref}`;
+    const subject = subjectOf.image(image.ref);
     let parsed: ImageRef;
     try {
       parsed = parseImageRef(image.ref);
@@ -245,7 +245,7 @@ export class RegistryWatcher implements Watcher {
   }
 
   private reportMove(image: WatchedImage, from: string, tag: TagState, previousPlatforms: Record<string, string> | undefined): void {
-    const subject = `image:${image.ref}`;
+    const subject = subjectOf.image(image.ref);
     const to = tag.digest;
     const platforms = platformChanges(image.platforms, previousPlatforms, tag.platformDigests);
     const data = { from, to, platforms };

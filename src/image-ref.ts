@@ -114,3 +114,12 @@ export function withDigest(ref: ImageRef, digest: string): ImageRef {
   next.text = formatImageRef(next);
   return next;
 }
+
+/** One spelling per image (`nginx` and `docker.io/library/nginx:latest` are the same tag); refs that don't parse stay as written. */
+export function canonicalImage(text: string): string {
+  try {
+    return parseImageRef(text).text;
+  } catch {
+    return text;
+  }
+}
