@@ -337,6 +337,22 @@ describe.skipIf(!registryAvailable())(`RegistryWatcher against the real registry
     expect(version()).toEqual({ version: '0.2.0', digest: second.digest, at: h.clock.now() });
   });
 
+  it('a label that cannot be read leaves the expected version unknown but never hides the move', async () => {
+    const repo = 'clevertree/relay-arm';
+    const ref = `${registry.host}/${repo}:latest`;
+    const first = await registry.pushImage(repo, 'latest', { version: '0.1.0' });
+    const h = harness({ registries: registries(), endpoints: [{ name: 'relay-arm', url: 'https://relay.example/', versionHeader: 'X-Relay-Version', expectFrom: { image: ref } }] });
+    await h.watcher.runCycle();
+    // The next build is published for arm64 only: no linux/amd64 image to read a label from.
+    const second = await registry.pushImage(repo, 'latest', { version: '0.2.0', platforms: ['linux/arm64'] });
+    h.clock.advance(60_000);
+    await h.watcher.runCycle();
+    await h.deliver();
+    expect(texts(h.service).map((text) => text.split('\n')[0])).toEqual([`${ref} moved: ${shortDigest(first.digest)} → ${shortDigest(second.digest)}`]);
+    expect(h.runtime.store.subjects.state<ImageVersionState>(`image:${ref}`, 'version')?.value).toMatchObject({ version: null, digest: second.digest });
+    expect(h.runtime.store.incidents.problem(`image:${ref}`, 'registry_failing')?.state ?? 'ok').toBe('ok');
+  });
+
   it('checks each reference with one HEAD per cycle, at most 4 at a time per registry, never overlapping one image', async () => {
     const refs: string[] = [];
     for (let i = 0; i < 12; i++) {

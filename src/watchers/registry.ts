@@ -205,12 +205,6 @@ export class RegistryWatcher implements Watcher {
     let label: { version: string | null } | undefined;
     try {
       tag = await limiter.run(() => this.client.headTag(parsed, image.platforms));
-      const lastVersion = known.versions.get(subject);
-      if (image.versioned && lastVersion?.digest !== tag.digest) {
-        const platform = image.platforms[0] ?? DEFAULT_PLATFORMS[0]!;
-        const version = await limiter.run(() => this.client.versionLabel(parsed, tag.digest, platform));
-        label = { version: version ?? null };
-      }
     } catch (error) {
       if (!(error instanceof RegistryError)) throw error;
       if (error.kind === 'rate_limited' && error.retryAfterMs !== undefined) this.holdUntil.set(parsed.registry, this.wallNow() + error.retryAfterMs);
@@ -218,6 +212,21 @@ export class RegistryWatcher implements Watcher {
       // A failed check records no digest, so an outage can never look like a move.
       this.sink.check({ subject, problem: 'registry_failing', ok: false, summary: error.message, detail: { fields: [['Image', image.ref]], errorKind: error.kind } });
       return;
+    }
+
+    // The label is read apart from the digest: an unreadable label (no config blob, no image for
+    // our platform) leaves the expected version unknown, but never hides a move.
+    const lastVersion = known.versions.get(subject);
+    if (image.versioned && lastVersion?.digest !== tag.digest) {
+      const platform = image.platforms[0] ?? DEFAULT_PLATFORMS[0]!;
+      try {
+        const version = await limiter.run(() => this.client.versionLabel(parsed, tag.digest, platform));
+        label = { version: version ?? null };
+      } catch (error) {
+        if (!(error instanceof RegistryError)) throw error;
+        this.log.warn({ image: image.ref, kind: error.kind }, `version label not readable: ${error.message}`);
+        label = { version: null };
+      }
     }
 
     const at = this.sink.now();
