@@ -18,7 +18,10 @@ const tokenPatterns: RegExp[] = [
   /\bgh[pousr]_[A-Za-z0-9]{20,}/g,
   /\b((?:Bearer|Basic) )[A-Za-z0-9._~+/=-]{8,}/gi,
   /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}/g, // JWTs
-  /((?:password|passwd|secret|token)["']?\s*[:=]\s*["']?)[^\s"',}]{4,}/gi,
+  /((?:password|passwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key)["']?\s*[:=]\s*["']?)[^\s"',}]{4,}/gi,
+  /(--(?:password|passwd|token|secret|api-key)[= ])\S+/gi, // command-line flags
+  /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+(?=@)/gi, // passwords in URLs: postgres://app:…@db
+  /\bAKIA[0-9A-Z]{16}\b/g, // AWS access key ids
 ];
 
 /** Replaces every known secret and token-shaped string in `text` with a marker. */

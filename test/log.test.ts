@@ -55,5 +55,11 @@ describe('logging', () => {
     expect(redact('token: xoxb-1234-5678-abcdefgh rest')).toBe('token: [redacted] rest');
     expect(redact('Authorization: Bearer abc.def.ghi-jkl')).toBe('Authorization: Bearer [redacted]');
     expect(redact('failed to get bridge worker slug: server returned status 404')).toBe('failed to get bridge worker slug: server returned status 404');
+    expect(redact('dial postgres://app:S3cretPassw0rd@db.internal:5432/app failed')).toBe('dial postgres://app:[redacted]@db.internal:5432/app failed');
+    expect(redact('api_key=AKIAIOSFODNN7EXAMPLE region=eu')).toBe('api_key=[redacted] region=eu');
+    expect(redact('X-Api-Key: 9f8e7d6c5b4a')).toBe('X-Api-Key: [redacted]');
+    expect(redact('exec worker --password hunter2hunter2 --verbose')).toBe('exec worker --password [redacted] --verbose');
+    expect(redact('aws_secret_access_key=wJalrXUtnFEMI/K7MDENG')).toBe('aws_secret_access_key=[redacted]');
+    expect(redact('using AKIAIOSFODNN7EXAMPLE')).toBe('using [redacted]');
   });
 });
