@@ -265,8 +265,11 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
   });
 
   it('refuses a user outside access: the answer names the rule, nothing is patched, the attempt is audited', async () => {
+    const clusterRequests = kube.requests().length;
     const answer = await slash('/worker', `pin ${WORKER}`, STRANGER);
     expect(textOf(answer)).toContain('Not allowed: "worker pin" is allowed for <@U0ONCALL>, <!subteam^S0SRE>');
+    // Refused before anything is looked up: not even a read reaches the cluster.
+    expect(kube.requests().length).toBe(clusterRequests);
     expect(answer.response_type).toBe('ephemeral');
     expect(kube.patches()).toHaveLength(0);
     expect(runtime.store.audit.all().at(-1)).toMatchObject({ actor: STRANGER, action: 'worker pin', result: expect.stringMatching(/^denied/) });

@@ -99,14 +99,18 @@ export class CommandBus {
       return ephemeral({ ...this.help(family), title: [`/${family} has no subcommand "${name.slice(0, 40)}".`] });
     }
     if (args[0] === 'help' || args[0] === '--help') return ephemeral({ tone: 'info', title: [{ code: spec.usage }], lines: [[spec.summary]] });
+    if (spec.guarded) {
+      // Before anything else: a refused user learns nothing about the cluster and costs it nothing.
+      const rule = `${spec.family} ${spec.name}`;
+      const decision = await this.access.check(rule, ctx.user, ctx.channel);
+      if (!decision.allowed) {
+        this.audit({ actor: ctx.user, action: rule, target: `/${family} ${text}`.slice(0, 300), result: `denied: ${decision.reason}` });
+        return ephemeral(info(`Not allowed: ${decision.reason}`, 'warning'));
+      }
+    }
     try {
       const result = await spec.handle(args, ctx);
       if (!('execute' in result)) return ephemeral(result);
-      const decision = await this.access.check(result.rule, ctx.user, ctx.channel);
-      if (!decision.allowed) {
-        this.audit({ actor: ctx.user, action: result.rule, target: `${family} ${text}`.slice(0, 300), result: `denied: ${decision.reason}` });
-        return ephemeral(info(`Not allowed: ${decision.reason}`, 'warning'));
-      }
       const id = this.confirmations.create(ctx.user, result, this.clock.now());
       return { kind: 'confirm', id, preview: result.preview };
     } catch (error) {
@@ -124,7 +128,10 @@ export class CommandBus {
     if (!confirmed) return info('Cancelled; nothing was changed.');
     // Access is checked again: the rule may have changed while the confirmation waited.
     const decision = await this.access.check(outcome.plan.rule, user, ctx.channel);
-    if (!decision.allowed) return info(`Not allowed: ${decision.reason}`, 'warning');
+    if (!decision.allowed) {
+      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `denied at confirm: ${decision.reason}` });
+      return info(`Not allowed: ${decision.reason}`, 'warning');
+    }
     try {
       return await outcome.plan.execute(ctx);
     } catch (error) {
