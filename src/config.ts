@@ -1,12 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { parseImageRef } from './image-ref.js';
 import { validate as validateCron } from 'node-cron';
 
-/** A duration written like `30s`, `5m`, `1h`; parsed to milliseconds. */
-const duration = (fallback: string) =>
+/** Timers can't wait longer than this (Node's setTimeout limit is about 24.8 days). */
+const MAX_DURATION_MS = 24 * 86_400_000;
+
+/** A duration written like `30s`, `5m`, `1h`; parsed to milliseconds, within [min, 24d]. */
+const duration = (fallback: string, minMs = 1) =>
   z
     .string()
     .default(fallback)
@@ -16,11 +19,18 @@ const duration = (fallback: string) =>
         ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, got ${JSON.stringify(text)}` });
         return z.NEVER;
       }
+      if (ms < minMs || ms > MAX_DURATION_MS) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration between ${formatDuration(minMs)} and 24d, got ${JSON.stringify(text)}` });
+        return z.NEVER;
+      }
       return ms;
     });
 
+/** How often something is polled: at least a second, so a typo can't flood what is probed. */
+const every = (fallback: string) => duration(fallback, 1000);
+
 const slackId = (prefix: string, what: string) =>
-  z.string().regex(new RegExp(`^${prefix}[A-Z0-9]{2,}$`), `expected a Slack ${what} id like ${prefix}0123ABCD`);
+  z.string().regex(new RegExp(`^(${prefix})[A-Z0-9]{2,}$`), `expected a Slack ${what} id like ${prefix.split('|')[0]}0123ABCD`);
 
 const imageRef = z.string().superRefine((text, ctx) => {
   try {
@@ -97,7 +107,7 @@ export const configSchema = z
       .strictObject({
         url: httpUrl.default('https://hub.confighub.com'),
         tokenEnv: z.string().default('CONFIGHUB_TOKEN'),
-        every: duration('15s'),
+        every: every('15s'),
       })
       .optional(),
     workers: z
@@ -126,7 +136,7 @@ export const configSchema = z
       .array(
         z.strictObject({
           ref: imageRef,
-          every: duration('1m'),
+          every: every('1m'),
           platforms: z.array(z.string().regex(/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/, 'expected a platform like linux/amd64')).default(['linux/amd64']),
         }),
       )
@@ -144,7 +154,7 @@ export const configSchema = z
             .union([z.strictObject({ image: imageRef }), z.strictObject({ workload: z.string() })])
             .optional(),
           workload: z.string().optional(),
-          every: duration('30s'),
+          every: every('30s'),
           followRedirects: z.boolean().default(false),
           cors: z.strictObject({ origin: z.string(), method: z.string().default('GET') }).optional(),
         }),

@@ -50,6 +50,10 @@ describe('config', () => {
     expect(problems({ images: [{ ref: 'Foo::bar' }] })[0]).toMatch(/^images\[0\]\.ref: image "Foo::bar"/);
     expect(problems({ slack: { channel: 'alerts' } })[0]).toMatch(/^slack\.channel: expected a Slack channel id/);
     expect(problems({ timezone: 'Mars/Olympus' })[0]).toMatch(/^timezone: expected an IANA time zone/);
+    expect(problems({ slack: { channel: 'alerts' } })).toEqual(['slack.channel: expected a Slack channel id like C0123ABCD']);
+    // Impossible durations: a poll faster than a second, or longer than a timer can wait.
+    expect(problems({ endpoints: [{ name: 'a', url: 'https://a.example/', every: '1ms' }] })).toEqual(['endpoints[0].every: expected a duration between 1s and 24d, got "1ms"']);
+    expect(problems({ images: [{ ref: 'nginx', every: '99999999999h' }] })).toEqual(['images[0].every: expected a duration between 1s and 24d, got "99999999999h"']);
   });
 
   it('refuses duplicates and references to things that are not defined', () => {
