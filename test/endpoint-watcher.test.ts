@@ -348,7 +348,7 @@ describe('EndpointWatcher: fleets, CORS, TLS, down', () => {
     const edge = await server();
     edge.setVersion('X-Edge-Version', '0.2.0');
     const h = harness(
-      [{ name: 'edge-syd1', service: 'edge', url: edge.url, versionHeader: 'X-Edge-Version', expect: '0.2.0', workload: WORKLOAD, every: '100ms' }],
+      [{ name: 'edge-syd1', service: 'edge', url: edge.url, versionHeader: 'X-Edge-Version', expect: '0.2.0', workload: WORKLOAD, every: '1s' }],
       { clusters: [{ name: 'spot' }], workloads: [{ cluster: 'spot', namespace: 'edge', kind: 'DaemonSet', name: 'edge' }] },
     );
     const watcher = new EndpointWatcher({ config: h.config, sink: h.sink, prober, log: quiet });

@@ -393,7 +393,7 @@ describe.skipIf(!registryAvailable())(`RegistryWatcher against the real registry
   it('start() checks on its own schedule until stop()', async () => {
     const ref = `${registry.host}/team/scheduled:latest`;
     const pushed = await registry.pushImage('team/scheduled', 'latest', { seed: 'sched' });
-    const h = harness({ registries: registries(), images: [{ ref, every: '100ms' }] }, { scheduler: new Scheduler(() => 0) });
+    const h = harness({ registries: registries(), images: [{ ref, every: '1s' }] }, { scheduler: new Scheduler(() => 0) });
     h.watcher.start();
     const sightings = () => h.runtime.store.digests.historyOf(ref);
     await until(() => sightings()[0]?.digest === pushed.digest, 'the first scheduled check');
