@@ -95,6 +95,23 @@ describe('timelines and summaries', () => {
     expect(timeline).toMatch(/\+14m · resolved/);
   });
 
+  it('detected is when the channel saw the root; a resolve by hand is the first human action', async () => {
+    const { runtime, clock, sink } = await setUp({ alerting: { failuresBeforeAlert: 1 } });
+    fake!.failAlways('chat.postMessage', { status: 503 });
+    sink.check({ subject: 'endpoint:relay-dfw1', problem: 'endpoint_down', ok: false, summary: 'connection refused' });
+    await waitFor(() => fake!.callCount('chat.postMessage') >= 1, { what: 'a failed post' });
+    // Slack is down for half an hour; the root reaches the channel when it recovers.
+    clock.advance(30 * MINUTE);
+    fake!.heal();
+    await waitFor(() => fake!.channel(CHANNEL).length === 1, { timeoutMs: 10_000, what: 'root after the outage' });
+    clock.advance(5 * MINUTE);
+    await slash('resolve #1 fixed upstream');
+    await answered(/Resolved #1/);
+    const incident = runtime.store.incidents.incident(1)!;
+    const figures = summaryFigures(incident, runtime.store.events.forIncident(1), runtime.store.outbox.byKey('inc-1-root')!.sentAt);
+    expect(figures).toMatchObject({ ttdMs: 30 * MINUTE, ttaMs: 5 * MINUTE, acknowledgedBy: 'U0LEAD', ttrMs: 35 * MINUTE });
+  });
+
   it('the "Add to timeline" shortcut knows its thread', async () => {
     const { runtime, sink } = await setUp({ alerting: { failuresBeforeAlert: 1 } });
     sink.check({ subject: 'endpoint:relay-dfw1', problem: 'endpoint_down', ok: false, summary: 'connection refused' });

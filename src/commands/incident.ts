@@ -89,9 +89,10 @@ export function incidentCommands(deps: { store: Store; engine: IncidentEngine; c
       async handle(args, ctx) {
         const { incident } = resolveIncident(store, ctx, args);
         const events = store.events.forIncident(incident.id);
+        const rootPostedAt = store.outbox.byKey(`inc-${incident.id}-root`)?.sentAt;
         return {
-          ...renderSummary(incident, events),
-          attachment: { filename: `incident-${incident.id}-summary.md`, title: `Incident #${incident.id} summary`, content: summaryMarkdown(incident, events, formatTime), incidentId: incident.id },
+          ...renderSummary(incident, events, rootPostedAt),
+          attachment: { filename: `incident-${incident.id}-summary.md`, title: `Incident #${incident.id} summary`, content: summaryMarkdown(incident, events, formatTime, rootPostedAt), incidentId: incident.id },
         };
       },
     },

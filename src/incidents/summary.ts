@@ -15,27 +15,29 @@ export interface SummaryFigures {
   ttrMs: number | null;
 }
 
-const isHuman = (event: TimelineEvent) => event.actor !== null && (event.type.startsWith('human.') || event.type.startsWith('action.') || event.type === 'notice.pinned' || event.type === 'notice.unpinned');
+/** Every event a person caused carries them as its actor: ack, note, mute, command, resolve. */
+const isHuman = (event: TimelineEvent) => event.actor !== null;
 
 /**
  * DESIGN.md's figures, from the stored timeline only: first bad signal (the correlated tag move,
  * else the first bad observation), detected (root posted), acknowledged (first human action),
  * resolved; TTD = detected − first bad, TTA = acknowledged − detected, TTR = resolved − first bad.
  */
-export function summaryFigures(incident: IncidentRecord, events: TimelineEvent[]): SummaryFigures {
+export function summaryFigures(incident: IncidentRecord, events: TimelineEvent[], rootPostedAt?: number | null): SummaryFigures {
   const tagMove = events.find((event) => event.type === 'notice.tag_moved');
   const firstBad = events.find((event) => event.type.startsWith('problem.'));
   const firstBadSignal = Math.min(incident.firstBadAt, tagMove?.at ?? Infinity, firstBad?.data.ok === false ? (firstBad.at ?? Infinity) : Infinity);
-  const detected = events.find((event) => event.type === 'incident.opened')?.at ?? incident.openedAt;
+  // Detected is when the channel could see it: the root's delivery, else when it was queued.
+  const detected = rootPostedAt ?? events.find((event) => event.type === 'incident.opened')?.at ?? incident.openedAt;
   const firstHuman = events.find(isHuman);
-  const acknowledged = firstHuman?.at ?? null;
+  const acknowledged = firstHuman?.at ?? incident.acknowledgedAt;
   const resolvedEvent = [...events].reverse().find((event) => event.type === 'incident.resolved');
   const resolved = incident.status === 'resolved' ? (resolvedEvent?.at ?? incident.resolvedAt) : null;
   return {
     firstBadSignal,
     detected,
     acknowledged,
-    acknowledgedBy: firstHuman?.actor ?? null,
+    acknowledgedBy: firstHuman?.actor ?? incident.acknowledgedBy,
     resolved,
     ttdMs: detected - firstBadSignal,
     ttaMs: acknowledged !== null ? Math.max(0, acknowledged - detected) : null,
@@ -55,8 +57,8 @@ function involved(events: TimelineEvent[], pattern: RegExp): string[] {
 }
 
 /** The summary as a message (Block Kit in Slack, text in the console). */
-export function renderSummary(incident: IncidentRecord, events: TimelineEvent[]): MessageModel {
-  const figures = summaryFigures(incident, events);
+export function renderSummary(incident: IncidentRecord, events: TimelineEvent[], rootPostedAt?: number | null): MessageModel {
+  const figures = summaryFigures(incident, events, rootPostedAt);
   const actions = events.filter((event) => event.actor && !event.type.startsWith('human.note'));
   const notes = events.filter((event) => event.type === 'human.note');
   const whatBroke = events.filter((event) => event.type === 'problem.opened').map((event) => event.summary);
@@ -79,8 +81,8 @@ export function renderSummary(incident: IncidentRecord, events: TimelineEvent[])
 }
 
 /** The same summary as Markdown for the postmortem, with times in `timeZone`. */
-export function summaryMarkdown(incident: IncidentRecord, events: TimelineEvent[], formatTime: (at: number) => string): string {
-  const figures = summaryFigures(incident, events);
+export function summaryMarkdown(incident: IncidentRecord, events: TimelineEvent[], formatTime: (at: number) => string, rootPostedAt?: number | null): string {
+  const figures = summaryFigures(incident, events, rootPostedAt);
   const duration = (ms: number | null) => (ms === null ? '—' : formatDuration(ms));
   const out = [
     `# Incident #${incident.id}: ${describeSubject(incident.primarySubject)}`,

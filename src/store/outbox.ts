@@ -19,6 +19,8 @@ export interface OutboxRow {
   ts: string | null;
   error: string | null;
   createdAt: number;
+  /** When the service confirmed it: for an incident root, when it was detected. */
+  sentAt: number | null;
 }
 
 interface Row {
@@ -36,6 +38,7 @@ interface Row {
   ts: string | null;
   error: string | null;
   created_at: number;
+  sent_at: number | null;
 }
 
 const fromRow = (row: Row): OutboxRow => ({
@@ -53,6 +56,7 @@ const fromRow = (row: Row): OutboxRow => ({
   ts: row.ts,
   error: row.error,
   createdAt: row.created_at,
+  sentAt: row.sent_at,
 });
 
 /**
