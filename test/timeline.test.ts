@@ -103,7 +103,7 @@ describe('timelines and summaries', () => {
     // Slack is down for half an hour; the root reaches the channel when it recovers.
     clock.advance(30 * MINUTE);
     fake!.heal();
-    await waitFor(() => fake!.channel(CHANNEL).length === 1, { timeoutMs: 10_000, what: 'root after the outage' });
+    await waitFor(() => fake!.channel(CHANNEL).length === 1 && runtime.store.outbox.byKey('inc-1-root')?.sentAt, { timeoutMs: 10_000, what: 'root after the outage, recorded' });
     clock.advance(5 * MINUTE);
     await slash('resolve #1 fixed upstream');
     await answered(/Resolved #1/);
@@ -121,6 +121,18 @@ describe('timelines and summaries', () => {
     await waitFor(() => fake!.ephemerals('U0LEAD').some((ephemeral) => ephemeral.text.includes('Added to the timeline of #1')), { what: 'ephemeral' });
     const notes = runtime.store.events.forIncident(1).filter((event) => event.type === 'human.note');
     expect(notes.map((note) => [note.summary, note.actor])).toEqual([['the LB health check is failing too (from <@U0SRE>)', 'U0LEAD']]);
+  });
+
+  it('a note is kept as typed: numbers, "help" and quotes are part of it', async () => {
+    const { runtime, sink } = await setUp({ alerting: { failuresBeforeAlert: 1 } });
+    sink.check({ subject: 'endpoint:relay-dfw1', problem: 'endpoint_down', ok: false, summary: 'refused' });
+    await slash('note 3 pods restarted');
+    await answered(/Noted on #1/);
+    await slash('note help me, the "db" is down');
+    await waitFor(() => runtime.store.events.forIncident(1).filter((event) => event.type === 'human.note').length === 2, { what: 'two notes' });
+    await slash('note #1 rolled back');
+    await waitFor(() => runtime.store.events.forIncident(1).filter((event) => event.type === 'human.note').length === 3, { what: 'three notes' });
+    expect(runtime.store.events.forIncident(1).filter((event) => event.type === 'human.note').map((event) => event.summary)).toEqual(['3 pods restarted', 'help me, the "db" is down', 'rolled back']);
   });
 
   it('several open incidents: a command without an id answers with the open ids', async () => {

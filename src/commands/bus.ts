@@ -35,8 +35,8 @@ export interface CommandSpec {
   summary: string;
   /** Cluster-changing: access rule `${family} ${name}` and a confirmation first. */
   guarded?: boolean;
-  /** Guarded commands return a plan; others answer directly. */
-  handle(args: string[], ctx: CommandContext): Promise<MessageModel | Plan>;
+  /** Guarded commands return a plan; others answer directly. `rawArgs` is the text as typed (notes keep their quotes). */
+  handle(args: string[], ctx: CommandContext, rawArgs: string): Promise<MessageModel | Plan>;
 }
 
 const MAX_TEXT = 2000;
@@ -98,7 +98,7 @@ export class CommandBus {
     if (!spec) {
       return ephemeral({ ...this.help(family), title: [`/${family} has no subcommand "${name.slice(0, 40)}".`] });
     }
-    if (args[0] === 'help' || args[0] === '--help') return ephemeral({ tone: 'info', title: [{ code: spec.usage }], lines: [[spec.summary]] });
+    if (args.length === 1 && (args[0] === 'help' || args[0] === '--help')) return ephemeral({ tone: 'info', title: [{ code: spec.usage }], lines: [[spec.summary]] });
     if (spec.guarded) {
       // Before anything else: a refused user learns nothing about the cluster and costs it nothing.
       const rule = `${spec.family} ${spec.name}`;
@@ -109,7 +109,7 @@ export class CommandBus {
       }
     }
     try {
-      const result = await spec.handle(args, ctx);
+      const result = await spec.handle(args, ctx, text.replace(/^\s*\S+\s*/, ''));
       if (!('execute' in result)) return ephemeral(result);
       const id = this.confirmations.create(ctx.user, result, this.clock.now());
       return { kind: 'confirm', id, preview: result.preview };

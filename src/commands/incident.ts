@@ -14,7 +14,8 @@ import { info, UsageError, type CommandContext, type CommandSpec } from './bus.j
  */
 export function resolveIncident(store: Store, ctx: CommandContext, words: string[]): { incident: IncidentRecord; rest: string[] } {
   const [first, ...rest] = words;
-  if (first && /^#?\d+$/.test(first)) {
+  // `#12` is an id; a bare `12` only when nothing follows (`note 3 pods restarted` is a note).
+  if (first && (/^#\d+$/.test(first) || (/^\d+$/.test(first) && rest.length === 0))) {
     const incident = store.incidents.incident(Number(first.replace('#', '')));
     if (!incident) throw new UsageError(`There is no incident ${first.startsWith('#') ? first : `#${first}`}.`);
     return { incident, rest };
@@ -62,9 +63,10 @@ export function incidentCommands(deps: { store: Store; engine: IncidentEngine; c
       name: 'note',
       usage: '/incident note [#id] <text>',
       summary: 'add a note to the timeline',
-      async handle(args, ctx) {
+      async handle(args, ctx, rawArgs) {
         const { incident, rest } = resolveIncident(store, ctx, args);
-        const text = rest.join(' ').trim();
+        // The note as typed, quotes and all; only a leading `#id` is taken off.
+        const text = (rest.length < args.length ? rawArgs.replace(/^\s*#?\d+\s*/, '') : rawArgs).trim();
         if (!text) throw new UsageError('A note needs some text.');
         engine.note(incident.id, ctx.user, text);
         return info(`Noted on #${incident.id}.`);
