@@ -62,7 +62,7 @@ describe('timelines and summaries', () => {
     const root = await waitFor(() => fake!.channel(CHANNEL).find((message) => message.text.includes('#1 worker cost-optimizer-worker')), { what: 'root' });
     expect(fake!.messageText(root)).toContain('sha256:8b96908d → sha256:c4338b51');
     clock.advance(2 * MINUTE);
-    await slash('note #1 rolled back the tag in CI');
+    await slash('note #1 rolled back the tag in CI (token xoxb-9999-8888-leakedtokenvalue)');
     await answered(/Noted on #1/);
     clock.advance(MINUTE);
     runtime.engine.recordAction(1, 'U0ONCALL', 'action.pin', 'pinned cost-optimizer-worker to sha256:8b96908d');
@@ -87,6 +87,7 @@ describe('timelines and summaries', () => {
     const file = await waitFor(() => fake!.thread(CHANNEL, root.ts).flatMap((reply) => reply.files ?? []).find((candidate) => candidate.name === 'incident-1-summary.md'), { what: 'markdown file in thread' });
     expect(file.content).toContain('| Detected | 2026-11-24 03:05:00 UTC | TTD 5m |');
     expect(file.content).toContain('TTR 14m');
+    expect(file.content).not.toContain('xoxb-9999-8888-leakedtokenvalue');
 
     await slash('timeline');
     const timeline = fake!.messageText((await answered(/Timeline of #1/)).body as never);
