@@ -1,4 +1,6 @@
 import { pino, type Logger } from 'pino';
+import PinoPretty from 'pino-pretty';
+import { Writable } from 'node:stream';
 
 export type { Logger };
 
@@ -39,15 +41,16 @@ export function redact(text: string): string {
 export function createLogger(options: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
   const target = options.destination ?? process.stderr;
-  const redactingStream = {
-    write(line: string) {
-      target.write(redact(line));
+  const redactingStream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      target.write(redact(String(chunk)));
+      done();
     },
-  };
+  });
   const pretty = options.pretty ?? (target === process.stderr && process.stderr.isTTY === true);
   if (pretty) {
-    // pino-pretty as a stream (not a worker transport) so redaction still sees every line.
-    return pino({ level }, redactingStream);
+    // pino-pretty as a stream in this process (not a worker transport), writing through the redactor.
+    return pino({ level }, PinoPretty({ colorize: true, sync: true, destination: redactingStream }));
   }
   return pino({ level, base: { name: 'driftwatch' } }, redactingStream);
 }

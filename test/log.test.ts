@@ -51,6 +51,22 @@ describe('logging', () => {
     expect(output).toContain('[redacted]');
   });
 
+  it('pretty output on a terminal is redacted the same way', () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    }) as unknown as NodeJS.WritableStream;
+    const log = createLogger({ level: 'info', pretty: true, destination });
+    log.warn({ token: botToken }, `slack said no to ${botToken}`);
+    const output = lines.join('');
+    expect(output).toContain('slack said no to [redacted]');
+    expect(output).not.toContain(botToken);
+    expect(output).not.toMatch(/^\{"level"/);
+  });
+
   it('redact keeps the text around a secret readable', () => {
     expect(redact('token: xoxb-1234-5678-abcdefgh rest')).toBe('token: [redacted] rest');
     expect(redact('Authorization: Bearer abc.def.ghi-jkl')).toBe('Authorization: Bearer [redacted]');
