@@ -185,7 +185,7 @@ export const configSchema = z
         }),
       )
       .default([]),
-    digest: z.strictObject({ cron: z.string().default('0 9 * * 1-5').refine((expression) => validateCron(expression), 'expected a cron expression like "0 9 * * 1-5"') }).optional(),
+    digest: z.strictObject({ cron: z.string().default('0 9 * * 1-5').refine((expression) => validateCron(expression), 'expected a cron expression like "0 9 * * 1-5"') }).prefault({}),
   })
   .superRefine((config, ctx) => {
     const clusterNames = new Set<string>();

@@ -54,7 +54,7 @@ export class Runtime {
   private ticker: NodeJS.Timeout | undefined;
   private readonly kubeClusters = new Map<string, KubeCluster>();
   private registryClient: RegistryClient | undefined;
-  private readonly digestCron: ScheduledTask | undefined;
+  private readonly digestCron: ScheduledTask;
 
   constructor(
     readonly config: Config,
@@ -86,7 +86,7 @@ export class Runtime {
     this.posterOptions = options.poster ?? {};
     this.kubeRecheckMs = options.kubeRecheckMs;
     // node-cron parses and matches the expression; our clock decides when, so tests can drive it.
-    this.digestCron = config.digest ? createTask(config.digest.cron, () => undefined, { timezone: config.timezone }) : undefined;
+    this.digestCron = createTask(config.digest.cron, () => undefined, { timezone: config.timezone });
   }
 
   /** The client of a configured cluster, shared by the watcher and the commands. */
@@ -110,10 +110,9 @@ export class Runtime {
   /** Time-driven work: reminders, mute expiry, the daily digest. Runs every 30 s in production. */
   tick(): void {
     this.engine.tick();
-    if (!this.digestCron) return;
     const now = this.clock.now();
     const lastRun = this.store.subjects.state<number>('digest', 'lastRun')?.value ?? now - 60_000;
-    const due = dueCronMinute(lastRun, now, (date) => this.digestCron!.match(date));
+    const due = dueCronMinute(lastRun, now, (date) => this.digestCron.match(date));
     this.store.subjects.setState('digest', 'lastRun', now, now);
     if (due === undefined) return;
     const message = renderDigest(this.store.incidents.openIncidents(), now, this.versionStatus());

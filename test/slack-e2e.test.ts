@@ -160,6 +160,10 @@ describe('operating the bot', () => {
     expect(after).toMatch(/^driftwatch_outbox_depth \d+$/m);
     expect(metric(after, 'driftwatch_observations_total', 'kind="endpoint_stale"')).toBeGreaterThanOrEqual(2);
     expect(after).toContain('driftwatch_probe_latency_seconds_bucket{le="0.05",endpoint="relay-dfw1"}');
+    // /readyz follows the Socket Mode connection: not ready while it reconnects, ready again after.
+    fake.dropSocket();
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 503, { timeoutMs: 10_000, what: 'not ready while the socket is down' });
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, { timeoutMs: 20_000, what: 'ready after reconnecting' });
   });
 
   it('SIGTERM during delivery: the outbox drains what it can, the rest survives for the next start, nothing is lost', async () => {

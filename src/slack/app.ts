@@ -38,20 +38,20 @@ const confirmButtons = (id: string): MessageModel['buttons'] => [
  * The Bolt app: slash commands, buttons and the "Add to timeline" shortcut, all acked first and
  * answered after, through the same command bus the console uses.
  */
-export function createSlackApp(runtime: Runtime, settings: SlackSettings): { app: App; client: webApi.WebClient } {
+export function createSlackApp(runtime: Runtime, settings: SlackSettings): { app: App; client: webApi.WebClient; connected: () => boolean } {
   const log = runtime.log.child({ component: 'slack' });
   // Our outbox handles 429 and 5xx itself (with its own backoff), so the client must not retry.
   const clientOptions = { ...(settings.apiUrl ? { slackApiUrl: settings.apiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true };
   const logger = boltLogger(log);
-  const app =
-    settings.mode === 'socket'
-      ? new App({
-          token: settings.botToken,
-          receiver: new SocketModeReceiver({ appToken: settings.appToken!, logger, clientPingTimeout: 2000, installerOptions: { clientOptions } }),
-          logger,
-          clientOptions,
-        })
-      : new App({ token: settings.botToken, signingSecret: settings.signingSecret!, logger, clientOptions, port: settings.port });
+  const socketReceiver = settings.mode === 'socket' ? new SocketModeReceiver({ appToken: settings.appToken!, logger, clientPingTimeout: 2000, installerOptions: { clientOptions } }) : undefined;
+  const app = socketReceiver
+    ? new App({ token: settings.botToken, receiver: socketReceiver, logger, clientOptions })
+    : new App({ token: settings.botToken, signingSecret: settings.signingSecret!, logger, clientOptions, port: settings.port });
+  // /readyz follows the socket: up on `connected`, down while it reconnects. HTTP mode is up once listening.
+  let socketUp = false;
+  socketReceiver?.client.on('connected', () => (socketUp = true));
+  socketReceiver?.client.on('disconnected', () => (socketUp = false));
+  socketReceiver?.client.on('reconnecting', () => (socketUp = false));
 
   const answer = async (respond: RespondFn, reply: CommandReply) => {
     if (reply.kind === 'confirm') {
@@ -143,7 +143,7 @@ export function createSlackApp(runtime: Runtime, settings: SlackSettings): { app
     log.error({ err: error }, 'slack app error');
   });
 
-  return { app, client: app.client };
+  return { app, client: app.client, connected: () => (socketReceiver ? socketUp : true) };
 }
 
 /** What a button on an alert means as a command (buttons pass the same checks as commands). */

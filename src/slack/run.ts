@@ -15,7 +15,7 @@ export async function runSlack(config: Config, env: NodeJS.ProcessEnv): Promise<
   const log = logger();
   let groupLookup: ((group: string) => Promise<string[]>) | undefined;
   const runtime = new Runtime(config, { log, groupMembers: (group) => groupLookup?.(group) ?? Promise.resolve([]) });
-  const { app, client } = createSlackApp(runtime, {
+  const { app, client, connected } = createSlackApp(runtime, {
     mode,
     botToken,
     ...(env.SLACK_APP_TOKEN ? { appToken: env.SLACK_APP_TOKEN } : {}),
@@ -24,17 +24,17 @@ export async function runSlack(config: Config, env: NodeJS.ProcessEnv): Promise<
     port: config.slack.port,
   });
   groupLookup = async (group) => (await client.usergroups.users.list({ usergroup: group })).users ?? [];
-  await runtime.startServices({ service: new SlackService(client), slackConnected: () => slackUp });
-  let slackUp = false;
+  let started = false;
+  await runtime.startServices({ service: new SlackService(client), slackConnected: () => started && connected() });
   await app.start();
-  slackUp = true;
+  started = true;
   log.info({ mode, channel: config.slack.channel }, 'driftwatch connected to Slack');
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down: stopping watchers, draining the outbox (10 s at most)');
       void (async () => {
+        started = false;
         await app.stop().catch(() => {});
-        slackUp = false;
         await runtime.shutdown(10_000);
         resolve();
       })();
