@@ -45,35 +45,55 @@ export class ConfigHubWatcher implements Watcher {
   /** One poll of every space with watched workers (tests call it directly). */
   async poll(): Promise<void> {
     const { client, sink } = this.deps;
+    const bySpace = new Map<string, WorkerConfig[]>();
+    for (const worker of this.workers) bySpace.set(worker.space!, [...(bySpace.get(worker.space!) ?? []), worker]);
     try {
       if (!this.infoRead) {
         await client.info();
         this.infoRead = true;
       }
-      const bySpace = new Map<string, WorkerConfig[]>();
-      for (const worker of this.workers) bySpace.set(worker.space!, [...(bySpace.get(worker.space!) ?? []), worker]);
-      const reports: Array<{ worker: WorkerConfig; status: BridgeWorkerStatus | undefined }> = [];
+      const reports: Array<{ worker: WorkerConfig; verdict: { ok: boolean; summary: string }; status?: BridgeWorkerStatus }> = [];
       for (const [spaceSlug, workers] of bySpace) {
-        let spaceId = this.spaceIds.get(spaceSlug);
-        if (!spaceId) {
-          spaceId = (await client.resolveSpace(spaceSlug)).id;
-          this.spaceIds.set(spaceSlug, spaceId);
+        const listed = await this.workersOfSpace(spaceSlug);
+        for (const worker of workers) {
+          if (!listed) {
+            // One missing space is its workers' problem, not ConfigHub's.
+            reports.push({ worker, verdict: { ok: false, summary: `ConfigHub: space ${spaceSlug} not found` } });
+            continue;
+          }
+          const status = listed.find((candidate) => candidate.slug === worker.name);
+          reports.push({ worker, verdict: describeBridgeWorker(status, spaceSlug, sink.now()), ...(status ? { status } : {}) });
         }
-        const listed = await client.listBridgeWorkers(spaceId);
-        for (const worker of workers) reports.push({ worker, status: listed.find((candidate) => candidate.slug === worker.name) });
       }
       sink.check({ subject: 'confighub', problem: 'confighub_unreachable', ok: true, summary: 'ConfigHub answers' });
-      for (const { worker, status } of reports) {
+      for (const { worker, verdict, status } of reports) {
         const subject = subjectOf.worker(worker.name);
-        const verdict = describeBridgeWorker(status, worker.space!, sink.now());
         sink.state(subject, 'confighub', { condition: status?.condition ?? 'NotRegistered', lastSeenAt: status?.lastSeenAt ?? null, summary: verdict.summary });
         sink.check({ subject, problem: 'worker_disconnected', ok: verdict.ok, summary: verdict.summary });
       }
     } catch (error) {
+      // ConfigHub itself is down or refuses us: one problem; worker checks wait, so no flood.
       const reason = error instanceof ConfigHubError && error.kind === 'unauthorized' ? `${error.message} — check ${this.deps.config.confighub?.tokenEnv ?? 'CONFIGHUB_TOKEN'}` : (error as Error).message;
-      // A space that no longer resolves may be renamed: resolve again next time.
-      if (error instanceof ConfigHubError && error.kind === 'not_found') this.spaceIds.clear();
       sink.check({ subject: 'confighub', problem: 'confighub_unreachable', ok: false, summary: reason });
+    }
+  }
+
+  /** The space's bridge workers, or undefined when the space doesn't exist (resolved again next time). */
+  private async workersOfSpace(spaceSlug: string): Promise<BridgeWorkerStatus[] | undefined> {
+    const { client } = this.deps;
+    try {
+      let spaceId = this.spaceIds.get(spaceSlug);
+      if (!spaceId) {
+        spaceId = (await client.resolveSpace(spaceSlug)).id;
+        this.spaceIds.set(spaceSlug, spaceId);
+      }
+      return await client.listBridgeWorkers(spaceId);
+    } catch (error) {
+      if (error instanceof ConfigHubError && error.kind === 'not_found') {
+        this.spaceIds.delete(spaceSlug);
+        return undefined;
+      }
+      throw error;
     }
   }
 }
