@@ -4,7 +4,6 @@
  * (the exact PATCH, rollouts through not-ready pods), the real Debian registry for digest checks.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +22,7 @@ import { shortDigest } from '../src/image-ref.js';
 import { startFakeSlack, waitFor, type FakeSlack } from './support/fake-slack.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 import { registryAvailable, registryUnavailableReason, startRegistry, type TestRegistry } from './support/registry.js';
+import { freePort } from './support/product.js';
 
 const BOT = 'xoxb-1111-2222-test-bot-token';
 const APP = 'xapp-1-A0TEST-3333-test-app-token';
@@ -502,6 +502,7 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
     sink.state(workerSubject, 'spec', { containers: [{ name: 'worker', image: pinned, imagePullPolicy: 'Always' }] });
     sink.state(`worker:${BRIDGE}`, 'spec', { containers: [{ name: 'worker', image: bridgeRef }] });
     sink.tagDigest(bridgeRef, bridgeNew, {});
+    sink.state(`image:${bridgeRef}`, 'version', { version: '1.4.2', digest: bridgeNew, at: clock.now() });
     sink.running(`worker:${BRIDGE}`, [{ pod: `${BRIDGE}-1`, container: 'worker', image: bridgeRef, digest: bridgeOld, ready: true }]);
     const served = (version: string | null) => ({ version, up: true, seen: true, since: clock.now(), latencyMs: 20, checkedAt: clock.now(), url: 'https://node', expected: '0.2.0', expectedSource: 'config' });
     sink.state('endpoint:relay-dfw1', 'served', served('0.2.0'));
@@ -510,26 +511,15 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
     const text = textOf(answer);
     const g = good.slice(7, 15);
     expect(text).toMatch(new RegExp(`${WORKER}\\s+pin ${g}\\s+${g} 1/1✓\\s+current`));
-    expect(text).toMatch(new RegExp(`${BRIDGE}\\s+${bridgeNew.slice(7, 15)}\\s+${bridgeOld.slice(7, 15)} 1/1✓\\s+stale`));
+    expect(text).toMatch(new RegExp(`${BRIDGE}\\s+${bridgeNew.slice(7, 15)} \\(1\\.4\\.2\\)\\s+${bridgeOld.slice(7, 15)} 1/1✓\\s+stale`));
     expect(text).toMatch(/svc relay\s+0\.2\.0\s+dfw1 0\.2\.0, ord1 none\s+split/);
     expect(text).toContain('svc relay: expected 0.2.0 (config)');
     expect(text).toContain('relay-ord1 sends no version header');
     expect(text).toMatch(/relay\/relay\s+\?\s+no pods\s+unknown/);
-    expect(runtime.versionStatus?.().table?.rows.length).toBe(8);
+    expect(runtime.versionStatus().table?.rows.length).toBe(8);
     const one = textOf(await slash('/version', 'status relay'));
     expect(one).toContain('Version status of relay');
     expect(one).not.toContain(BRIDGE);
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}

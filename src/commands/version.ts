@@ -4,13 +4,13 @@
  * the watchers last recorded, so it answers at once (and the daily digest can reuse it) even
  * when a cluster is unreachable, which is exactly when it matters (seed 004).
  */
-import { parseImageRef } from '../image-ref.js';
 import { workloadSubject, type EndpointConfig } from '../config.js';
 import type { RunningContainer } from '../incidents/engine.js';
 import type { Line, MessageModel } from '../messages.js';
 import type { Runtime } from '../main.js';
 import { UsageError, type CommandSpec } from './bus.js';
 import { digestOfImage, summarizeRunning } from './worker.js';
+import { subjectOf } from '../incidents/subjects.js';
 
 export type Verdict = 'current' | 'stale' | 'split' | 'down' | 'unknown';
 
@@ -92,8 +92,10 @@ export function versionStatusMessage(runtime: Runtime, service?: string): Messag
         desired = pinned;
         desiredText = `pin ${short(pinned)}`;
       } else {
-        desired = store.digests.historyOf(image)[0]?.digest ?? sameRepoTagDigest(runtime, image);
-        desiredText = desired ? short(desired) : '?';
+        desired = store.digests.historyOf(image)[0]?.digest;
+        // The image's version label, when the registry watcher read it for this digest.
+        const label = store.subjects.state<{ version: string | null; digest: string }>(subjectOf.image(image), 'version')?.value;
+        desiredText = desired ? `${short(desired)}${label?.version && label.digest === desired ? ` (${label.version})` : ''}` : '?';
       }
     }
     const verdict = !spec && !runningState ? 'unknown' : workloadVerdict(desired, running);
@@ -153,23 +155,6 @@ export function versionStatusMessage(runtime: Runtime, service?: string): Messag
   };
 }
 
-/** The current digest of the tag, when the history is recorded under another spelling of it. */
-function sameRepoTagDigest(runtime: Runtime, image: string): string | undefined {
-  let canonical: string;
-  try {
-    canonical = parseImageRef(image).text;
-  } catch {
-    return undefined;
-  }
-  for (const ref of runtime.store.digests.refs()) {
-    try {
-      if (parseImageRef(ref).text === canonical) return runtime.store.digests.historyOf(ref)[0]?.digest;
-    } catch {
-      // a ref that no longer parses is skipped
-    }
-  }
-  return undefined;
-}
 
 export function versionCommands(runtime: Runtime): CommandSpec[] {
   return [
