@@ -489,7 +489,7 @@ describe('RegistryWatcher against a faulty registry', () => {
     expect(h.runtime.store.digests.historyOf(ref).map((sighting) => sighting.digest)).toEqual([OLD]);
   });
 
-  it('a 429 is a failed check and the registry is left alone until Retry-After passes', async () => {
+  it('a 429 is a failed check; the registry is left alone until Retry-After passes, and the wait counts as failed checks', async () => {
     const ref = `${fault.host}/team/limited:latest`;
     const h = harness({ registries: { [fault.host]: { insecure: true } }, images: [{ ref }] });
     fault.ok(OLD, { rateLimitRemaining: '97;w=21600' });
@@ -500,6 +500,8 @@ describe('RegistryWatcher against a faulty registry', () => {
     const asked = fault.requests;
     await h.watcher.checkImage(ref);
     expect(fault.requests).toBe(asked);
-    expect(h.runtime.store.incidents.problem(`image:${ref}`, 'registry_failing')).toMatchObject({ state: 'pending', badStreak: 1 });
+    // A long wait is not silence: the held check fails too, so the warning builds up.
+    expect(h.runtime.store.incidents.problem(`image:${ref}`, 'registry_failing')).toMatchObject({ state: 'alerting', badStreak: 2 });
+    expect(h.runtime.store.incidents.problem(`image:${ref}`, 'registry_failing')!.summary).toMatch(/rate limited \(429\); next request at /);
   });
 });

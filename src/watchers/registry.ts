@@ -197,7 +197,12 @@ export class RegistryWatcher implements Watcher {
       return;
     }
     const held = this.holdUntil.get(parsed.registry);
-    if (held !== undefined && this.wallNow() < held) return; // the registry asked us to wait: no request, no observation
+    if (held !== undefined && this.wallNow() < held) {
+      // The registry asked us to wait: no request, but still a failed check, so a long wait warns.
+      const summary = `registry ${parsed.registry}: rate limited (429); next request at ${new Date(held).toISOString()}`;
+      this.sink.check({ subject, problem: 'registry_failing', ok: false, summary, detail: { fields: [['Image', image.ref]], errorKind: 'rate_limited' } });
+      return;
+    }
     const limiter = this.limiterFor(parsed.registry);
     const known = this.knownState();
 
@@ -207,7 +212,8 @@ export class RegistryWatcher implements Watcher {
       tag = await limiter.run(() => this.client.headTag(parsed, image.platforms));
     } catch (error) {
       if (!(error instanceof RegistryError)) throw error;
-      if (error.kind === 'rate_limited' && error.retryAfterMs !== undefined) this.holdUntil.set(parsed.registry, this.wallNow() + error.retryAfterMs);
+      // Honoured, but never for longer than ten checks: a huge Retry-After must not silence the image.
+      if (error.kind === 'rate_limited' && error.retryAfterMs !== undefined) this.holdUntil.set(parsed.registry, this.wallNow() + Math.min(error.retryAfterMs, 10 * image.every));
       this.log.warn({ image: image.ref, kind: error.kind, status: error.status }, error.message);
       // A failed check records no digest, so an outage can never look like a move.
       this.sink.check({ subject, problem: 'registry_failing', ok: false, summary: error.message, detail: { fields: [['Image', image.ref]], errorKind: error.kind } });
