@@ -341,10 +341,12 @@ describe('changes', () => {
     expect(undone).toMatchObject({ fromRevision: 2, toRevision: 1 });
     const sent = fake.patches().at(-1)!;
     expect(sent.contentType).toBe('application/json-patch+json');
-    expect(sent.body).toHaveLength(1);
-    expect(sent.body[0]).toMatchObject({ op: 'replace', path: '/spec/template' });
-    expect(sent.body[0].value.spec.containers[0].image).toBe(IMAGE);
-    expect(sent.body[0].value.metadata.labels).toEqual({ app: 'undo-worker' }); // no pod-template-hash
+    expect(sent.body).toHaveLength(2);
+    // A precondition first: nobody changed the Deployment between our read and this patch.
+    expect(sent.body[0]).toMatchObject({ op: 'test', path: '/metadata/resourceVersion' });
+    expect(sent.body[1]).toMatchObject({ op: 'replace', path: '/spec/template' });
+    expect(sent.body[1].value.spec.containers[0].image).toBe(IMAGE);
+    expect(sent.body[1].value.metadata.labels).toEqual({ app: 'undo-worker' }); // no pod-template-hash
     fake.advanceRollouts();
     const dep = await cluster.getWorkload('Deployment', 'confighub', 'undo-worker');
     expect(dep?.spec?.template.spec?.containers[0]?.image).toBe(IMAGE);

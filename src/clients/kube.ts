@@ -436,7 +436,11 @@ export class KubeCluster {
     }
     const template = toPlain<{ metadata?: { labels?: Record<string, string> } }>(previous.spec.template);
     if (template.metadata?.labels) delete template.metadata.labels['pod-template-hash'];
-    const patch = [{ op: 'replace', path: '/spec/template', value: template }];
+    // The test op makes the apiserver refuse (422) if the Deployment changed since we read it.
+    const patch = [
+      { op: 'test', path: '/metadata/resourceVersion', value: deployment.metadata?.resourceVersion },
+      { op: 'replace', path: '/spec/template', value: template },
+    ];
     const patched = await this.patchWorkload('Deployment', namespace, name, patch, PatchStrategy.JsonPatch, doing);
     return { fromRevision: current, toRevision: revisionOf(previous.metadata?.annotations), deployment: patched };
   }
