@@ -24,6 +24,7 @@ describe('console (the product as a child process)', () => {
       endpoints: [{ name: 'relay-dfw1', url: `${endpoint.url}/hooks/lib/sources/tmdb.js`, versionHeader: 'X-Relay-Version', expect: '0.2.0', every: '1s' }],
     });
     endpoint.setVersion('X-Relay-Version', undefined);
+    const startedAt = Date.now();
     const first = Product.start(['console', '--config', path]);
     await first.waitFor(/#1 endpoint relay-dfw1: stale deploy/);
     expect(await first.kill('SIGKILL')).toBeNull();
@@ -50,6 +51,11 @@ describe('console (the product as a child process)', () => {
     const incident = db.prepare('SELECT first_bad_at, resolved_at FROM incidents WHERE id = 1').get() as { first_bad_at: number; resolved_at: number };
     db.close();
     expect(resolved[1]!.trim()).toBe(formatDuration(incident.resolved_at - incident.first_bad_at));
+    // And that duration is the real one: from the first probe that saw no header (after the start)
+    // to the second good probe (at least two 1 s probes later), within the test's own wall time.
+    expect(incident.first_bad_at).toBeGreaterThanOrEqual(startedAt);
+    expect(incident.resolved_at - incident.first_bad_at).toBeGreaterThanOrEqual(2_000);
+    expect(incident.resolved_at).toBeLessThanOrEqual(Date.now());
   });
 
   it('unknown commands get short help, never a stack trace', async () => {

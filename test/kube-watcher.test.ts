@@ -322,7 +322,10 @@ describe('KubeWatcher against the fake apiserver', () => {
       { before: (fake) => void fake.seedWorker({ name: 'cost-optimizer-worker', image: WORKER_IMAGE, digest: GOOD }) },
     );
     await waitFor('the cluster to be watched', () => h.watcher.health()['cluster:prod']?.ok);
+    const restartsBefore = h.restarts.length;
     h.fake.garbageWatch();
+    // The garbage itself makes the watch restart, before the apiserver goes anywhere.
+    await waitFor('a restart caused by the garbage', () => h.restarts.length > restartsBefore);
     await h.fake.stop();
     await h.fake.restart();
     await waitFor('the watches to be back', () => h.fake.openWatches() >= 2 && h.watcher.health()['cluster:prod']?.ok, 10_000);
