@@ -65,7 +65,8 @@ describe('timelines and summaries', () => {
     await slash('note #1 rolled back the tag in CI (token xoxb-9999-8888-leakedtokenvalue)');
     await answered(/Noted on #1/);
     clock.advance(MINUTE);
-    runtime.engine.recordAction(1, 'U0ONCALL', 'action.pin', 'pinned cost-optimizer-worker to sha256:8b96908d');
+    await slash('mute #1 30m', 'U0ONCALL');
+    await answered(/Muted worker:cost-optimizer-worker \(#1\) for 30m/);
     clock.advance(6 * MINUTE);
     sink.check({ subject: worker, problem: 'worker_pods_failing', ok: true, summary: 'all pods Ready' });
     sink.check({ subject: worker, problem: 'worker_pods_failing', ok: true, summary: 'all pods Ready' });
@@ -82,7 +83,7 @@ describe('timelines and summaries', () => {
     expect(text).toContain('TTD 5m');
     expect(text).toContain('TTA 2m');
     expect(text).toContain('TTR 14m');
-    expect(text).toContain('pinned cost-optimizer-worker to sha256:8b96908d');
+    expect(text).toMatch(/worker cost-optimizer-worker muted until .* by <@U0ONCALL>/);
     expect(text).toContain('rolled back the tag in CI');
     const file = await waitFor(() => fake!.thread(CHANNEL, root.ts).flatMap((reply) => reply.files ?? []).find((candidate) => candidate.name === 'incident-1-summary.md'), { what: 'markdown file in thread' });
     expect(file.content).toContain('| Detected | 2026-11-24 03:05:00 UTC | TTD 5m |');
