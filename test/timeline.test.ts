@@ -182,7 +182,9 @@ describe('noise control on a controllable clock', () => {
     const { runtime, clock, sink } = await setUp({ alerting: { failuresBeforeAlert: 1, recoveriesBeforeResolve: 1 } });
     sink.check({ subject: 'endpoint:flappy', problem: 'endpoint_down', ok: false, summary: 'refused' });
     const root = await waitFor(() => fake!.channel(CHANNEL)[0], { what: 'root' });
-    await fake!.sendEnvelope('interactive', fake!.blockActionPayload({ user: 'U0ONCALL', channel: CHANNEL, message_ts: root.ts, action_id: 'dw_mute_2', value: JSON.stringify({ subject: 'endpoint:flappy', incident: 1 }) }));
+    // Press the Mute button the root actually carries.
+    const mute = (root.blocks as Array<{ type: string; elements?: Array<{ action_id: string; value: string }> }>).flatMap((block) => block.elements ?? []).find((element) => element.action_id?.startsWith('dw_mute_'))!;
+    await fake!.sendEnvelope('interactive', fake!.blockActionPayload({ user: 'U0ONCALL', channel: CHANNEL, message_ts: root.ts, action_id: mute.action_id, value: mute.value }));
     await answered(/Muted endpoint:flappy \(#1\) for 1h/);
     sink.check({ subject: 'endpoint:flappy', problem: 'endpoint_down', ok: true, summary: 'answers' });
     clock.advance(10 * MINUTE);
