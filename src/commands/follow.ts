@@ -7,7 +7,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { formatDuration } from '../duration.js';
 import { KubeError, type KubeCluster, type Workload, type WorkloadKind } from '../clients/kube.js';
-import type { IncidentRecord, NoticeKind } from '../incidents/types.js';
+import type { IncidentRecord, NoticeKind } from '../model.js';
 import type { Logger } from '../log.js';
 import type { Runtime } from '../main.js';
 import { UsageError, type CommandContext } from './bus.js';

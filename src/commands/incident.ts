@@ -3,7 +3,7 @@ import { parseDuration } from '../duration.js';
 import { renderSummary, summaryMarkdown } from '../incidents/summary.js';
 import type { IncidentEngine } from '../incidents/engine.js';
 import { renderIncidentList, renderTimeline } from '../incidents/timeline.js';
-import type { IncidentRecord } from '../incidents/types.js';
+import type { IncidentRecord } from '../model.js';
 import type { MessageModel } from '../messages.js';
 import type { Store } from '../store/index.js';
 import { info, UsageError, type CommandContext, type CommandSpec } from './bus.js';

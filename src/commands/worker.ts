@@ -10,7 +10,7 @@ import { RegistryError } from '../clients/registry.js';
 import { PIN_ANNOTATIONS, type KubeCluster } from '../clients/kube.js';
 import type { WorkerConfig } from '../config.js';
 import type { RunningContainer } from '../incidents/engine.js';
-import type { Correlation } from '../incidents/types.js';
+import type { Correlation } from '../model.js';
 import type { Line, MessageModel } from '../messages.js';
 import type { Runtime } from '../main.js';
 import { info, UsageError, type CommandContext, type CommandSpec, type Plan } from './bus.js';

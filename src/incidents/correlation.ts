@@ -1,4 +1,4 @@
-import type { Correlation, IncidentRecord, LastGoodSource, ProblemKind } from './types.js';
+import type { Correlation, HealthyDigest, IncidentRecord, LastGoodSource, ProblemKind } from '../model.js';
 
 /** The cluster named in a subject, if any (`workload:prod/ns/Deployment/x` → prod). */
 export function clusterOfSubject(subject: string): string | undefined {
@@ -46,13 +46,6 @@ export function correlatedMove(moves: TagMove[], firstBadAt: number, windowMs: n
     .sort((a, b) => b.at - a.at)[0];
 }
 
-export interface HealthyDigest {
-  subject: string;
-  repository: string;
-  digest: string;
-  readySince: number;
-  lastReadyAt: number;
-}
 
 /**
  * DESIGN.md's last good digest, in order: what the subject's own pods ran while Ready for

@@ -9,7 +9,7 @@ import { chooseIncident, clusterOfSubject, correlatedMove, lastGoodDigest, type 
 import { step, type Edge } from './hysteresis.js';
 import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot } from './render.js';
 import { describeSubject, subjectOf } from './subjects.js';
-import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord } from './types.js';
+import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord } from '../model.js';
 
 export interface AlertingPolicy {
   failuresBeforeAlert: number;

@@ -2,7 +2,7 @@ import { formatDuration } from '../duration.js';
 import { shortDigest } from '../image-ref.js';
 import type { Button, Line, MessageModel } from '../messages.js';
 import { describeSubject } from './subjects.js';
-import { problemKinds, type IncidentRecord, type NoticeObservation, type ProblemRecord } from './types.js';
+import { problemKinds, type IncidentRecord, type NoticeObservation, type ProblemRecord } from '../model.js';
 
 /** Message templates: pure functions from stored state to the message model. */
 

@@ -2,7 +2,7 @@ import { formatDuration } from '../duration.js';
 import type { Line, MessageModel } from '../messages.js';
 import type { TimelineEvent } from '../store/events.js';
 import { describeSubject } from './subjects.js';
-import type { IncidentRecord } from './types.js';
+import type { IncidentRecord } from '../model.js';
 
 const eventLabels: Record<string, string> = {
   'problem.opened': 'alert',

@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import type { HealthyDigest } from '../incidents/correlation.js';
+import type { HealthyDigest } from '../model.js';
 import { canonicalImage } from '../image-ref.js';
 
 export interface DigestSighting {

@@ -8,7 +8,7 @@ import type { Config, EndpointConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { formatDuration } from '../duration.js';
 import { isDown, normaliseVersion, versionFromImageTag, type ProbeResult, type ProbeTarget, type Prober } from '../clients/probe.js';
-import type { CheckObservation, NoticeObservation } from '../incidents/types.js';
+import type { CheckObservation, NoticeObservation } from '../model.js';
 import { Scheduler } from './scheduler.js';
 import type { ObservationSink, Watcher } from './types.js';
 import { subjectOf } from '../incidents/subjects.js';

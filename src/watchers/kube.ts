@@ -13,7 +13,7 @@ import { shortDigest } from '../image-ref.js';
 import { formatDuration } from '../duration.js';
 import type { RunningContainer } from '../incidents/engine.js';
 import { describeSubject, subjectOf } from '../incidents/subjects.js';
-import type { CheckObservation, NoticeObservation, ProblemDetail, ProblemKind } from '../incidents/types.js';
+import type { CheckObservation, NoticeObservation, ProblemDetail, ProblemKind } from '../model.js';
 import { redact, type Logger } from '../log.js';
 import type { ObservationSink, Watcher } from './types.js';
 

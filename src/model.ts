@@ -119,3 +119,12 @@ export interface Thresholds {
   failuresBeforeAlert: number;
   recoveriesBeforeResolve: number;
 }
+
+/** A digest a subject's pods ran while Ready, and for how long (last-good bookkeeping). */
+export interface HealthyDigest {
+  subject: string;
+  repository: string;
+  digest: string;
+  readySince: number;
+  lastReadyAt: number;
+}
