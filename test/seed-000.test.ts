@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../src/config.js';
-import { createLogger } from '../src/log.js';
+import { createLogger, setLogger } from '../src/log.js';
 import { Runtime } from '../src/main.js';
 import { createSlackApp } from '../src/slack/app.js';
 import { SlackService } from '../src/slack/service.js';
@@ -31,6 +31,8 @@ let registry: TestRegistry | undefined;
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 
 beforeAll(async () => {
+  // The kube client logs its watch restarts through the process logger: quiet in tests.
+  setLogger(createLogger({ level: 'silent' }));
   if (registryAvailable()) registry = await startRegistry({ auth: 'none' });
   return async () => registry?.stop();
 });

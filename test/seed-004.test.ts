@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { App } from '@slack/bolt';
 import { parseConfig } from '../src/config.js';
-import { createLogger } from '../src/log.js';
+import { createLogger, setLogger } from '../src/log.js';
 import { Runtime } from '../src/main.js';
 import { createSlackApp } from '../src/slack/app.js';
 import { SlackService } from '../src/slack/service.js';
@@ -26,6 +26,8 @@ const cleanups: Array<() => Promise<unknown> | unknown> = [];
 let app: App | undefined;
 
 beforeAll(async () => {
+  // The kube client logs its watch restarts through the process logger: quiet in tests.
+  setLogger(createLogger({ level: 'silent' }));
   if (registryAvailable()) registry = await startRegistry({ auth: 'none' });
   return async () => registry?.stop();
 });
