@@ -68,6 +68,12 @@ describe('driftwatch run against the fake Slack (child process)', () => {
     fake.disconnect('refresh_requested');
     await fake.sendEnvelope('slash_commands', fake.slashPayload({ command: '/incident', text: 'timeline', user_id: 'U0ONCALL', channel_id: CHANNEL }), { timeoutMs: 15_000 });
     await waitFor(() => fake.responses().some((response) => fake.messageText(response.body as never).includes('Timeline of #1')), { what: 'timeline after reconnect' });
+    // The socket dies mid-way: an envelope sent meanwhile is delivered after the reconnect and answered once.
+    fake.dropSocket();
+    const before = fake.responses().length;
+    await fake.sendEnvelope('slash_commands', fake.slashPayload({ command: '/incident', text: 'summary #1', user_id: 'U0ONCALL', channel_id: CHANNEL }), { timeoutMs: 20_000 });
+    await waitFor(() => fake.responses().slice(before).some((response) => fake.messageText(response.body as never).includes('Summary of #1')), { timeoutMs: 20_000, what: 'summary after the socket dropped' });
+    expect(fake.responses().slice(before).filter((response) => fake.messageText(response.body as never).includes('Summary of #1'))).toHaveLength(1);
     for (const token of [BOT, APP]) expect(product.stdout + product.stderr).not.toContain(token);
   });
 
