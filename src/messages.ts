@@ -31,8 +31,8 @@ export interface MessageModel {
   buttons?: Button[];
   /** A table (version status): header row then rows. */
   table?: { columns: string[]; rows: string[][] };
-  /** A file that goes with the message (the summary's Markdown), into the incident's thread. */
-  attachment?: { filename: string; title: string; content: string; incidentId?: number };
+  /** A file (the summary's Markdown), uploaded into a thread. */
+  attachment?: { filename: string; title: string; content: string };
 }
 
 export function plain(line: Line): string {
@@ -71,6 +71,8 @@ export class DeliveryError extends Error {
 export interface MessageService {
   post(delivery: Delivery): Promise<{ ts: string }>;
   update(delivery: Delivery & { ts: string }): Promise<void>;
+  /** Uploads `message.attachment` into the thread `threadTs`. */
+  upload(delivery: Delivery & { threadTs: string }): Promise<void>;
   /** Finds a message posted earlier under `key` (after a crash between post and record). */
   findByKey(delivery: Delivery, since: number): Promise<{ ts: string } | undefined>;
 }

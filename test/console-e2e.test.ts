@@ -39,6 +39,10 @@ describe('console (the product as a child process)', () => {
     await second.waitFor(/#1 resolved · endpoint relay-dfw1: stale deploy/);
     second.type('/incident timeline #1');
     await second.waitFor(/Timeline of #1/);
+    second.type('/incident summary #1');
+    await second.waitFor(/Summary of #1[\s\S]*TTR /);
+    // The Markdown goes into the incident's thread, as in Slack.
+    await second.waitFor(/↳ in #1:\n.*Incident #1 summary[\s\S]*── incident-1-summary\.md ──[\s\S]*# Incident #1: endpoint relay-dfw1/);
     second.type('quit');
     await second.exited;
 

@@ -38,6 +38,7 @@ describe('logging', () => {
         throw new DeliveryError(`slack chat.postMessage: invalid_auth for ${botToken}`, false);
       },
       update: async () => {},
+      upload: async () => {},
       findByKey: async () => undefined,
     };
     store.outbox.enqueue({ key: 'k1', channel: 'C0ALERTS', kind: 'post', incidentId: null, role: 'message', message: { tone: 'info', title: ['hello'] }, at: 0 });

@@ -92,10 +92,10 @@ export function incidentCommands(deps: { store: Store; engine: IncidentEngine; c
         const { incident } = resolveIncident(store, ctx, args);
         const events = store.events.forIncident(incident.id);
         const rootPostedAt = store.outbox.byKey(`inc-${incident.id}-root`)?.sentAt;
-        return {
-          ...renderSummary(incident, events, rootPostedAt),
-          attachment: { filename: `incident-${incident.id}-summary.md`, title: `Incident #${incident.id} summary`, content: summaryMarkdown(incident, events, formatTime, rootPostedAt), incidentId: incident.id },
-        };
+        const filename = `incident-${incident.id}-summary.md`;
+        engine.attachFile(incident.id, { filename, title: `Incident #${incident.id} summary`, content: summaryMarkdown(incident, events, formatTime, rootPostedAt) });
+        const summary = renderSummary(incident, events, rootPostedAt);
+        return { ...summary, lines: [...(summary.lines ?? []), [`${filename} goes into the incident's thread.`]] };
       },
     },
     {

@@ -34,6 +34,10 @@ export class ConsoleService implements MessageService {
     this.write(`  ↻ root of ${this.threadName(delivery.channel, delivery.ts)} updated:\n${messageToText(delivery.message, this.timeZone, '    ')}\n`);
   }
 
+  async upload(delivery: Delivery & { threadTs: string }): Promise<void> {
+    this.write(`  ↳ in ${this.threadName(delivery.channel, delivery.threadTs)}:\n${messageToText(delivery.message, this.timeZone, '    ')}\n`);
+  }
+
   async findByKey(): Promise<undefined> {
     // The terminal keeps no history to search; a message interrupted by a crash prints again.
     return undefined;

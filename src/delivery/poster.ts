@@ -12,7 +12,7 @@ export interface PosterOptions {
 }
 
 export interface PosterMetrics {
-  delivered(kind: 'post' | 'update'): void;
+  delivered(kind: 'post' | 'update' | 'file'): void;
   retried(reason: string): void;
   failed(): void;
 }
@@ -148,10 +148,11 @@ export class Poster {
     const mayAlreadyExist = row.attempts > 0;
     this.store.outbox.markAttempt(row.id);
     try {
-      if (row.kind === 'update') {
-        await this.service.update({ ...delivery, ts: threadTs! });
+      if (row.kind === 'update' || row.kind === 'file') {
+        if (row.kind === 'update') await this.service.update({ ...delivery, ts: threadTs! });
+        else await this.service.upload({ ...delivery, threadTs: threadTs! });
         this.store.outbox.markSent(row.id, threadTs!, this.clock.now());
-        this.metrics?.delivered('update');
+        this.metrics?.delivered(row.kind);
         return 'delivered';
       }
       const found = mayAlreadyExist ? await this.service.findByKey(delivery, row.createdAt) : undefined;

@@ -86,6 +86,19 @@ export class IncidentEngine {
     });
   }
 
+  /** Uploads a file (the summary's Markdown) into the incident's thread, through the outbox like every message. */
+  attachFile(incidentId: number, file: { filename: string; title: string; content: string }): void {
+    const incident = this.requireIncident(incidentId);
+    this.enqueue({
+      key: `file-${incident.id}-${randomUUID()}`,
+      channel: incident.channel,
+      kind: 'file',
+      incidentId: incident.stormId ?? incident.id,
+      role: 'reply',
+      message: { tone: 'info', title: [file.title], attachment: file },
+    });
+  }
+
   /** Records a human action (a command and its result) on an incident's timeline and thread. */
   recordAction(incidentId: number, user: string, type: string, summary: string, data: Record<string, unknown> = {}, post = true): void {
     this.store.transaction(() => {
@@ -542,7 +555,7 @@ export class IncidentEngine {
     this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now: this.clock.now() }) });
   }
 
-  private enqueue(entry: { key: string; channel: string; kind: 'post' | 'update'; incidentId: number | null; role: OutboxRole; message: MessageModel; threadOf?: string }): void {
+  private enqueue(entry: { key: string; channel: string; kind: 'post' | 'update' | 'file'; incidentId: number | null; role: OutboxRole; message: MessageModel; threadOf?: string }): void {
     this.store.outbox.enqueue({ ...entry, at: this.clock.now() });
   }
 }

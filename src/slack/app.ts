@@ -2,9 +2,8 @@ import { App, LogLevel, SocketModeReceiver, type RespondFn, type webApi } from '
 import type { Runtime } from '../main.js';
 import type { CommandContext, CommandReply } from '../commands/bus.js';
 import type { MessageModel } from '../messages.js';
-import { redact, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 import { actionOf, toSlack } from './render.js';
-import { classifySlackError } from './service.js';
 
 export interface SlackSettings {
   mode: 'socket' | 'http';
@@ -59,21 +58,6 @@ export function createSlackApp(runtime: Runtime, settings: SlackSettings): { app
       return;
     }
     await respond({ response_type: reply.visibility === 'channel' ? 'in_channel' : 'ephemeral', ...toSlack(reply.message) });
-    const attachment = reply.message.attachment;
-    if (!attachment?.incidentId) return;
-    // An incident inside a storm lives in the storm's thread.
-    const incident = runtime.store.incidents.incident(attachment.incidentId);
-    const thread = incident ? runtime.store.incidents.thread(incident.stormId ?? incident.id) : undefined;
-    if (!thread) {
-      await respond({ response_type: 'ephemeral', text: `The incident's thread isn't posted yet, so ${attachment.filename} wasn't uploaded; ask again in a moment.` });
-      return;
-    }
-    try {
-      await app.client.filesUploadV2({ channel_id: thread.channel, thread_ts: thread.ts, filename: attachment.filename, title: attachment.title, content: redact(attachment.content) });
-    } catch (error) {
-      log.warn({ err: error }, 'summary upload failed');
-      await respond({ response_type: 'ephemeral', text: `Uploading ${attachment.filename} failed (${classifySlackError(error, 'files.uploadV2').message}); the summary above is complete.` });
-    }
   };
 
   const failure = (error: unknown): MessageModel => {

@@ -1,6 +1,7 @@
 import type { types, webApi } from '@slack/bolt';
 import { DeliveryError, type Delivery, type MessageService } from '../messages.js';
 import { toSlack } from './render.js';
+import { redact } from '../log.js';
 
 type WebClient = webApi.WebClient;
 
@@ -71,6 +72,16 @@ export class SlackService implements MessageService {
       await this.client.chat.update({ channel: delivery.channel, ts: delivery.ts, text, blocks: blocks as unknown as types.KnownBlock[] });
     } catch (error) {
       throw classifySlackError(error, 'chat.update');
+    }
+  }
+
+  async upload(delivery: Delivery & { threadTs: string }): Promise<void> {
+    const file = delivery.message.attachment;
+    if (!file) return;
+    try {
+      await this.client.filesUploadV2({ channel_id: delivery.channel, thread_ts: delivery.threadTs, filename: file.filename, title: file.title, content: redact(file.content) });
+    } catch (error) {
+      throw classifySlackError(error, 'files.uploadV2');
     }
   }
 

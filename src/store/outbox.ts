@@ -7,7 +7,8 @@ export interface OutboxRow {
   id: number;
   key: string;
   channel: string;
-  kind: 'post' | 'update';
+  /** `file`: the message's attachment uploaded into its thread (the summary's Markdown). */
+  kind: 'post' | 'update' | 'file';
   incidentId: number | null;
   role: OutboxRole;
   /** Key of the message whose thread this one goes into, when that isn't an incident root. */
@@ -73,7 +74,7 @@ export class Outbox {
     return () => this.listeners.delete(listener);
   }
 
-  enqueue(entry: { key: string; channel: string; kind: 'post' | 'update'; incidentId: number | null; role: OutboxRole; message: MessageModel; at: number; threadOf?: string }): void {
+  enqueue(entry: { key: string; channel: string; kind: OutboxRow['kind']; incidentId: number | null; role: OutboxRole; message: MessageModel; at: number; threadOf?: string }): void {
     if (entry.kind === 'update' && entry.incidentId !== null) {
       // Only the newest state of a root matters: older pending updates are superseded.
       this.db.prepare("UPDATE outbox SET status = 'superseded' WHERE kind = 'update' AND incident_id = ? AND status = 'pending'").run(entry.incidentId);

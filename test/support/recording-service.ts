@@ -27,6 +27,10 @@ export class RecordingService implements MessageService {
     target.updates.push(messageToPlainText(delivery.message));
   }
 
+  async upload(delivery: Delivery & { threadTs: string }): Promise<void> {
+    this.posted.push({ ts: `file.${++this.counter}`, channel: delivery.channel, key: delivery.key, threadTs: delivery.threadTs, text: `file ${delivery.message.attachment?.filename ?? ''}`, updates: [] });
+  }
+
   async findByKey(delivery: Delivery): Promise<{ ts: string } | undefined> {
     const found = this.posted.find((message) => message.key === delivery.key);
     return found ? { ts: found.ts } : undefined;
