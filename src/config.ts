@@ -187,59 +187,74 @@ export const configSchema = z
       .default([]),
     digest: z.strictObject({ cron: z.string().default('0 9 * * 1-5').refine((expression) => validateCron(expression), 'expected a cron expression like "0 9 * * 1-5"') }).prefault({}),
   })
-  .superRefine((config, ctx) => {
-    const clusterNames = new Set<string>();
-    config.clusters.forEach((cluster, index) => {
-      if (clusterNames.has(cluster.name)) ctx.addIssue({ code: 'custom', path: ['clusters', index, 'name'], message: `duplicate cluster name "${cluster.name}"` });
-      clusterNames.add(cluster.name);
-    });
-    const knownClusters = [...clusterNames].join(', ') || 'none configured';
-    const checkCluster = (name: string, path: (string | number)[]) => {
-      if (!clusterNames.has(name)) ctx.addIssue({ code: 'custom', path, message: `unknown cluster "${name}" (clusters: ${knownClusters})` });
-    };
-    const workerNames = new Set<string>();
-    config.workers.forEach((worker, index) => {
-      if (workerNames.has(worker.name)) ctx.addIssue({ code: 'custom', path: ['workers', index, 'name'], message: `duplicate worker name "${worker.name}"` });
-      workerNames.add(worker.name);
-      checkCluster(worker.cluster, ['workers', index, 'cluster']);
-      if (worker.space && !config.confighub) {
-        ctx.addIssue({ code: 'custom', path: ['workers', index, 'space'], message: 'a worker with a space needs a confighub section' });
-      }
-    });
-    const workloadKeys = new Set<string>();
-    config.workloads.forEach((workload, index) => {
-      const key = `${workload.cluster}/${workload.namespace}/${workload.kind}/${workload.name}`;
-      if (workloadKeys.has(key)) ctx.addIssue({ code: 'custom', path: ['workloads', index], message: `duplicate workload ${key}` });
-      workloadKeys.add(key);
-      checkCluster(workload.cluster, ['workloads', index, 'cluster']);
-    });
-    const checkWorkloadRef = (ref: string, path: (string | number)[]) => {
-      if (!workloadKeys.has(ref)) {
-        ctx.addIssue({ code: 'custom', path, message: `unknown workload "${ref}" (expected cluster/namespace/Kind/name of a configured workload: ${[...workloadKeys].join(', ') || 'none configured'})` });
-      }
-    };
-    const endpointNames = new Set<string>();
-    config.endpoints.forEach((endpoint, index) => {
-      if (endpointNames.has(endpoint.name)) ctx.addIssue({ code: 'custom', path: ['endpoints', index, 'name'], message: `duplicate endpoint name "${endpoint.name}"` });
-      endpointNames.add(endpoint.name);
-      if (endpoint.workload) checkWorkloadRef(endpoint.workload, ['endpoints', index, 'workload']);
-      if (endpoint.expectFrom && 'workload' in endpoint.expectFrom) checkWorkloadRef(endpoint.expectFrom.workload, ['endpoints', index, 'expectFrom', 'workload']);
-      if (endpoint.expect && endpoint.expectFrom) ctx.addIssue({ code: 'custom', path: ['endpoints', index], message: 'set either expect or expectFrom, not both' });
-    });
-    config.routes.forEach((route, index) => {
-      if (route.match.cluster) checkCluster(route.match.cluster, ['routes', index, 'match', 'cluster']);
-    });
-    const imageRefs = new Set<string>();
-    config.images.forEach((image, index) => {
-      if (imageRefs.has(image.ref)) ctx.addIssue({ code: 'custom', path: ['images', index, 'ref'], message: `duplicate image ${image.ref}` });
-      imageRefs.add(image.ref);
-    });
-    for (const command of Object.keys(config.access)) {
-      if (!accessCommands.includes(command)) {
-        ctx.addIssue({ code: 'custom', path: ['access', command], message: `unknown command "${command}"${nearest(command, accessCommands)} (commands: ${accessCommands.join(', ')})` });
-      }
+  .superRefine((config, ctx) => crossReferences(config, (path, message) => ctx.addIssue({ code: 'custom', path, message })));
+
+/** The config as far as the cross-reference checks need it; loose, so they run on a file with other errors too. */
+interface CrossReferenced {
+  clusters?: Array<{ name: string }>;
+  workers?: Array<{ name: string; cluster: string; space?: string }>;
+  confighub?: unknown;
+  workloads?: Array<{ cluster: string; namespace: string; kind?: string; name: string }>;
+  endpoints?: Array<{ name: string; workload?: string; expect?: string; expectFrom?: { image: string } | { workload: string } }>;
+  routes?: Array<{ match?: { cluster?: string } }>;
+  images?: Array<{ ref: string }>;
+  access?: Record<string, unknown>;
+}
+
+/** Duplicates and references to things the config doesn't define. */
+function crossReferences(config: CrossReferenced, report: (path: (string | number)[], message: string) => void): void {
+  const clusterNames = new Set<string>();
+  (config.clusters ?? []).forEach((cluster, index) => {
+    if (clusterNames.has(cluster.name)) report(['clusters', index, 'name'], `duplicate cluster name "${cluster.name}"`);
+    clusterNames.add(cluster.name);
+  });
+  const knownClusters = [...clusterNames].join(', ') || 'none configured';
+  const checkCluster = (name: string, path: (string | number)[]) => {
+    if (!clusterNames.has(name)) report(path, `unknown cluster "${name}" (clusters: ${knownClusters})`);
+  };
+  const workerNames = new Set<string>();
+  (config.workers ?? []).forEach((worker, index) => {
+    if (workerNames.has(worker.name)) report(['workers', index, 'name'], `duplicate worker name "${worker.name}"`);
+    workerNames.add(worker.name);
+    checkCluster(worker.cluster, ['workers', index, 'cluster']);
+    if (worker.space && !config.confighub) {
+      report(['workers', index, 'space'], 'a worker with a space needs a confighub section');
     }
   });
+  const workloadKeys = new Set<string>();
+  (config.workloads ?? []).forEach((workload, index) => {
+    const key = `${workload.cluster}/${workload.namespace}/${workload.kind ?? 'Deployment'}/${workload.name}`;
+    if (workloadKeys.has(key)) report(['workloads', index], `duplicate workload ${key}`);
+    workloadKeys.add(key);
+    checkCluster(workload.cluster, ['workloads', index, 'cluster']);
+  });
+  const checkWorkloadRef = (ref: string, path: (string | number)[]) => {
+    if (!workloadKeys.has(ref)) {
+      report(path, `unknown workload "${ref}" (expected cluster/namespace/Kind/name of a configured workload: ${[...workloadKeys].join(', ') || 'none configured'})`);
+    }
+  };
+  const endpointNames = new Set<string>();
+  (config.endpoints ?? []).forEach((endpoint, index) => {
+    if (endpointNames.has(endpoint.name)) report(['endpoints', index, 'name'], `duplicate endpoint name "${endpoint.name}"`);
+    endpointNames.add(endpoint.name);
+    if (endpoint.workload) checkWorkloadRef(endpoint.workload, ['endpoints', index, 'workload']);
+    if (endpoint.expectFrom && 'workload' in endpoint.expectFrom) checkWorkloadRef(endpoint.expectFrom.workload, ['endpoints', index, 'expectFrom', 'workload']);
+    if (endpoint.expect && endpoint.expectFrom) report(['endpoints', index], 'set either expect or expectFrom, not both');
+  });
+  (config.routes ?? []).forEach((route, index) => {
+    if (route.match?.cluster) checkCluster(route.match.cluster, ['routes', index, 'match', 'cluster']);
+  });
+  const imageRefs = new Set<string>();
+  (config.images ?? []).forEach((image, index) => {
+    if (imageRefs.has(image.ref)) report(['images', index, 'ref'], `duplicate image ${image.ref}`);
+    imageRefs.add(image.ref);
+  });
+  for (const command of Object.keys(config.access ?? {})) {
+    if (!accessCommands.includes(command)) {
+      report(['access', command], `unknown command "${command}"${nearest(command, accessCommands)} (commands: ${accessCommands.join(', ')})`);
+    }
+  }
+}
 
 /** Commands that change a cluster, and so need an access rule. */
 export const accessCommands = ['worker pin', 'worker unpin', 'rollout restart', 'rollout undo'];
@@ -338,8 +353,17 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 /** Validates a parsed YAML/JSON value; throws ConfigError listing every problem with its path. */
 export function parseConfig(value: unknown, source = 'config'): Config {
   const result = configSchema.safeParse(value ?? {}, { reportInput: true });
-  if (!result.success) throw new ConfigError(source, result.error.issues.map(describeIssue));
-  return result.data;
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(describeIssue);
+  // zod checks references only on a well-formed config: check them on the raw file too, so one run names every problem.
+  if (value && typeof value === 'object') {
+    try {
+      crossReferences(value as CrossReferenced, (path, message) => problems.push(`${formatPath(path)}: ${message}`));
+    } catch {
+      // a shape too broken to cross-check: its shape errors say enough
+    }
+  }
+  throw new ConfigError(source, [...new Set(problems)]);
 }
 
 /** Reads and validates a YAML config file. */

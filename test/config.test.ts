@@ -71,6 +71,17 @@ describe('config', () => {
     expect(found.find((problem) => problem.startsWith('access.worker pinn'))).toContain('did you mean "worker pin"');
   });
 
+  it('one run names every problem: references are checked even when the shape has errors too', () => {
+    const found = problems({
+      clusters: [{ name: 'prod' }],
+      workers: [{ name: 'w', cluster: 'staging' }],
+      endpoints: [{ name: 'e', url: 'https://e.example/', every: 'soon' }, { name: 'e', url: 'https://f.example/' }],
+    });
+    expect(found).toContain('endpoints[0].every: expected a duration like 30s, got "soon"');
+    expect(found).toContain('workers[0].cluster: unknown cluster "staging" (clusters: prod)');
+    expect(found).toContain('endpoints[1].name: duplicate endpoint name "e"');
+  });
+
   it('durations read and write the way people do', () => {
     expect(parseDuration('30s')).toBe(30_000);
     expect(parseDuration('1h 30m')).toBe(5_400_000);
