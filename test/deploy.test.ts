@@ -222,7 +222,7 @@ describe(`kubectl kustomize deploy/${kubectl ? '' : ' — SKIPPED: kubectl not f
     expect(rendered!.map(key).sort()).toEqual(listedObjects.map(key).sort());
     expect(rendered!.flatMap(schemaProblems)).toEqual([]);
     expect(rendered!.map((o) => o.kind).sort()).toEqual(
-      ['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Namespace', 'PersistentVolumeClaim', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+      ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Namespace', 'PersistentVolumeClaim', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
     );
   });
 
@@ -264,10 +264,10 @@ describe('RBAC', () => {
     const problems = rbacProblems(doctored);
     expect(problems).toEqual(
       expect.arrayContaining([
-        'ClusterRole/driftwatch-read rule 4: wildcard in resources',
-        'ClusterRole/driftwatch-read rule 5: grants access to secrets',
-        'ClusterRole/driftwatch-read rule 6: verb delete is not allowed',
-        'ClusterRole/driftwatch-read rule 6: patch granted on core/pods, not only on apps deployments/daemonsets/statefulsets',
+        'ClusterRole/driftwatch-read rule 3: wildcard in resources',
+        'ClusterRole/driftwatch-read rule 4: grants access to secrets',
+        'ClusterRole/driftwatch-read rule 5: verb delete is not allowed',
+        'ClusterRole/driftwatch-read rule 5: patch granted on core/pods, not only on apps deployments/daemonsets/statefulsets',
         'ClusterRoleBinding/driftwatch-read: grants patch in every namespace',
         'ClusterRoleBinding/oops: binds the built-in cluster-admin',
       ]),
@@ -278,7 +278,6 @@ describe('RBAC', () => {
     const rules = effectiveRules(objects, account, 'traderx');
     const reads: Array<[string, string, string[]]> = [
       ['', 'pods', ['get', 'list', 'watch']],
-      ['', 'pods/log', ['get']],
       ['apps', 'deployments', ['get', 'list', 'watch']],
       ['apps', 'daemonsets', ['get', 'list', 'watch']],
       ['apps', 'statefulsets', ['get', 'list', 'watch']],
@@ -287,6 +286,9 @@ describe('RBAC', () => {
     for (const [group, resource, verbs] of reads) for (const verb of verbs) expect(allows(rules, group, resource, verb), `${verb} ${resource}`).toBe(true);
     for (const resource of ownedWorkloadKinds) expect(allows(rules, 'apps', resource, 'patch'), `patch ${resource} in traderx`).toBe(false);
     expect(allows(rules, '', 'namespaces', 'list')).toBe(false);
+    // Logs can hold secrets: readable only where something is watched.
+    expect(allows(rules, '', 'pods/log', 'get')).toBe(false);
+    expect(allows(effectiveRules(objects, account, 'confighub'), '', 'pods/log', 'get')).toBe(true);
   });
 
   it('grants patch (pin, restart, undo) on the three workload kinds in the namespace of every sample worker', () => {
