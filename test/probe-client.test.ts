@@ -195,6 +195,20 @@ describe('Prober over HTTP', () => {
     expect(endpoint.requests().at(-1)?.headers['access-control-request-method']).toBe('POST');
   });
 
+  it('keeps connections alive across HEAD probes (undici would close one per HEAD)', async () => {
+    const keepAlive = await startEndpoint();
+    const own = new Prober({ timeoutMs: 2_000 });
+    try {
+      keepAlive.setVersion('X-Relay-Version', '0.2.0');
+      for (let index = 0; index < 20; index++) expect((await own.probe({ url: `${keepAlive.url}/`, versionHeader: 'X-Relay-Version' })).version).toBe('0.2.0');
+      expect(keepAlive.requests().every((request) => request.method === 'HEAD')).toBe(true);
+      expect(keepAlive.connectionCount()).toBeLessThanOrEqual(2);
+    } finally {
+      await own.close();
+      await keepAlive.close();
+    }
+  });
+
   it('never has more probes in flight than its concurrency bound', async () => {
     const bounded = new Prober({ concurrency: 3, timeoutMs: 5_000 });
     const server = await startEndpoint();

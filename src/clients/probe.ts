@@ -325,6 +325,9 @@ export class Prober {
       headers: target.headers ?? {},
       signal,
       dispatcher: target.followRedirects ? this.redirecting : this.agent,
+      // undici closes the socket after every HEAD (undici#258, for servers that send a body anyway);
+      // probing thousands of endpoints every 30 s wants connections, and their TLS sessions, kept.
+      reset: false,
     });
     // Read a little at most, then drop the connection: a huge body never sits in memory.
     await answer.body.dump({ limit: this.maxBodyBytes, signal }).catch(() => undefined);

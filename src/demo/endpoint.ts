@@ -34,6 +34,8 @@ export interface Endpoint {
   requestCount(): number;
   /** Most requests the server was answering at the same time. */
   maxConcurrent(): number;
+  /** TCP connections opened to it so far (keep-alive reuses them). */
+  connectionCount(): number;
   hugeBody(): HugeBodyOutcome | undefined;
   close(): Promise<void>;
 }
@@ -120,12 +122,15 @@ export async function startEndpoint(options: { tls?: { key: string; cert: string
   };
 
   const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler) : http.createServer(handler);
+  let connections = 0;
+  server.on('connection', () => connections++);
   // A TLS client that rejects our certificate shows up here; it is expected in these tests.
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
+    connectionCount: () => connections,
     url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}/hooks/lib/sources/tmdb.js`,
     setVersion(header, value) {
       if (value === undefined) version.delete(header.toLowerCase());
