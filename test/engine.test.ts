@@ -145,4 +145,24 @@ describe('incident engine', () => {
     expect(incident.correlation?.tagMove).toMatchObject({ from: before, to: after });
     expect(incident.correlation?.lastGood).toMatchObject({ digest: before, source: 'registry history' });
   });
+  it('reopens the same incident and thread after a restart on the same database', async () => {
+    const clock = new ManualClock();
+    const dbPath = join(mkdtempSync(join(tmpdir(), 'dw-')), 'db.sqlite');
+    const service = new RecordingService();
+    const first = start(dbPath, clock);
+    first.startDelivery(service);
+    for (const observation of [crash(), crash(), healthy, healthy]) first.engine.check(observation);
+    await first.stop(2000);
+    runtimes.splice(runtimes.indexOf(first), 1);
+    clock.advance(5 * 60_000);
+    const second = start(dbPath, clock);
+    second.startDelivery(service);
+    second.engine.check(crash('CrashLoopBackOff, 9 restarts'));
+    second.engine.check(crash('CrashLoopBackOff, 9 restarts'));
+    expect(second.store.incidents.openIncidents().map((incident) => incident.id)).toEqual([1]);
+    await second.stop(2000);
+    runtimes.splice(runtimes.indexOf(second), 1);
+    expect(service.roots()).toHaveLength(1);
+    expect(service.thread(service.roots()[0]!.ts).map((message) => message.text)).toContain('Reopened: worker pods failing — CrashLoopBackOff, 9 restarts');
+  });
 });
