@@ -66,6 +66,12 @@ const incidentFromRow = (row: IncidentRow): IncidentRecord => ({
   stormId: row.storm_id,
 });
 
+/** An incident as named SQL parameters (the correlation as JSON). */
+function incidentParameters(incident: Omit<IncidentRecord, 'id'>): Record<string, unknown> {
+  const { correlation, ...columns } = incident;
+  return { ...columns, correlation: correlation ? JSON.stringify(correlation) : null };
+}
+
 /** Problems (hysteresis state per subject and kind), incidents, their threads, waiting notices, mutes. */
 export class IncidentStore {
   private readonly statements = new Map<string, Database.Statement>();
@@ -111,47 +117,18 @@ export class IncidentStore {
 
   createIncident(incident: Omit<IncidentRecord, 'id'>): number {
     const result = this.sql(
-        `INSERT INTO incidents (status, primary_subject, severity, channel, title, first_bad_at, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, last_activity_at, correlation, storm_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        incident.status,
-        incident.primarySubject,
-        incident.severity,
-        incident.channel,
-        incident.title,
-        incident.firstBadAt,
-        incident.openedAt,
-        incident.acknowledgedAt,
-        incident.acknowledgedBy,
-        incident.resolvedAt,
-        incident.resolvedBy,
-        incident.lastActivityAt,
-        incident.correlation ? JSON.stringify(incident.correlation) : null,
-        incident.stormId,
-      );
+      `INSERT INTO incidents (status, primary_subject, severity, channel, title, first_bad_at, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, last_activity_at, correlation, storm_id)
+       VALUES (@status, @primarySubject, @severity, @channel, @title, @firstBadAt, @openedAt, @acknowledgedAt, @acknowledgedBy, @resolvedAt, @resolvedBy, @lastActivityAt, @correlation, @stormId)`,
+    ).run(incidentParameters(incident));
     return Number(result.lastInsertRowid);
   }
 
   updateIncident(incident: IncidentRecord): void {
     this.sql(
-        `UPDATE incidents SET status = ?, severity = ?, title = ?, first_bad_at = ?, acknowledged_at = ?, acknowledged_by = ?, resolved_at = ?, resolved_by = ?,
-           last_activity_at = ?, correlation = ?, storm_id = ? WHERE id = ?`,
-      )
-      .run(
-        incident.status,
-        incident.severity,
-        incident.title,
-        incident.firstBadAt,
-        incident.acknowledgedAt,
-        incident.acknowledgedBy,
-        incident.resolvedAt,
-        incident.resolvedBy,
-        incident.lastActivityAt,
-        incident.correlation ? JSON.stringify(incident.correlation) : null,
-        incident.stormId,
-        incident.id,
-      );
+      `UPDATE incidents SET status = @status, severity = @severity, title = @title, first_bad_at = @firstBadAt, acknowledged_at = @acknowledgedAt,
+         acknowledged_by = @acknowledgedBy, resolved_at = @resolvedAt, resolved_by = @resolvedBy, last_activity_at = @lastActivityAt,
+         correlation = @correlation, storm_id = @stormId WHERE id = @id`,
+    ).run({ ...incidentParameters(incident), id: incident.id });
   }
 
   incident(id: number): IncidentRecord | undefined {
