@@ -61,6 +61,8 @@ describe('timelines and summaries', () => {
     sink.check({ subject: worker, problem: 'worker_pods_failing', ok: false, summary: 'CrashLoopBackOff, 3 restarts' });
     const root = await waitFor(() => fake!.channel(CHANNEL).find((message) => message.text.includes('#1 worker cost-optimizer-worker')), { what: 'root' });
     expect(fake!.messageText(root)).toContain('sha256:8b96908d → sha256:c4338b51');
+    // Detected is when the poster recorded Slack's answer: let it, before time moves on.
+    await waitFor(() => runtime.store.outbox.byKey('inc-1-root')?.sentAt, { what: 'root delivery recorded' });
     clock.advance(2 * MINUTE);
     await slash('note #1 rolled back the tag in CI (token xoxb-9999-8888-leakedtokenvalue)');
     await answered(/Noted on #1/);
