@@ -49,8 +49,8 @@ export function createSlackApp(runtime: Runtime, settings: SlackSettings): { app
   // /readyz follows the socket: up on `connected`, down while it reconnects. HTTP mode is up once listening.
   let socketUp = false;
   socketReceiver?.client.on('connected', () => (socketUp = true));
-  socketReceiver?.client.on('disconnected', () => (socketUp = false));
-  socketReceiver?.client.on('reconnecting', () => (socketUp = false));
+  // `close` is the socket itself going away; the client waits a little before `reconnecting`.
+  for (const down of ['close', 'disconnected', 'reconnecting']) socketReceiver?.client.on(down, () => (socketUp = false));
 
   const answer = async (respond: RespondFn, reply: CommandReply) => {
     if (reply.kind === 'confirm') {
