@@ -39,9 +39,9 @@ async function setUp(config: Record<string, unknown> = {}, clock = new ManualClo
   });
   const created = createSlackApp(runtime, { mode: 'socket', botToken: BOT, appToken: APP, apiUrl: fake.apiUrl, port: 0 });
   app = created.app;
-  runtime.startDelivery(new SlackService(created.client));
+  const poster = runtime.startDelivery(new SlackService(created.client));
   await app.start();
-  return { fake, runtime, clock, sink: runtime.sink() };
+  return { fake, runtime, clock, poster, sink: runtime.sink() };
 }
 
 const slash = (text: string, user = 'U0LEAD') => fake!.sendEnvelope('slash_commands', fake!.slashPayload({ command: '/incident', text, user_id: user, channel_id: CHANNEL }));
@@ -100,13 +100,15 @@ describe('timelines and summaries', () => {
   });
 
   it('detected is when the channel saw the root; a resolve by hand is the first human action', async () => {
-    const { runtime, clock, sink } = await setUp({ alerting: { failuresBeforeAlert: 1 } });
+    const { runtime, clock, poster, sink } = await setUp({ alerting: { failuresBeforeAlert: 1 } });
     fake!.failAlways('chat.postMessage', { status: 503 });
     sink.check({ subject: 'endpoint:relay-dfw1', problem: 'endpoint_down', ok: false, summary: 'connection refused' });
     await waitFor(() => fake!.callCount('chat.postMessage') >= 1, { what: 'a failed post' });
     // Slack is down for half an hour; the root reaches the channel when it recovers.
     clock.advance(30 * MINUTE);
     fake!.heal();
+    // The retry timer runs on real time while the test's clock jumped: deliver now.
+    poster.kick();
     await waitFor(() => fake!.channel(CHANNEL).length === 1 && runtime.store.outbox.byKey('inc-1-root')?.sentAt, { timeoutMs: 10_000, what: 'root after the outage, recorded' });
     clock.advance(5 * MINUTE);
     await slash('resolve #1 fixed upstream');
