@@ -337,7 +337,7 @@ export class IncidentEngine {
       this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: id, role: 'root', message: renderRoot(incident, [problem], { now }) });
     }
     this.releaseHeldNotices(problem, incident);
-    this.crossReferenceCluster(incident, now);
+    this.crossReferenceCluster(incident);
   }
 
   /**
@@ -362,7 +362,7 @@ export class IncidentEngine {
   }
 
   /** Incidents on a cluster whose API is unreachable point to that incident, and it to them. */
-  private crossReferenceCluster(incident: IncidentRecord, now: number): void {
+  private crossReferenceCluster(incident: IncidentRecord): void {
     const cluster = this.clusterOf(incident.primarySubject);
     if (!cluster) return;
     const open = this.store.incidents.openIncidents().filter((other) => other.id !== incident.id);
@@ -378,7 +378,6 @@ export class IncidentEngine {
       this.reply(incident, `clusterref-${incident.id}-${clusterIncident.id}`, renderReply('warning', [`Cluster ${cluster}'s API is unreachable: see incident #${clusterIncident.id}`]));
       this.reply(clusterIncident, `clusterref-${clusterIncident.id}-${incident.id}`, renderReply('info', [`Open on this cluster: incident #${incident.id} (${describeSubject(incident.primarySubject)})`]));
     }
-    void now;
   }
 
   private correlate(problem: ProblemRecord): Correlation | null {

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import { statements, type Db } from './db.js';
 
 export interface AuditEntry {
   id: number;
@@ -14,16 +14,18 @@ export interface AuditEntry {
 
 /** Who changed what, where, from what to what, and how it went; never edited. */
 export class AuditLog {
-  constructor(private readonly db: Db) {}
+  private readonly sql: ReturnType<typeof statements>;
+  constructor(db: Db) {
+    this.sql = statements(db);
+  }
 
   record(entry: Omit<AuditEntry, 'id'>): number {
-    const result = this.db
-      .prepare('INSERT INTO audit (at, actor, action, target, before, after, result, incident_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    const result = this.sql('INSERT INTO audit (at, actor, action, target, before, after, result, incident_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(entry.at, entry.actor, entry.action, entry.target, entry.before, entry.after, entry.result, entry.incidentId);
     return Number(result.lastInsertRowid);
   }
 
   all(): AuditEntry[] {
-    return (this.db.prepare('SELECT id, at, actor, action, target, before, after, result, incident_id AS incidentId FROM audit ORDER BY id').all() as AuditEntry[]);
+    return (this.sql('SELECT id, at, actor, action, target, before, after, result, incident_id AS incidentId FROM audit ORDER BY id').all() as AuditEntry[]);
   }
 }

@@ -46,3 +46,16 @@ export function openDb(path: string): Db {
   }
   return db;
 }
+
+/** Prepares each SQL text once per database: preparing is most of the cost of a small query. */
+export function statements(db: Db): <P extends unknown[] = unknown[], R = unknown>(sql: string) => Database.Statement<P, R> {
+  const cache = new Map<string, Database.Statement>();
+  return <P extends unknown[] = unknown[], R = unknown>(sql: string) => {
+    let statement = cache.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      cache.set(sql, statement);
+    }
+    return statement as unknown as Database.Statement<P, R>;
+  };
+}

@@ -1,5 +1,4 @@
-import type Database from 'better-sqlite3';
-import type { Db } from './db.js';
+import { statements, type Db } from './db.js';
 import type { Correlation, IncidentRecord, ProblemDetail, ProblemKind, ProblemRecord, ProblemState, Severity } from '../model.js';
 
 interface ProblemRow {
@@ -74,17 +73,10 @@ function incidentParameters(incident: Omit<IncidentRecord, 'id'>): Record<string
 
 /** Problems (hysteresis state per subject and kind), incidents, their threads, waiting notices, mutes. */
 export class IncidentStore {
-  private readonly statements = new Map<string, Database.Statement>();
-  constructor(private readonly db: Db) {}
-
-  /** Prepares each statement once: preparing is most of the cost of a small query. */
-  private sql<P extends unknown[] = unknown[], R = unknown>(text: string): Database.Statement<P, R> {
-    let statement = this.statements.get(text);
-    if (!statement) {
-      statement = this.db.prepare(text);
-      this.statements.set(text, statement);
-    }
-    return statement as unknown as Database.Statement<P, R>;
+  /** Each statement prepared once (see `statements`). */
+  private readonly sql: ReturnType<typeof statements>;
+  constructor(db: Db) {
+    this.sql = statements(db);
   }
 
   problem(subject: string, kind: ProblemKind): ProblemRecord | undefined {

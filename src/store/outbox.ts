@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import { statements, type Db } from './db.js';
 import type { MessageModel } from '../messages.js';
 
 export type OutboxRole = 'root' | 'reply' | 'message';
@@ -66,7 +66,10 @@ const fromRow = (row: Row): OutboxRow => ({
  */
 export class Outbox {
   private readonly listeners = new Set<() => void>();
-  constructor(private readonly db: Db) {}
+  private readonly sql: ReturnType<typeof statements>;
+  constructor(db: Db) {
+    this.sql = statements(db);
+  }
 
   /** Calls `listener` whenever a row is added, so the poster wakes at once. */
   onEnqueue(listener: () => void): () => void {
@@ -77,49 +80,48 @@ export class Outbox {
   enqueue(entry: { key: string; channel: string; kind: OutboxRow['kind']; incidentId: number | null; role: OutboxRole; message: MessageModel; at: number; threadOf?: string }): void {
     if (entry.kind === 'update' && entry.incidentId !== null) {
       // Only the newest state of a root matters: older pending updates are superseded.
-      this.db.prepare("UPDATE outbox SET status = 'superseded' WHERE kind = 'update' AND incident_id = ? AND status = 'pending'").run(entry.incidentId);
+      this.sql("UPDATE outbox SET status = 'superseded' WHERE kind = 'update' AND incident_id = ? AND status = 'pending'").run(entry.incidentId);
     }
-    this.db
-      .prepare('INSERT OR IGNORE INTO outbox (key, channel, kind, incident_id, role, thread_of, message, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)')
+    this.sql('INSERT OR IGNORE INTO outbox (key, channel, kind, incident_id, role, thread_of, message, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)')
       .run(entry.key, entry.channel, entry.kind, entry.incidentId, entry.role, entry.threadOf ?? null, JSON.stringify(entry.message), entry.at);
     for (const listener of this.listeners) listener();
   }
 
   pending(): OutboxRow[] {
-    return this.db.prepare<[], Row>("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id").all().map(fromRow);
+    return this.sql<[], Row>("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id").all().map(fromRow);
   }
 
   /** Recorded before a send, so a restart knows the message may already be in Slack. */
   markAttempt(id: number): void {
-    this.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?').run(id);
+    this.sql('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?').run(id);
   }
 
   markSent(id: number, ts: string, at: number): void {
-    this.db.prepare("UPDATE outbox SET status = 'sent', ts = ?, sent_at = ?, error = NULL WHERE id = ?").run(ts, at, id);
+    this.sql("UPDATE outbox SET status = 'sent', ts = ?, sent_at = ?, error = NULL WHERE id = ?").run(ts, at, id);
   }
 
   retryLater(id: number, nextAttemptAt: number, error: string): void {
-    this.db.prepare('UPDATE outbox SET next_attempt_at = ?, error = ? WHERE id = ?').run(nextAttemptAt, error, id);
+    this.sql('UPDATE outbox SET next_attempt_at = ?, error = ? WHERE id = ?').run(nextAttemptAt, error, id);
   }
 
   markFailed(id: number, error: string): void {
-    this.db.prepare("UPDATE outbox SET status = 'failed', error = ? WHERE id = ?").run(error, id);
+    this.sql("UPDATE outbox SET status = 'failed', error = ? WHERE id = ?").run(error, id);
   }
 
   byKey(key: string): OutboxRow | undefined {
-    const row = this.db.prepare<[string], Row>('SELECT * FROM outbox WHERE key = ?').get(key);
+    const row = this.sql<[string], Row>('SELECT * FROM outbox WHERE key = ?').get(key);
     return row ? fromRow(row) : undefined;
   }
 
   depth(): number {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'").get() as { n: number }).n;
+    return (this.sql("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'").get() as { n: number }).n;
   }
 
   failed(): OutboxRow[] {
-    return this.db.prepare<[], Row>("SELECT * FROM outbox WHERE status = 'failed' ORDER BY id").all().map(fromRow);
+    return this.sql<[], Row>("SELECT * FROM outbox WHERE status = 'failed' ORDER BY id").all().map(fromRow);
   }
 
   all(): OutboxRow[] {
-    return this.db.prepare<[], Row>('SELECT * FROM outbox ORDER BY id').all().map(fromRow);
+    return this.sql<[], Row>('SELECT * FROM outbox ORDER BY id').all().map(fromRow);
   }
 }
