@@ -110,7 +110,7 @@ async function main() {
   // The same HEADs straight from the client (4 at a time, no store, no engine): what the
   // registry itself costs, so the watcher's own share of a cycle is the difference.
   {
-    const { Limiter } = await import('../dist/watchers/scheduler.js');
+    const { Limiter } = await import('../dist/limiter.js');
     const { parseImageRef } = await import('../dist/image-ref.js');
     const limiter = new Limiter(4);
     const parsed = refs.map(({ ref }) => parseImageRef(ref));

@@ -263,8 +263,6 @@ export type Config = z.output<typeof configSchema>;
 export type WorkerConfig = Config['workers'][number];
 export type WorkloadConfig = Config['workloads'][number];
 export type EndpointConfig = Config['endpoints'][number];
-export type ImageConfig = Config['images'][number];
-export type ClusterConfig = Config['clusters'][number];
 
 export class ConfigError extends Error {
   constructor(

@@ -107,13 +107,6 @@ export function shortDigest(digest: string): string {
   return digest.slice(0, colon + 1 + 8);
 }
 
-/** The same reference pinned to `digest` (keeps the tag for readability). */
-export function withDigest(ref: ImageRef, digest: string): ImageRef {
-  const next: ImageRef = { registry: ref.registry, repository: ref.repository, digest, text: '' };
-  if (ref.tag !== undefined) next.tag = ref.tag;
-  next.text = formatImageRef(next);
-  return next;
-}
 
 /** One spelling per image (`nginx` and `docker.io/library/nginx:latest` are the same tag); refs that don't parse stay as written. */
 export function canonicalImage(text: string): string {
@@ -122,4 +115,10 @@ export function canonicalImage(text: string): string {
   } catch {
     return text;
   }
+}
+
+/** `docker.io/traderx/reference-data@sha256:…` or `docker-pullable://…@sha256:…` → `sha256:…`. */
+export function digestOfImageId(imageID: string | undefined): string | undefined {
+  const m = /(sha256:[a-f0-9]{64})/.exec(imageID ?? '');
+  return m?.[1];
 }

@@ -28,7 +28,7 @@ import { createTask, type ScheduledTask } from 'node-cron';
 import { dueCronMinute, renderDigest } from './incidents/digest.js';
 
 /** The channel used when no Slack channel is configured (console, demo). */
-export const CONSOLE_CHANNEL = 'C0CONSOLE';
+const CONSOLE_CHANNEL = 'C0CONSOLE';
 
 export interface RuntimeOptions {
   clock?: Clock;
@@ -190,14 +190,14 @@ export class Runtime {
         checks: () => ({
           store: { ok: store.db.open },
           // Messages Slack refused for good (channel_not_found, not_in_channel…): visible, not fatal.
-          delivery: { ok: true, detail: `${store.outbox.depth()} pending, ${store.outbox.failed().length} refused by Slack` },
+          delivery: { ok: true, detail: `${store.outbox.depth()} pending, ${store.outbox.failedCount()} refused by Slack` },
           ...(options.slackConnected ? { slack: { ok: options.slackConnected() } } : {}),
           ...Object.fromEntries(this.watchers.flatMap((watcher) => Object.entries(watcher.health?.() ?? {}))),
         }),
       },
       () => {
         metrics.outboxDepth.set(store.outbox.depth());
-        metrics.outboxFailed.set(store.outbox.failed().length);
+        metrics.outboxFailed.set(store.outbox.failedCount());
       },
     ).catch((error: Error) => {
       // A busy port must not stop the bot from alerting; it only loses /healthz and /metrics.
@@ -206,11 +206,6 @@ export class Runtime {
     });
   }
 
-  /** The port the health server listens on (0 in config means any free one). */
-  serverPort(): number | undefined {
-    const address = this.server?.address();
-    return typeof address === 'object' && address ? address.port : undefined;
-  }
 
   /** SIGTERM: stop the watchers, drain the outbox for a bounded time, close the store. */
   async shutdown(drainMs = 10_000): Promise<void> {

@@ -219,7 +219,8 @@ export function backoffDelay(failures: number, minMs: number, maxMs: number): nu
   return Math.min(maxMs, minMs * 2 ** Math.max(0, Math.min(30, failures - 1)));
 }
 
-function selectorString(selector: V1LabelSelector | undefined): string {
+/** A label selector as the `labelSelector` query parameter writes it. */
+export function selectorString(selector: V1LabelSelector | undefined): string {
   const parts = Object.entries(selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
   for (const expr of selector?.matchExpressions ?? []) {
     const values = (expr.values ?? []).join(',');

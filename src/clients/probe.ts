@@ -7,6 +7,7 @@
 import tls, { type PeerCertificate, type TLSSocket } from 'node:tls';
 import { Agent, buildConnector, interceptors, request, type Dispatcher } from 'undici';
 import { logger } from '../log.js';
+import { Limiter } from '../limiter.js';
 
 export interface ProbeTarget {
   url: string;
@@ -190,30 +191,6 @@ export function classifyError(err: unknown): { kind: ProbeErrorKind; code?: stri
   return { kind: 'other' };
 }
 
-/** A small FIFO semaphore: the bound on probes in flight. */
-class Slots {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
-  get inUse(): number {
-    return this.active;
-  }
-  get queued(): number {
-    return this.waiting.length;
-  }
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active++;
-    try {
-      return await work();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next(); // the slot passes straight on
-      else this.active--;
-    }
-  }
-}
-
 interface CertRecord {
   cert: PeerCertificate;
   authorized: boolean;
@@ -224,7 +201,7 @@ interface CertRecord {
 export class Prober {
   private readonly agent: Agent;
   private readonly redirecting: Dispatcher;
-  private readonly slots: Slots;
+  private readonly slots: Limiter;
   private readonly timeoutMs: number;
   private readonly ca: string[];
   private readonly tlsInfoTtlMs: number;
@@ -237,7 +214,7 @@ export class Prober {
 
   constructor(options: ProberOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.slots = new Slots(Math.max(1, options.concurrency ?? 64));
+    this.slots = new Limiter(Math.max(1, options.concurrency ?? 64));
     this.tlsInfoTtlMs = options.tlsInfoTtlMs ?? 5 * 60_000;
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
     this.now = options.now ?? Date.now;

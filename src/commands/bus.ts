@@ -42,7 +42,7 @@ export interface CommandSpec {
 const MAX_TEXT = 2000;
 
 /** Splits command text into words; quotes group words; control characters are refused. */
-export function tokenize(text: string): string[] {
+function tokenize(text: string): string[] {
   if (text.length > MAX_TEXT) throw new UsageError(`that command is ${text.length} characters long; the limit is ${MAX_TEXT}`);
   if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)) throw new UsageError('the command contains control characters; type it again as plain text');
   const words: string[] = [];

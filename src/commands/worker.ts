@@ -5,7 +5,7 @@
  * from, by whom, when and why, so `unpin` can put the tag back and `/worker list` can show it.
  */
 import type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../image-ref.js';
+import { digestOfImageId, parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../image-ref.js';
 import { RegistryError } from '../clients/registry.js';
 import { PIN_ANNOTATIONS, type KubeCluster } from '../clients/kube.js';
 import type { WorkerConfig } from '../config.js';
@@ -84,12 +84,6 @@ export function pinOf(annotations: Record<string, string> | undefined): PinInfo 
   const from = annotations?.[PIN_ANNOTATIONS.from];
   if (!from) return undefined;
   return { from, by: annotations?.[PIN_ANNOTATIONS.by], at: annotations?.[PIN_ANNOTATIONS.at], reason: annotations?.[PIN_ANNOTATIONS.reason] };
-}
-
-/** The digest part of a pod's `imageID` (`docker-pullable://repo@sha256:…` or `repo@sha256:…`). */
-export function podDigest(imageId: string | undefined): string | undefined {
-  const at = imageId?.lastIndexOf('@sha256:') ?? -1;
-  return at >= 0 ? imageId!.slice(at + 1) : undefined;
 }
 
 /** `8b96908d ×2 ✓, c4331a2f ×1 ✗` — short digests per readiness, for phones. */
@@ -374,7 +368,7 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
       const pods: V1Pod[] = await live.cluster.listPods(worker.namespace, Object.entries(live.deployment.spec?.selector?.matchLabels ?? {}).map(([key, value]) => `${key}=${value}`).join(',') || undefined);
       const containers = pods.map((pod) => {
         const status = pod.status?.containerStatuses?.find((candidate) => candidate.name === live.container.name);
-        return { pod: pod.metadata?.name ?? '?', digest: podDigest(status?.imageID), ready: status?.ready ?? false, waiting: status?.state?.waiting?.reason };
+        return { pod: pod.metadata?.name ?? '?', digest: digestOfImageId(status?.imageID), ready: status?.ready ?? false, waiting: status?.state?.waiting?.reason };
       });
       return { worker, image: live.image, pin: live.pin, containers, ...(hub ? { hub } : {}), source: 'live' };
     } catch (error) {

@@ -13,7 +13,7 @@ export interface PosterOptions {
 
 export interface PosterMetrics {
   delivered(kind: 'post' | 'update' | 'file'): void;
-  retried(reason: string): void;
+  retried(): void;
   failed(): void;
 }
 
@@ -61,10 +61,10 @@ export class Poster {
   async drain(deadlineMs: number): Promise<boolean> {
     const deadline = Date.now() + deadlineMs;
     while (Date.now() < deadline) {
-      await this.runOnce();
-      const due = this.store.outbox.pending().filter((row) => row.nextAttemptAt <= this.clock.now());
+      const delivered = await this.runOnce();
       if (this.store.outbox.depth() === 0) return true;
-      if (due.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      // Nothing moved (waiting on a backoff or on a root): don't spin.
+      if (delivered === 0) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     return this.store.outbox.depth() === 0;
   }
@@ -93,9 +93,8 @@ export class Poster {
   private scheduleNext(): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    const pending = this.store.outbox.pending();
-    if (pending.length === 0) return;
-    const next = Math.min(...pending.map((row) => row.nextAttemptAt));
+    const next = this.store.outbox.nextAttemptAt();
+    if (next === undefined) return;
     const wait = Math.max(10, Math.min(next - this.clock.now(), this.maxBackoffMs));
     this.timer = setTimeout(() => this.kick(), wait);
     this.timer.unref?.();
@@ -176,7 +175,7 @@ export class Poster {
       const backoff = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** Math.min(row.attempts, 16));
       const wait = Math.min(this.maxBackoffMs, Math.max(backoff, error instanceof DeliveryError ? (error.retryAfterMs ?? 0) : 0));
       this.store.outbox.retryLater(row.id, this.clock.now() + wait, reason);
-      this.metrics?.retried(reason);
+      this.metrics?.retried();
       this.log.warn({ key: row.key, attempt: row.attempts + 1, retryInMs: wait }, `delivery will be retried: ${reason}`);
       return 'blocked';
     }

@@ -103,9 +103,6 @@ export class IncidentStore {
     return this.sql<[string], ProblemRow>('SELECT * FROM problems WHERE subject = ?').all(subject).map(problemFromRow);
   }
 
-  activeProblems(): ProblemRecord[] {
-    return this.sql<[], ProblemRow>("SELECT * FROM problems WHERE state != 'ok' ORDER BY subject, kind").all().map(problemFromRow);
-  }
 
   createIncident(incident: Omit<IncidentRecord, 'id'>): number {
     const result = this.sql(

@@ -117,6 +117,15 @@ export class Outbox {
     return (this.sql("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'").get() as { n: number }).n;
   }
 
+  /** When the earliest pending row may be tried, or undefined when none waits. */
+  nextAttemptAt(): number | undefined {
+    return this.sql<[], { next: number | null }>("SELECT MIN(next_attempt_at) AS next FROM outbox WHERE status = 'pending'").get()?.next ?? undefined;
+  }
+
+  failedCount(): number {
+    return this.sql<[], { n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'").get()!.n;
+  }
+
   failed(): OutboxRow[] {
     return this.sql<[], Row>("SELECT * FROM outbox WHERE status = 'failed' ORDER BY id").all().map(fromRow);
   }

@@ -96,10 +96,6 @@ export interface ServedChange {
   to: ServedState;
 }
 
-/** True when the probe got an answer we can read a version from: up, and not a TLS failure. */
-export function answered(result: ProbeResult): boolean {
-  return !isDown(result);
-}
 
 /**
  * The served state after `result`: a down or TLS-failed probe keeps the previous version (nothing
@@ -107,7 +103,8 @@ export function answered(result: ProbeResult): boolean {
  * previously seen value is returned so the caller can post the notice.
  */
 export function nextServed(previous: ServedState | undefined, result: ProbeResult, now: number, expectation: Expectation): { served: ServedState; change?: ServedChange } {
-  const up = answered(result);
+  // An answer we can read a version from: up, and not a TLS failure.
+  const up = !isDown(result);
   const base = {
     up,
     latencyMs: result.latencyMs,

@@ -8,8 +8,8 @@
  */
 import type { Config } from '../config.js';
 import { workloadSubject } from '../config.js';
-import { PIN_ANNOTATIONS, classifyKubeError, KubeError, type KubeCluster, type KubeErrorKind, type WatchHandle, type WatchState, type WatchedObject, type WorkloadKind } from '../clients/kube.js';
-import { shortDigest } from '../image-ref.js';
+import { PIN_ANNOTATIONS, classifyKubeError, selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchHandle, type WatchState, type WatchedObject, type WorkloadKind } from '../clients/kube.js';
+import { digestOfImageId, shortDigest } from '../image-ref.js';
 import { formatDuration } from '../duration.js';
 import type { RunningContainer } from '../incidents/engine.js';
 import { describeSubject, subjectOf } from '../incidents/subjects.js';
@@ -89,11 +89,6 @@ const rank = (reason: string) => {
 /** The key under which a crashed container's previous log is cached: a new crash, a new key. */
 export const crashLogKey = (pod: string, container: string, restarts: number) => `${pod}/${container}#${restarts}`;
 
-/** `docker.io/traderx/reference-data@sha256:…` or `docker-pullable://…@sha256:…` → `sha256:…`. */
-export function digestOfImageId(imageID: string | undefined): string | undefined {
-  const m = /(sha256:[a-f0-9]{64})/.exec(imageID ?? '');
-  return m?.[1];
-}
 
 /** An image as written without its tag or digest: `traderx/reference-data:v1` → `traderx/reference-data`. */
 export function imageName(image: string): string {
@@ -165,14 +160,16 @@ function assessContainer(pod: WatchedObject, c: ContainerView, opts: PodAssessOp
   const running = s?.state?.running;
   const terminated = s?.state?.terminated;
   const last = s?.lastState?.terminated;
+  const runningDigest = digestOfImageId(s?.imageID);
+  const lastExit = describeExit(terminated ?? last);
   const base = {
     pod: pod.metadata.name,
     container: c.name,
     image: c.image,
-    ...(digestOfImageId(s?.imageID) ? { digest: digestOfImageId(s?.imageID) } : {}),
+    ...(runningDigest ? { digest: runningDigest } : {}),
     ready: s?.ready === true,
     restarts,
-    ...(describeExit(terminated ?? last) ? { lastExit: describeExit(terminated ?? last) } : {}),
+    ...(lastExit ? { lastExit } : {}),
     crashed: Boolean(terminated || last),
   };
   const bad = (reason: string, summary: string, message?: string): PodFinding => ({ ...base, verdict: 'bad', reason, summary, ...(message ? { message } : {}) });
@@ -546,18 +543,6 @@ interface Target {
 
 const pluralOf: Record<WorkloadKind, string> = { Deployment: 'deployments', DaemonSet: 'daemonsets', StatefulSet: 'statefulsets' };
 
-/** `{matchLabels, matchExpressions}` → a label selector string. */
-export function labelSelectorOf(selector: Json): string {
-  const parts = Object.entries((selector?.matchLabels ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`);
-  for (const expr of (selector?.matchExpressions ?? []) as Json[]) {
-    const values = (expr.values ?? []).join(',');
-    if (expr.operator === 'In') parts.push(`${expr.key} in (${values})`);
-    else if (expr.operator === 'NotIn') parts.push(`${expr.key} notin (${values})`);
-    else if (expr.operator === 'Exists') parts.push(String(expr.key));
-    else if (expr.operator === 'DoesNotExist') parts.push(`!${expr.key}`);
-  }
-  return parts.join(',');
-}
 
 /**
  * Watches every configured cluster. Reports through the sink only: checks on verdict changes
@@ -742,7 +727,7 @@ export class KubeWatcher implements Watcher {
         else {
           target.workload = obj;
           if (!target.fixedSelector) {
-            const selector = labelSelectorOf(obj.spec?.selector);
+            const selector = selectorString(obj.spec?.selector);
             if (selector && selector !== target.podSelector) this.startPodWatch(target, selector);
           }
         }

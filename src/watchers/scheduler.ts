@@ -44,21 +44,3 @@ export class Scheduler {
     await Promise.allSettled([...this.running]);
   }
 }
-
-/** Runs at most `limit` tasks at a time (per registry, per prober). */
-export class Limiter {
-  private active = 0;
-  private readonly queue: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
-    this.active++;
-    try {
-      return await task();
-    } finally {
-      this.active--;
-      this.queue.shift()?.();
-    }
-  }
-}
