@@ -45,7 +45,7 @@ describe('expected version', () => {
 
   it('comes from config, the image label, or the workload image tag, each with its source', () => {
     expect(expectedVersion({ expect: 'v0.2.0' }, none)).toEqual({ version: '0.2.0', source: 'config' });
-    expect(expectedVersion({ expectFrom: { image: IMAGE } }, { ...none, imageVersion: (ref) => (ref === IMAGE ? { version: '0.2.0', digest: 'sha256:aa' } : undefined) })).toEqual(expect020);
+    expect(expectedVersion({ expectFrom: { image: IMAGE } }, { ...none, imageVersion: (ref) => (ref === IMAGE ? { version: '0.2.0', digest: 'sha256:aa', at: 0 } : undefined) })).toEqual(expect020);
     const spec = { containers: [{ name: 'sidecar', image: 'nginx:stable' }, { name: 'edge', image: 'ghcr.io/acme/edge:v0.2.0' }] };
     expect(expectedVersion({ expectFrom: { workload: WORKLOAD } }, { ...none, workloadSpec: (ref) => (ref === WORKLOAD ? spec : undefined) })).toEqual({ version: '0.2.0', source: `image tag of ${WORKLOAD}` });
   });
@@ -53,7 +53,7 @@ describe('expected version', () => {
   it('is unknown, with the reason, when nothing says what it should be', () => {
     expect(expectedVersion({}, none)).toEqual({ unknown: 'no expect or expectFrom configured' });
     expect(expectedVersion({ expectFrom: { image: IMAGE } }, none)).toEqual({ unknown: `no version label read yet for ${IMAGE}` });
-    expect(expectedVersion({ expectFrom: { image: IMAGE } }, { ...none, imageVersion: () => ({ version: null, digest: 'sha256:aa' }) })).toEqual({ unknown: `${IMAGE} has no org.opencontainers.image.version label` });
+    expect(expectedVersion({ expectFrom: { image: IMAGE } }, { ...none, imageVersion: () => ({ version: null, digest: 'sha256:aa', at: 0 }) })).toEqual({ unknown: `${IMAGE} has no org.opencontainers.image.version label` });
     const shaTagged = { containers: [{ name: 'edge', image: 'ghcr.io/acme/edge:sha-39a4e17' }] };
     expect(expectedVersion({ expectFrom: { workload: WORKLOAD } }, { ...none, workloadSpec: () => shaTagged })).toEqual({
       unknown: `the image tag of ${WORKLOAD} carries no version (ghcr.io/acme/edge:sha-39a4e17)`,

@@ -12,6 +12,7 @@ import type { CheckObservation, NoticeObservation } from '../model.js';
 import { Scheduler } from './scheduler.js';
 import type { ObservationSink, Watcher } from './types.js';
 import { subjectOf } from '../incidents/subjects.js';
+import type { ImageVersionState, WorkloadSpec } from './registry.js';
 
 /** A certificate with fewer days left than this is a warning. */
 export const TLS_EXPIRY_WARNING_DAYS = 14;
@@ -19,25 +20,13 @@ export const TLS_EXPIRY_WARNING_DAYS = 14;
 // ---------------------------------------------------------------------------------------------
 // Expected version
 
-/** What the registry watcher writes under key 'version' for `image:<ref>`. */
-export interface ImageVersionState {
-  version?: string | null;
-  digest?: string;
-  at?: number;
-}
-
-/** What the kube watcher writes under key 'spec' for `workload:<ref>`. */
-export interface WorkloadSpecState {
-  containers: Array<{ name: string; image: string; imagePullPolicy?: string }>;
-}
-
 /** The version an endpoint should serve and where that came from, or why it isn't known. */
 export type Expectation = { version: string; source: string } | { version?: undefined; unknown: string };
 
 /** Where expected versions come from, so `expectedVersion` stays pure. */
 export interface ExpectationFacts {
   imageVersion(ref: string): ImageVersionState | undefined;
-  workloadSpec(ref: string): WorkloadSpecState | undefined;
+  workloadSpec(ref: string): WorkloadSpec | undefined;
 }
 
 export function expectedVersion(endpoint: Pick<EndpointConfig, 'expect' | 'expectFrom'>, facts: ExpectationFacts): Expectation {
@@ -434,14 +423,14 @@ export class EndpointWatcher implements Watcher {
   /** Lookups over the states other watchers wrote; each table is read only when needed. */
   private readFacts(): ExpectationFacts {
     let images: Map<string, ImageVersionState> | undefined;
-    let specs: Map<string, WorkloadSpecState> | undefined;
+    let specs: Map<string, WorkloadSpec> | undefined;
     return {
       imageVersion: (ref) => {
         images ??= new Map(this.sink.statesOf<ImageVersionState>('version').map((entry) => [entry.subject, entry.value]));
         return images.get(subjectOf.image(ref));
       },
       workloadSpec: (ref) => {
-        specs ??= new Map(this.sink.statesOf<WorkloadSpecState>('spec').map((entry) => [entry.subject, entry.value]));
+        specs ??= new Map(this.sink.statesOf<WorkloadSpec>('spec').map((entry) => [entry.subject, entry.value]));
         return specs.get(`workload:${ref}`);
       },
     };
