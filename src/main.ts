@@ -26,6 +26,7 @@ import { startHealthServer } from './server.js';
 import type { Server } from 'node:http';
 import { createTask, type ScheduledTask } from 'node-cron';
 import { dueCronMinute, renderDigest } from './incidents/digest.js';
+import { subjectOf } from './incidents/subjects.js';
 
 /** The channel used when no Slack channel is configured (console, demo). */
 const CONSOLE_CHANNEL = 'C0CONSOLE';
@@ -70,8 +71,8 @@ export class Runtime {
     this.defaultChannel = config.slack.channel ?? CONSOLE_CHANNEL;
     // Workers and endpoints name their cluster only in the config (an endpoint through its workload).
     const workerClusters = new Map([
-      ...config.workers.map((worker): [string, string] => [`worker:${worker.name}`, worker.cluster]),
-      ...config.endpoints.filter((endpoint) => endpoint.workload).map((endpoint): [string, string] => [`endpoint:${endpoint.name}`, endpoint.workload!.split('/')[0]!]),
+      ...config.workers.map((worker): [string, string] => [subjectOf.worker(worker.name), worker.cluster]),
+      ...config.endpoints.filter((endpoint) => endpoint.workload).map((endpoint): [string, string] => [subjectOf.endpoint(endpoint.name), endpoint.workload!.split('/')[0]!]),
     ]);
     const clusterOf = (subject: string) => clusterOfSubject(subject) ?? workerClusters.get(subject);
     const labelsOf = (subject: string) => this.store.subjects.state<{ labels?: Record<string, string> }>(subject, 'spec')?.value.labels ?? {};

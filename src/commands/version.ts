@@ -106,7 +106,7 @@ export function versionStatusMessage(runtime: Runtime, service?: string): Messag
     else if (verdict === 'split') lines.push([`${label}: pods run different digests: ${summarizeRunning(running)}`]);
   };
 
-  if (!wantedWorkloads) for (const worker of config.workers) addWorkload(worker.name, `worker:${worker.name}`, worker.container);
+  if (!wantedWorkloads) for (const worker of config.workers) addWorkload(worker.name, subjectOf.worker(worker.name), worker.container);
   for (const workload of config.workloads) {
     const subject = workloadSubject(workload);
     if (wantedWorkloads && !wantedWorkloads.has(subject)) continue;
@@ -115,7 +115,7 @@ export function versionStatusMessage(runtime: Runtime, service?: string): Messag
 
   for (const [name, endpoints] of groups) {
     if (service !== undefined && name !== service) continue;
-    const states = endpoints.map((endpoint) => store.subjects.state<ServedStateLike>(`endpoint:${endpoint.name}`, 'served')?.value);
+    const states = endpoints.map((endpoint) => store.subjects.state<ServedStateLike>(subjectOf.endpoint(endpoint.name), 'served')?.value);
     const withExpectation = states.find((state) => state?.expected !== undefined);
     const expected = withExpectation?.expected ?? endpoints.find((endpoint) => endpoint.expect)?.expect;
     const source = withExpectation?.expectedSource ?? (expected !== undefined ? 'config' : states.find((state) => state?.expectedUnknown)?.expectedUnknown ?? 'unknown');

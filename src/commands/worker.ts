@@ -15,6 +15,7 @@ import type { Line, MessageModel } from '../messages.js';
 import type { Runtime } from '../main.js';
 import { info, UsageError, type CommandContext, type CommandSpec, type Plan } from './bus.js';
 import { clusterOf, clusterUsageError, deadlineOf, gitopsWarning, openIncidentFor, rolloutFollower, tell, type FollowOptions, type RolloutTarget } from './follow.js';
+import { subjectOf } from '../incidents/subjects.js';
 
 
 /* ------------------------------------------------------------------------------------------ */
@@ -32,7 +33,7 @@ export function findWorker(workers: WorkerConfig[], name: string | undefined): W
   return worker;
 }
 
-export const workerSubject = (worker: WorkerConfig) => `worker:${worker.name}`;
+export const workerSubject = (worker: WorkerConfig) => subjectOf.worker(worker.name);
 
 export function workerTarget(worker: WorkerConfig): RolloutTarget {
   return { cluster: worker.cluster, namespace: worker.namespace, kind: 'Deployment', name: worker.deployment ?? worker.name, subject: workerSubject(worker), label: `worker ${worker.name}` };

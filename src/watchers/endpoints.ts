@@ -119,7 +119,7 @@ export function nextServed(previous: ServedState | undefined, result: ProbeResul
 /** 'relay-dfw1 now serves 0.2.0; it served no version for 3h 12m'. */
 export function versionChangedNotice(name: string, change: ServedChange, now: number): NoticeObservation {
   return {
-    subject: `endpoint:${name}`,
+    subject: subjectOf.endpoint(name),
     kind: 'version_changed',
     summary: `${name} now serves ${describeServed(change.to)}; it served ${describeServed(change.from)} for ${formatDuration(now - change.from.since)}`,
     data: { from: change.from.version, to: change.to.version, servedForMs: now - change.from.since },
@@ -149,7 +149,7 @@ export interface ProbeJudgement {
  * nothing was read. Unknown expected versions give no stale verdict.
  */
 export function endpointChecks({ endpoint, result, served, expectation }: ProbeJudgement): CheckObservation[] {
-  const subject = `endpoint:${endpoint.name}`;
+  const subject = subjectOf.endpoint(endpoint.name);
   const checks: CheckObservation[] = [];
   if (result.error?.kind === 'tls') {
     checks.push({ subject, problem: 'tls_invalid', ok: false, summary: stripName(result.error.message), detail: { fields: [['URL', result.url]] } });
@@ -235,7 +235,7 @@ export function fleetCheck(service: string, members: Array<{ name: string; serve
     const key = describeServed(member.served);
     groups.set(key, [...(groups.get(key) ?? []), member.name]);
   }
-  const subject = `service:${service}`;
+  const subject = subjectOf.service(service);
   const listed = [...groups.entries()]
     .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
     .map(([version, names]) => `${version} (${names.join(', ')})`);
@@ -391,7 +391,7 @@ export class EndpointWatcher implements Watcher {
     this.served.set(name, served);
     this.counters.probes++;
     if (isDown(result)) this.counters.failedProbes++;
-    const subject = `endpoint:${name}`;
+    const subject = subjectOf.endpoint(name);
     this.sink.state(subject, 'served', served);
     for (const check of endpointChecks({ endpoint, result, served, expectation })) this.sink.check(check);
     // After the checks: a change that starts a stale streak finds the problem pending, and the
@@ -411,8 +411,8 @@ export class EndpointWatcher implements Watcher {
     if (this.prepared) return;
     this.prepared = true;
     for (const endpoint of this.config.endpoints) {
-      const links = [...(endpoint.workload ? [`workload:${endpoint.workload}`] : []), ...(endpoint.service ? [`service:${endpoint.service}`] : [])];
-      this.sink.links(`endpoint:${endpoint.name}`, 'config', links);
+      const links = [...(endpoint.workload ? [`workload:${endpoint.workload}`] : []), ...(endpoint.service ? [subjectOf.service(endpoint.service)] : [])];
+      this.sink.links(subjectOf.endpoint(endpoint.name), 'config', links);
     }
     for (const { subject, value } of this.sink.statesOf<ServedState>('served')) {
       const name = subject.slice('endpoint:'.length);
