@@ -10,7 +10,7 @@ const botToken = 'xoxb-5555-6666-abcdefghijklmnop';
 const configHubToken = 'ch_cjvr7QWERTYzxcv0987';
 const registryPassword = 'hunter2-registry-password';
 
-function capture() {
+function capture(pretty = false) {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {
@@ -18,7 +18,7 @@ function capture() {
       done();
     },
   }) as unknown as NodeJS.WritableStream;
-  return { lines, log: createLogger({ level: 'debug', pretty: false, destination }) };
+  return { lines, log: createLogger({ level: 'debug', pretty, destination }) };
 }
 
 describe('logging', () => {
@@ -53,14 +53,7 @@ describe('logging', () => {
   });
 
   it('pretty output on a terminal is redacted the same way', () => {
-    const lines: string[] = [];
-    const destination = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    }) as unknown as NodeJS.WritableStream;
-    const log = createLogger({ level: 'info', pretty: true, destination });
+    const { lines, log } = capture(true);
     log.warn({ token: botToken }, `slack said no to ${botToken}`);
     const output = lines.join('');
     expect(output).toContain('slack said no to [redacted]');
