@@ -63,8 +63,8 @@ async function main() {
   const driftEndpoints = Number(option('drift-endpoints', String(endpointCount)));
 
   const { parseConfig } = await import('../dist/config.js');
-  const { parseDuration } = await import('../dist/duration.js');
-  const { Runtime } = await import('../dist/main.js');
+  const { parseDuration } = await import('../dist/domain/duration.js');
+  const { Runtime } = await import('../dist/runtime.js');
   const { createLogger } = await import('../dist/log.js');
   const { Prober } = await import('../dist/clients/probe.js');
   const { EndpointWatcher } = await import('../dist/watchers/endpoints.js');

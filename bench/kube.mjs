@@ -7,16 +7,16 @@
 //      recording channel → exactly one incident per workload, at most 2 outbox messages per
 //      workload in the first minute, every transition on the timeline.
 // Run after `npm run build`:  node --expose-gc bench/kube.mjs
-// (The fake apiserver is the demo sandbox's, src/demo/apiserver.ts, with its embedded loopback certificate.)
+// (The fake apiserver is the demo sandbox's, src/sandbox/apiserver.ts, with its embedded loopback certificate.)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeCluster } from '../dist/clients/kube.js';
-import { startFakeApiserver } from '../dist/demo/apiserver.js';
+import { startFakeApiserver } from '../dist/sandbox/apiserver.js';
 import { parseConfig } from '../dist/config.js';
 import { createLogger, setLogger } from '../dist/log.js';
-import { Runtime } from '../dist/main.js';
-import { messageToPlainText } from '../dist/messages.js';
+import { Runtime } from '../dist/runtime.js';
+import { messageToPlainText } from '../dist/domain/messages.js';
 import { KubeWatcher } from '../dist/watchers/kube.js';
 
 const DEPLOYMENTS = Number(process.env.BENCH_DEPLOYMENTS ?? 50);

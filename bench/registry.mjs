@@ -13,7 +13,7 @@ import { request } from 'undici';
 import { RegistryClient } from '../dist/clients/registry.js';
 import { parseConfig } from '../dist/config.js';
 import { createLogger } from '../dist/log.js';
-import { Runtime } from '../dist/main.js';
+import { Runtime } from '../dist/runtime.js';
 import { RegistryWatcher } from '../dist/watchers/registry.js';
 
 const REPOSITORIES = Number(process.env.BENCH_REPOS ?? 20);
@@ -110,8 +110,8 @@ async function main() {
   // The same HEADs straight from the client (4 at a time, no store, no engine): what the
   // registry itself costs, so the watcher's own share of a cycle is the difference.
   {
-    const { Limiter } = await import('../dist/limiter.js');
-    const { parseImageRef } = await import('../dist/image-ref.js');
+    const { Limiter } = await import('../dist/clients/limiter.js');
+    const { parseImageRef } = await import('../dist/domain/image-ref.js');
     const limiter = new Limiter(4);
     const parsed = refs.map(({ ref }) => parseImageRef(ref));
     const before = client.stats();

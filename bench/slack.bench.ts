@@ -23,7 +23,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { App } from '@slack/bolt';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { Runtime } from '../src/main.js';
+import { Runtime } from '../src/runtime.js';
 import { createSlackApp } from '../src/slack/app.js';
 import { SlackService } from '../src/slack/service.js';
 import { startFakeSlack, waitFor, type ApiCall, type FakeMessage, type FakeSlack } from '../test/support/fake-slack.js';

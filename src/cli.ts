@@ -81,7 +81,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (mode === 'demo') {
       // The narrator says what matters on stdout; the log keeps to warnings unless asked.
       if (!env.LOG_LEVEL) process.env.LOG_LEVEL = 'warn';
-      const [{ startDemo, autopilot }, { Runtime }, { ConsoleApp }] = await Promise.all([import('./demo/index.js'), import('./main.js'), import('./console/app.js')]);
+      const [{ startDemo, autopilot }, { Runtime }, { ConsoleApp }] = await Promise.all([import('./sandbox/index.js'), import('./runtime.js'), import('./console/app.js')]);
       const demo = await startDemo();
       const runtime = new Runtime(demo.sandbox.config, { log: logger(), kubeRecheckMs: 2000 });
       const app = new ConsoleApp(runtime);
@@ -130,7 +130,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
 async function runConsole(config: Config, banner: string): Promise<void> {
   // Loaded here, not at the top: check-config and schema stay fast without the clients.
-  const [{ Runtime }, { ConsoleApp }] = await Promise.all([import('./main.js'), import('./console/app.js')]);
+  const [{ Runtime }, { ConsoleApp }] = await Promise.all([import('./runtime.js'), import('./console/app.js')]);
   const runtime = new Runtime(config, { log: logger() });
   const app = new ConsoleApp(runtime);
   await runtime.startServices({ service: app.service() });

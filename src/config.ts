@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { formatDuration, parseDuration } from './duration.js';
-import { parseImageRef } from './image-ref.js';
+import { formatDuration, parseDuration } from './domain/duration.js';
+import { parseImageRef } from './domain/image-ref.js';
 import { validate as validateCron } from 'node-cron';
 
 /** Timers can't wait longer than this (Node's setTimeout limit is about 24.8 days). */

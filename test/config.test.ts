@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../src/config.js';
-import { formatDuration, parseDuration } from '../src/duration.js';
+import { formatDuration, parseDuration } from '../src/domain/duration.js';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', 'bin', 'driftwatch.js');

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatDuration } from '../src/duration.js';
+import { formatDuration } from '../src/domain/duration.js';
 import { startEndpoint } from './support/endpoint-server.js';
 import { Product, writeConfig } from './support/product.js';
 

@@ -4,9 +4,9 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { shortDigest } from '../src/image-ref.js';
-import { startSandbox, WORKER, WORKER_NAMESPACE, SPACE, RELAY, type Sandbox } from '../src/demo/sandbox.js';
-import { DemoStory, describePatch, type StoryTimers } from '../src/demo/story.js';
+import { shortDigest } from '../src/domain/image-ref.js';
+import { startSandbox, WORKER, WORKER_NAMESPACE, SPACE, RELAY, type Sandbox } from '../src/sandbox/sandbox.js';
+import { DemoStory, describePatch, type StoryTimers } from '../src/sandbox/story.js';
 
 const cli = join(import.meta.dirname, '..', 'bin', 'driftwatch.js');
 

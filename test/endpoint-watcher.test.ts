@@ -2,10 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../src/clock.js';
+import { ManualClock } from '../src/domain/clock.js';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { Runtime } from '../src/main.js';
+import { Runtime } from '../src/runtime.js';
 import { Prober, type ProbeResult } from '../src/clients/probe.js';
 import {
   EndpointWatcher,

@@ -2,12 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../src/clock.js';
+import { ManualClock } from '../src/domain/clock.js';
 import { parseConfig } from '../src/config.js';
-import { Runtime } from '../src/main.js';
+import { Runtime } from '../src/runtime.js';
 import { createLogger } from '../src/log.js';
 import { RecordingService } from './support/recording-service.js';
-import { subjectOf } from '../src/incidents/subjects.js';
+import { subjectOf } from '../src/domain/subjects.js';
 
 const quiet = createLogger({ level: 'silent' });
 const runtimes: Runtime[] = [];

@@ -10,11 +10,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KubeCluster, KubeError, type WatchedObject } from '../src/clients/kube.js';
 import { parseConfig } from '../src/config.js';
 import { createLogger, setLogger } from '../src/log.js';
-import { Runtime } from '../src/main.js';
+import { Runtime } from '../src/runtime.js';
 import { assessPods, crashLogKey, describeMissing, describeUnreachable, pullReason, rolloutEdges, rolloutOf, KubeWatcher } from '../src/watchers/kube.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 import { RecordingService, type Posted } from './support/recording-service.js';
-import type { CheckObservation } from '../src/model.js';
+import type { CheckObservation } from '../src/domain/model.js';
 
 const quiet = createLogger({ level: 'silent' });
 const GOOD = 'sha256:8b96908dd57fd906ce9168aa9c283b3285029fc86adcf7a2079d622650ca02b5';

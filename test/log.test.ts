@@ -2,9 +2,9 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, redact, registerSecret } from '../src/log.js';
 import { Poster } from '../src/delivery/poster.js';
-import { ManualClock } from '../src/clock.js';
+import { ManualClock } from '../src/domain/clock.js';
 import { Store } from '../src/store/index.js';
-import { DeliveryError, type MessageService } from '../src/messages.js';
+import { DeliveryError, type MessageService } from '../src/domain/messages.js';
 
 const botToken = 'xoxb-5555-6666-abcdefghijklmnop';
 const configHubToken = 'ch_cjvr7QWERTYzxcv0987';

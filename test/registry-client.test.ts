@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../src/image-ref.js';
+import { parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../src/domain/image-ref.js';
 import { MEDIA_TYPES, RegistryClient, RegistryError } from '../src/clients/registry.js';
 import { FAULT_MANIFEST_DIGEST, FAULT_TOKEN, startFaultRegistry, type FaultRegistry } from './support/fault-registry.js';
 import { registryAvailable, registryUnavailableReason, startRegistry, type TestRegistry } from './support/registry.js';

@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { shortDigest } from '../src/image-ref.js';
+import { shortDigest } from '../src/domain/image-ref.js';
 import { RegistryClient } from '../src/clients/registry.js';
-import { ManualClock } from '../src/clock.js';
+import { ManualClock } from '../src/domain/clock.js';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { Runtime } from '../src/main.js';
+import { Runtime } from '../src/runtime.js';
 import type { RunningContainer } from '../src/incidents/engine.js';
 import { Scheduler } from '../src/watchers/scheduler.js';
 import {

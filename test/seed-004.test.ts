@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { App } from '@slack/bolt';
 import { parseConfig } from '../src/config.js';
 import { createLogger, setLogger } from '../src/log.js';
-import { Runtime } from '../src/main.js';
+import { Runtime } from '../src/runtime.js';
 import { createSlackApp } from '../src/slack/app.js';
 import { SlackService } from '../src/slack/service.js';
 import { KubeWatcher } from '../src/watchers/kube.js';

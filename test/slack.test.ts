@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '@slack/bolt';
 import { parseConfig } from '../src/config.js';
-import { Runtime } from '../src/main.js';
+import { Runtime } from '../src/runtime.js';
 import { createLogger } from '../src/log.js';
 import { createSlackApp } from '../src/slack/app.js';
 import { SlackService } from '../src/slack/service.js';

@@ -7,7 +7,7 @@
 import tls, { type PeerCertificate, type TLSSocket } from 'node:tls';
 import { Agent, buildConnector, interceptors, request, type Dispatcher } from 'undici';
 import { logger } from '../log.js';
-import { Limiter } from '../limiter.js';
+import { Limiter } from './limiter.js';
 
 export interface ProbeTarget {
   url: string;

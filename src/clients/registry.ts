@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request } from 'undici';
 import { logger, registerSecret } from '../log.js';
-import { DOCKER_HUB_REGISTRY, isDigest, type ImageRef } from '../image-ref.js';
+import { DOCKER_HUB_REGISTRY, isDigest, type ImageRef } from '../domain/image-ref.js';
 
 export const MEDIA_TYPES = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',

@@ -1,5 +1,5 @@
-import type { Clock } from '../clock.js';
-import type { MessageModel } from '../messages.js';
+import type { Clock } from '../domain/clock.js';
+import type { MessageModel } from '../domain/messages.js';
 import type { AccessPolicy } from './access.js';
 import type { Confirmations } from './confirm.js';
 

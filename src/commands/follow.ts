@@ -5,11 +5,11 @@
  * checks every such command shares: GitOps markers and cluster errors turned into answers.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '../domain/duration.js';
 import { KubeError, type KubeCluster, type Workload, type WorkloadKind } from '../clients/kube.js';
-import type { IncidentRecord, NoticeKind } from '../model.js';
+import type { IncidentRecord, NoticeKind } from '../domain/model.js';
 import type { Logger } from '../log.js';
-import type { Runtime } from '../main.js';
+import type { Runtime } from '../runtime.js';
 import { UsageError, type CommandContext } from './bus.js';
 
 /** A workload a command changes: where it lives and how messages name it. */

@@ -1,10 +1,10 @@
-import type { Clock } from '../clock.js';
-import { parseDuration } from '../duration.js';
+import type { Clock } from '../domain/clock.js';
+import { parseDuration } from '../domain/duration.js';
 import { renderSummary, summaryMarkdown } from '../incidents/summary.js';
 import type { IncidentEngine } from '../incidents/engine.js';
 import { renderIncidentList, renderTimeline } from '../incidents/timeline.js';
-import type { IncidentRecord } from '../model.js';
-import type { MessageModel } from '../messages.js';
+import type { IncidentRecord } from '../domain/model.js';
+import type { MessageModel } from '../domain/messages.js';
 import type { Store } from '../store/index.js';
 import { info, UsageError, type CommandContext, type CommandSpec } from './bus.js';
 

@@ -6,8 +6,8 @@
 import type { V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import { workloadSubject, type Config } from '../config.js';
 import type { Workload } from '../clients/kube.js';
-import type { Line, MessageModel } from '../messages.js';
-import type { Runtime } from '../main.js';
+import type { Line, MessageModel } from '../domain/messages.js';
+import type { Runtime } from '../runtime.js';
 import { UsageError, type CommandContext, type CommandSpec, type Plan } from './bus.js';
 import { clusterOf, clusterUsageError, deadlineOf, gitopsWarning, judgeRollout, openIncidentFor, rolloutFollower, selectorOf, tell, type FollowOptions, type RolloutTarget, type WorkloadLike } from './follow.js';
 import { findWorker, workerTarget } from './worker.js';

@@ -6,11 +6,11 @@
  */
 import { workloadSubject, type EndpointConfig } from '../config.js';
 import type { RunningContainer } from '../incidents/engine.js';
-import type { Line, MessageModel } from '../messages.js';
-import type { Runtime } from '../main.js';
+import type { Line, MessageModel } from '../domain/messages.js';
+import type { Runtime } from '../runtime.js';
 import { UsageError, type CommandSpec } from './bus.js';
 import { digestOfImage, summarizeRunning } from './worker.js';
-import { subjectOf } from '../incidents/subjects.js';
+import { subjectOf } from '../domain/subjects.js';
 
 export type Verdict = 'current' | 'stale' | 'split' | 'down' | 'unknown';
 

@@ -5,17 +5,17 @@
  * from, by whom, when and why, so `unpin` can put the tag back and `/worker list` can show it.
  */
 import type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { digestOfImageId, parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../image-ref.js';
+import { digestOfImageId, parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../domain/image-ref.js';
 import { RegistryError } from '../clients/registry.js';
 import { PIN_ANNOTATIONS, type KubeCluster } from '../clients/kube.js';
 import type { WorkerConfig } from '../config.js';
 import type { RunningContainer } from '../incidents/engine.js';
-import type { Correlation } from '../model.js';
-import type { Line, MessageModel } from '../messages.js';
-import type { Runtime } from '../main.js';
+import type { Correlation } from '../domain/model.js';
+import type { Line, MessageModel } from '../domain/messages.js';
+import type { Runtime } from '../runtime.js';
 import { info, UsageError, type CommandContext, type CommandSpec, type Plan } from './bus.js';
 import { clusterOf, clusterUsageError, deadlineOf, gitopsWarning, openIncidentFor, rolloutFollower, tell, type FollowOptions, type RolloutTarget } from './follow.js';
-import { subjectOf } from '../incidents/subjects.js';
+import { subjectOf } from '../domain/subjects.js';
 
 
 /* ------------------------------------------------------------------------------------------ */

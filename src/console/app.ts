@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import type { Runtime } from '../main.js';
+import type { Runtime } from '../runtime.js';
 import type { CommandContext } from '../commands/bus.js';
 import { ConsoleService } from './service.js';
 import { messageToText } from './render.js';

@@ -1,5 +1,5 @@
-import type { Line, MessageModel } from '../messages.js';
-import { formatTime } from '../duration.js';
+import type { Line, MessageModel } from '../domain/messages.js';
+import { formatTime } from '../domain/duration.js';
 import { redact } from '../log.js';
 
 const toneMarks: Record<MessageModel['tone'], string> = { critical: '🔴', warning: '🟠', info: 'ℹ️ ', ok: '✅' };

@@ -1,4 +1,4 @@
-import type { Delivery, MessageService } from '../messages.js';
+import type { Delivery, MessageService } from '../domain/messages.js';
 import { messageToText } from './render.js';
 
 /**

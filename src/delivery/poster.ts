@@ -1,6 +1,6 @@
-import type { Clock } from '../clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../log.js';
-import { DeliveryError, type MessageService } from '../messages.js';
+import { DeliveryError, type MessageService } from '../domain/messages.js';
 import type { Store } from '../store/index.js';
 import type { OutboxRow } from '../store/outbox.js';
 

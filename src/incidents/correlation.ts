@@ -1,4 +1,4 @@
-import type { Correlation, HealthyDigest, IncidentRecord, LastGoodSource, ProblemKind } from '../model.js';
+import type { Correlation, HealthyDigest, IncidentRecord, LastGoodSource, ProblemKind } from '../domain/model.js';
 
 /** The cluster named in a subject, if any (`workload:prod/ns/Deployment/x` → prod). */
 export function clusterOfSubject(subject: string): string | undefined {

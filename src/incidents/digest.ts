@@ -1,6 +1,6 @@
-import { formatDuration } from '../duration.js';
-import type { Line, MessageModel } from '../messages.js';
-import type { IncidentRecord } from '../model.js';
+import { formatDuration } from '../domain/duration.js';
+import type { Line, MessageModel } from '../domain/messages.js';
+import type { IncidentRecord } from '../domain/model.js';
 
 /** The daily digest: open incidents, then the version status table when there is one. */
 export function renderDigest(open: IncidentRecord[], now: number, versionStatus?: MessageModel): MessageModel {

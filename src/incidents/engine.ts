@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../clock.js';
-import { formatDuration } from '../duration.js';
-import type { MessageModel } from '../messages.js';
+import type { Clock } from '../domain/clock.js';
+import { formatDuration } from '../domain/duration.js';
+import type { MessageModel } from '../domain/messages.js';
 import type { Store } from '../store/index.js';
 import type { OutboxRole } from '../store/outbox.js';
-import { parseImageRef, repositoryOf } from '../image-ref.js';
+import { parseImageRef, repositoryOf } from '../domain/image-ref.js';
 import { chooseIncident, clusterOfSubject, correlatedMove, lastGoodDigest, type TagMove } from './correlation.js';
 import { step, type Edge } from './hysteresis.js';
 import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot } from './render.js';
-import { describeSubject, subjectOf } from './subjects.js';
-import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord } from '../model.js';
+import { describeSubject, subjectOf } from '../domain/subjects.js';
+import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord } from '../domain/model.js';
 
 export interface AlertingPolicy {
   failuresBeforeAlert: number;

@@ -1,4 +1,4 @@
-import type { ProblemRecord, ProblemState, Thresholds } from '../model.js';
+import type { ProblemRecord, ProblemState, Thresholds } from '../domain/model.js';
 
 /** What one observation did to a problem: the only moments anyone is told anything. */
 export type Edge = 'none' | 'pending' | 'opened' | 'changed' | 'recovering' | 'relapsed' | 'resolved' | 'cleared';

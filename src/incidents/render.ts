@@ -1,8 +1,8 @@
-import { formatDuration } from '../duration.js';
-import { shortDigest } from '../image-ref.js';
-import type { Button, Line, MessageModel } from '../messages.js';
-import { describeSubject } from './subjects.js';
-import { problemKinds, type IncidentRecord, type NoticeObservation, type ProblemRecord } from '../model.js';
+import { formatDuration } from '../domain/duration.js';
+import { shortDigest } from '../domain/image-ref.js';
+import type { Button, Line, MessageModel } from '../domain/messages.js';
+import { describeSubject } from '../domain/subjects.js';
+import { problemKinds, type IncidentRecord, type NoticeObservation, type ProblemRecord } from '../domain/model.js';
 
 /** Message templates: pure functions from stored state to the message model. */
 

@@ -1,8 +1,8 @@
-import { formatDuration } from '../duration.js';
-import type { Line, MessageModel } from '../messages.js';
+import { formatDuration } from '../domain/duration.js';
+import type { Line, MessageModel } from '../domain/messages.js';
 import type { TimelineEvent } from '../store/events.js';
-import { describeSubject } from './subjects.js';
-import type { IncidentRecord } from '../model.js';
+import { describeSubject } from '../domain/subjects.js';
+import type { IncidentRecord } from '../domain/model.js';
 
 const eventLabels: Record<string, string> = {
   'problem.opened': 'alert',

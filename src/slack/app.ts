@@ -1,7 +1,7 @@
 import { App, LogLevel, SocketModeReceiver, type RespondFn, type webApi } from '@slack/bolt';
-import type { Runtime } from '../main.js';
+import type { Runtime } from '../runtime.js';
 import type { CommandContext, CommandReply } from '../commands/bus.js';
-import type { MessageModel } from '../messages.js';
+import type { MessageModel } from '../domain/messages.js';
 import type { Logger } from '../log.js';
 import { actionOf, toSlack } from './render.js';
 

@@ -1,5 +1,5 @@
-import type { Button, Line, MessageModel } from '../messages.js';
-import { messageToPlainText } from '../messages.js';
+import type { Button, Line, MessageModel } from '../domain/messages.js';
+import { messageToPlainText } from '../domain/messages.js';
 import { redact } from '../log.js';
 
 /** Slack's own date formatting, so each reader sees their time zone. */

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { ConfigError } from '../config.js';
 import { logger } from '../log.js';
-import { Runtime } from '../main.js';
+import { Runtime } from '../runtime.js';
 import { SlackService } from './service.js';
 import { createSlackApp } from './app.js';
 

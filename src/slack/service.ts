@@ -1,5 +1,5 @@
 import type { types, webApi } from '@slack/bolt';
-import { DeliveryError, type Delivery, type MessageService } from '../messages.js';
+import { DeliveryError, type Delivery, type MessageService } from '../domain/messages.js';
 import { toSlack } from './render.js';
 import { redact } from '../log.js';
 

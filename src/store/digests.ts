@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
-import type { HealthyDigest } from '../model.js';
-import { canonicalImage } from '../image-ref.js';
+import type { HealthyDigest } from '../domain/model.js';
+import { canonicalImage } from '../domain/image-ref.js';
 
 export interface DigestSighting {
   digest: string;

@@ -1,5 +1,5 @@
 import { statements, type Db } from './db.js';
-import type { Correlation, IncidentRecord, ProblemDetail, ProblemKind, ProblemRecord, ProblemState, Severity } from '../model.js';
+import type { Correlation, IncidentRecord, ProblemDetail, ProblemKind, ProblemRecord, ProblemState, Severity } from '../domain/model.js';
 
 interface ProblemRow {
   subject: string;

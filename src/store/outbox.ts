@@ -1,5 +1,5 @@
 import { statements, type Db } from './db.js';
-import type { MessageModel } from '../messages.js';
+import type { MessageModel } from '../domain/messages.js';
 
 export type OutboxRole = 'root' | 'reply' | 'message';
 

@@ -1,8 +1,8 @@
 import type { Config, WorkerConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '../domain/duration.js';
 import { ConfigHubError, type BridgeWorkerStatus, type ConfigHubClient } from '../clients/confighub.js';
-import { subjectOf } from '../incidents/subjects.js';
+import { subjectOf } from '../domain/subjects.js';
 import { Scheduler } from './scheduler.js';
 import type { ObservationSink, Watcher } from './types.js';
 

@@ -6,12 +6,12 @@
  */
 import type { Config, EndpointConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '../domain/duration.js';
 import { isDown, normaliseVersion, versionFromImageTag, type ProbeResult, type ProbeTarget, type Prober } from '../clients/probe.js';
-import type { CheckObservation, NoticeObservation } from '../model.js';
+import type { CheckObservation, NoticeObservation } from '../domain/model.js';
 import { Scheduler } from './scheduler.js';
 import type { ObservationSink, Watcher } from './types.js';
-import { subjectOf } from '../incidents/subjects.js';
+import { subjectOf } from '../domain/subjects.js';
 import type { ImageVersionState, WorkloadSpec } from './registry.js';
 
 /** A certificate with fewer days left than this is a warning. */

@@ -9,11 +9,11 @@
 import type { Config } from '../config.js';
 import { workloadSubject } from '../config.js';
 import { PIN_ANNOTATIONS, classifyKubeError, selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchHandle, type WatchState, type WatchedObject, type WorkloadKind } from '../clients/kube.js';
-import { digestOfImageId, shortDigest } from '../image-ref.js';
-import { formatDuration } from '../duration.js';
+import { digestOfImageId, shortDigest } from '../domain/image-ref.js';
+import { formatDuration } from '../domain/duration.js';
 import type { RunningContainer } from '../incidents/engine.js';
-import { describeSubject, subjectOf } from '../incidents/subjects.js';
-import type { CheckObservation, NoticeObservation, ProblemDetail, ProblemKind } from '../model.js';
+import { describeSubject, subjectOf } from '../domain/subjects.js';
+import type { CheckObservation, NoticeObservation, ProblemDetail, ProblemKind } from '../domain/model.js';
 import { redact, type Logger } from '../log.js';
 import type { ObservationSink, Watcher } from './types.js';
 

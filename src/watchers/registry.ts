@@ -8,11 +8,11 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { RunningContainer } from '../incidents/engine.js';
-import { describeSubject, subjectOf } from '../incidents/subjects.js';
-import { parseImageRef, shortDigest, type ImageRef } from '../image-ref.js';
+import { describeSubject, subjectOf } from '../domain/subjects.js';
+import { parseImageRef, shortDigest, type ImageRef } from '../domain/image-ref.js';
 import { RegistryError, type RegistryClient, type RegistrySettings, type TagState } from '../clients/registry.js';
 import { Scheduler } from './scheduler.js';
-import { Limiter } from '../limiter.js';
+import { Limiter } from '../clients/limiter.js';
 import type { ObservationSink, Watcher } from './types.js';
 
 /** What the Kubernetes watcher records under `'spec'` for each worker/workload subject. */

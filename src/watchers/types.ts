@@ -1,4 +1,4 @@
-import type { CheckObservation, NoticeObservation } from '../model.js';
+import type { CheckObservation, NoticeObservation } from '../domain/model.js';
 import type { RunningContainer } from '../incidents/engine.js';
 
 /**

@@ -1,2 +1,2 @@
-/** The endpoint stand-in lives in src/demo/endpoint.ts (it is also the sandbox behind `driftwatch demo`). */
-export * from '../../src/demo/endpoint.js';
+/** The endpoint stand-in lives in src/sandbox/endpoint.ts (it is also the sandbox behind `driftwatch demo`). */
+export * from '../../src/sandbox/endpoint.js';

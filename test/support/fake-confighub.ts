@@ -1,2 +1,2 @@
-/** The fake ConfigHub lives in src/demo/confighub.ts (it is also the sandbox behind `driftwatch demo`). */
-export * from '../../src/demo/confighub.js';
+/** The fake ConfigHub lives in src/sandbox/confighub.ts (it is also the sandbox behind `driftwatch demo`). */
+export * from '../../src/sandbox/confighub.js';

@@ -1,5 +1,5 @@
-import type { Delivery, MessageService } from '../../src/messages.js';
-import { messageToPlainText } from '../../src/messages.js';
+import type { Delivery, MessageService } from '../../src/domain/messages.js';
+import { messageToPlainText } from '../../src/domain/messages.js';
 
 export interface Posted {
   ts: string;

@@ -7,7 +7,7 @@
  * ConfigHub shows it Ready, and a while later the relay's pending apply finally happens, so the
  * endpoint serves 0.2.0. Narrator lines (`[demo] …`) say what happens and what to type.
  */
-import { shortDigest } from '../image-ref.js';
+import { shortDigest } from '../domain/image-ref.js';
 import type { KubeObject, PatchRecord } from './apiserver.js';
 import { randomBytes } from 'node:crypto';
 import { crashLoopPodStatus, isPodReady, NEVER_SEEN, RELAY, runningDigest, SPACE, startingPodStatus, WORKER, WORKER_NAMESPACE, type Sandbox } from './sandbox.js';

@@ -1,4 +1,4 @@
-import { canonicalImage } from '../image-ref.js';
+import { canonicalImage } from './image-ref.js';
 
 /** Human names for subjects, shared by every message. */
 export function describeSubject(subject: string): string {

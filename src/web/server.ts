@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics.js';
 
 export interface Readiness {
   /** Name → ok, with a reason when not. */

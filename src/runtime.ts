@@ -1,7 +1,7 @@
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from './domain/clock.js';
 import type { Config } from './config.js';
 import { logger as rootLogger, registerSecret, type Logger } from './log.js';
-import type { MessageModel, MessageService } from './messages.js';
+import type { MessageModel, MessageService } from './domain/messages.js';
 import { Store } from './store/index.js';
 import { IncidentEngine } from './incidents/engine.js';
 import { routeFor } from './incidents/routing.js';
@@ -15,18 +15,18 @@ import { workerCommands } from './commands/worker.js';
 import { rolloutCommands } from './commands/rollout.js';
 import { versionCommands, versionStatusMessage } from './commands/version.js';
 import { rolloutFollower } from './commands/follow.js';
-import { formatTime } from './duration.js';
+import { formatTime } from './domain/duration.js';
 import type { ObservationSink, Watcher } from './watchers/types.js';
 import { createWatchers } from './watchers/index.js';
 import { KubeCluster } from './clients/kube.js';
 import { RegistryClient } from './clients/registry.js';
 import { registrySettings } from './watchers/registry.js';
 import { Metrics } from './metrics.js';
-import { startHealthServer } from './server.js';
+import { startHealthServer } from './web/server.js';
 import type { Server } from 'node:http';
 import { createTask, type ScheduledTask } from 'node-cron';
 import { dueCronMinute, renderDigest } from './incidents/digest.js';
-import { subjectOf } from './incidents/subjects.js';
+import { subjectOf } from './domain/subjects.js';
 
 /** The channel used when no Slack channel is configured (console, demo). */
 const CONSOLE_CHANNEL = 'C0CONSOLE';
