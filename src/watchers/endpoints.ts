@@ -12,7 +12,7 @@ import type { CheckObservation, NoticeObservation } from '../domain/model.js';
 import { Scheduler } from './scheduler.js';
 import type { ObservationSink, Watcher } from './types.js';
 import { subjectName, subjectOf } from '../domain/subjects.js';
-import { plural } from '../domain/text.js';
+import { clip, plural } from '../domain/text.js';
 import type { ImageVersionState, WorkloadSpec } from './registry.js';
 
 /** A certificate with fewer days left than this is a warning. */
@@ -259,8 +259,9 @@ function stripName(message: string): string {
   return colon > 0 && !message.slice(0, colon).includes(' ') ? message.slice(colon + 2) : message;
 }
 
+/** A header value quoted for a message: at most 40 characters of it, then `…`. */
 function quoteShort(text: string): string {
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+  return JSON.stringify(clip(text, 41));
 }
 
 export function probeTarget(endpoint: EndpointConfig): ProbeTarget {
