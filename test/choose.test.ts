@@ -1,5 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/domain/clock.js';
+import { parseConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { Runtime } from '../src/runtime.js';
 import { chooseIncident, openIncidentTaking, type IncidentCandidate } from '../src/incidents/choose.js';
+import { RecordingService } from './support/recording-service.js';
 
 const incident = (id: number, primarySubject: string, openedAt = id * 1000): IncidentCandidate => ({ id, primarySubject, openedAt });
 const links = (...subjects: string[]) => new Set(subjects);
@@ -74,5 +82,48 @@ describe('openIncidentTaking', () => {
     const store = fakeStore([incident(1, IMAGE)], [[ENDPOINT, WORKLOAD], [WORKLOAD, IMAGE]]);
     expect(openIncidentTaking(store, ENDPOINT)).toBeUndefined();
     expect(openIncidentTaking(store, WORKLOAD)?.id).toBe(1);
+  });
+});
+
+describe('the engine takes problems and notices by the one rule', () => {
+  const runtimes: Runtime[] = [];
+  afterEach(async () => {
+    for (const runtime of runtimes.splice(0)) await runtime.stop(0).catch(() => {});
+  });
+  const start = () => {
+    const clock = new ManualClock();
+    const path = join(mkdtempSync(join(tmpdir(), 'dw-choose-')), 'db.sqlite');
+    const runtime = new Runtime(parseConfig({ slack: { channel: 'C0ALERTS' }, store: { path }, alerting: { failuresBeforeAlert: 1 } }), { clock, log: createLogger({ level: 'silent' }) });
+    runtimes.push(runtime);
+    return { runtime, clock };
+  };
+
+  it('an endpoint linked to a workload incident and a newer service incident joins the older, and its notices go there too', async () => {
+    const { runtime, clock } = start();
+    const { engine, store } = runtime;
+    store.subjects.setLinks(ENDPOINT, 'config', [WORKLOAD, SERVICE]);
+    engine.check({ subject: WORKLOAD, problem: 'workload_failing', ok: false, summary: 'CrashLoopBackOff' });
+    clock.advance(60_000);
+    engine.check({ subject: SERVICE, problem: 'split_fleet', ok: false, summary: 'two versions served' });
+    clock.advance(60_000);
+    engine.check({ subject: ENDPOINT, problem: 'endpoint_stale', ok: false, summary: 'no version header' });
+    engine.notice({ subject: ENDPOINT, kind: 'version_changed', summary: 'relay-dfw1 now serves no version' });
+
+    const service = new RecordingService();
+    await runtime.startDelivery(service).drain(2000);
+    const roots = service.roots();
+    expect(roots.map((root) => root.text.split('\n')[0])).toEqual([expect.stringContaining('#1'), expect.stringContaining('#2')]);
+    const workloadThread = service.thread(roots[0]!.ts).map((message) => message.text);
+    expect(workloadThread).toContain('relay-dfw1 now serves no version');
+    expect(workloadThread.some((text) => text.startsWith('Also: stale deploy — endpoint relay-dfw1'))).toBe(true);
+    expect(service.thread(roots[1]!.ts).map((message) => message.text)).toEqual([]);
+  });
+
+  it('a cluster-unreachable problem opens its own incident even beside an open incident on that cluster', async () => {
+    const { runtime } = start();
+    const { engine, store } = runtime;
+    engine.check({ subject: 'workload:prod/traderx/Deployment/reference-data', problem: 'workload_failing', ok: false, summary: 'ImagePullBackOff' });
+    engine.check({ subject: 'cluster:prod', problem: 'cluster_unreachable', ok: false, immediate: true, summary: 'cluster prod: connection refused' });
+    expect(store.incidents.openIncidents().map((open) => open.primarySubject)).toEqual(['workload:prod/traderx/Deployment/reference-data', 'cluster:prod']);
   });
 });
