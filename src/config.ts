@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './domain/duration.js';
 import { parseImageRef } from './domain/image-ref.js';
+import { subjectOf } from './domain/subjects.js';
 import { validate as validateCron } from 'node-cron';
 
 /** Timers can't wait longer than this (Node's setTimeout limit is about 24.8 days). */
@@ -389,7 +390,7 @@ export function configJsonSchema(): unknown {
   return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
 }
 
-/** Subject of a configured workload: `workload:<cluster>/<namespace>/<kind>/<name>`. */
+/** Subject of a configured workload; built by `subjectOf.workload` (kept here until commands/ and watchers/kube.ts import that). */
 export function workloadSubject(workload: Pick<WorkloadConfig, 'cluster' | 'namespace' | 'kind' | 'name'>): string {
-  return `workload:${workload.cluster}/${workload.namespace}/${workload.kind}/${workload.name}`;
+  return subjectOf.workload(workload);
 }

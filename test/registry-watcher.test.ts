@@ -8,7 +8,7 @@ import { ManualClock } from '../src/domain/clock.js';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { Runtime } from '../src/runtime.js';
-import type { RunningContainer } from '../src/incidents/engine.js';
+import type { RunningContainer } from '../src/domain/model.js';
 import { Scheduler } from '../src/watchers/scheduler.js';
 import {
   describeImpact,

@@ -8,6 +8,8 @@ import tls, { type PeerCertificate, type TLSSocket } from 'node:tls';
 import { Agent, buildConnector, interceptors, request, type Dispatcher } from 'undici';
 import { logger } from '../log.js';
 import { Limiter } from './limiter.js';
+import { formatMs } from '../domain/duration.js';
+import { tagOfImage } from '../domain/image-ref.js';
 
 export interface ProbeTarget {
   url: string;
@@ -107,12 +109,8 @@ function isShaLike(value: string): boolean {
  * Build tags (`sha-39a4e17`), moving tags (`latest`) and digest-only references give undefined.
  */
 export function versionFromImageTag(image: string): string | undefined {
-  const withoutDigest = image.split('@')[0] ?? '';
-  const lastSlash = withoutDigest.lastIndexOf('/');
-  const colon = withoutDigest.lastIndexOf(':');
-  if (colon <= lastSlash) return undefined;
-  const tag = withoutDigest.slice(colon + 1);
-  if (!/^[vV]?\d+(\.\d+)*([-+][0-9A-Za-z.+-]+)?$/.test(tag)) return undefined;
+  const tag = tagOfImage(image);
+  if (tag === undefined || !/^[vV]?\d+(\.\d+)*([-+][0-9A-Za-z.+-]+)?$/.test(tag)) return undefined;
   return tag.replace(/^[vV]/, '');
 }
 
@@ -465,10 +463,6 @@ function certificateNames(cert: PeerCertificate): string[] {
 function isoDay(certDate: string): string {
   const ms = Date.parse(certDate);
   return Number.isNaN(ms) ? certDate : new Date(ms).toISOString().slice(0, 10);
-}
-
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 function errorText(err: unknown): string {

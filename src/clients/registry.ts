@@ -4,13 +4,16 @@
  * (Bearer token or Basic), with tokens cached per registry and scope.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request } from 'undici';
 import { logger, registerSecret } from '../log.js';
 import { DOCKER_HUB_REGISTRY, isDigest, type ImageRef } from '../domain/image-ref.js';
+import { formatMs } from '../domain/duration.js';
+import { basicHeader, parseChallenge, readDockerConfigAuths, type Challenge, type Credentials, type RegistrySettings } from './registry-auth.js';
+
+export type { RegistrySettings } from './registry-auth.js';
 
 export const MEDIA_TYPES = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -44,12 +47,6 @@ export class RegistryError extends Error {
   }
 }
 
-export interface RegistrySettings {
-  insecure?: boolean;
-  username?: string;
-  password?: string;
-}
-
 export interface RegistryClientOptions {
   registries?: Record<string, RegistrySettings>;
   /** Default `~/.docker/config.json`; its `auths` entries (base64 `auth`) are used when a registry has no username. */
@@ -74,18 +71,6 @@ export interface RegistryStats {
   requests: number;
   tokenRequests: number;
   byMethod: Record<string, number>;
-}
-
-interface Credentials {
-  username: string;
-  password: string;
-}
-
-interface Challenge {
-  scheme: 'bearer' | 'basic';
-  realm?: string;
-  service?: string;
-  scope?: string;
 }
 
 /** One registry call, described well enough to name it in an error. */
@@ -408,35 +393,10 @@ export class RegistryClient {
     return this.dockerConfigAuths().get(registry);
   }
 
-  /** `auths` of the docker config, keyed by registry host (Docker Hub's keys map to its registry host). */
+  /** `auths` of the docker config, read once. */
   private dockerConfigAuths(): Map<string, Credentials> {
-    if (this.dockerAuths !== undefined) return this.dockerAuths;
-    const auths = new Map<string, Credentials>();
+    const auths = this.dockerAuths ?? readDockerConfigAuths(this.dockerConfigPath, () => this.log.warn({ path: this.dockerConfigPath }, 'docker config is not valid JSON; using no credentials from it'));
     this.dockerAuths = auths;
-    let text: string;
-    try {
-      text = readFileSync(this.dockerConfigPath, 'utf8');
-    } catch {
-      return auths; // no docker config: anonymous
-    }
-    try {
-      const config = JSON.parse(text) as { auths?: Record<string, { auth?: unknown; username?: unknown; password?: unknown }> };
-      for (const [key, entry] of Object.entries(config.auths ?? {})) {
-        let creds: Credentials | undefined;
-        if (typeof entry.auth === 'string' && entry.auth !== '') {
-          const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
-          const colon = decoded.indexOf(':');
-          if (colon > 0) creds = { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-        } else if (typeof entry.username === 'string' && typeof entry.password === 'string') {
-          creds = { username: entry.username, password: entry.password };
-        }
-        if (creds === undefined) continue;
-        registerSecret(creds.password);
-        auths.set(dockerConfigHost(key), creds);
-      }
-    } catch {
-      this.log.warn({ path: this.dockerConfigPath }, 'docker config is not valid JSON; using no credentials from it');
-    }
     return auths;
   }
 
@@ -567,27 +527,6 @@ export function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-function basicHeader(creds: Credentials): string {
-  return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
-}
-
-/** `Bearer realm="https://…",service="…",scope="…"` or `Basic realm="…"`. */
-export function parseChallenge(value: string | undefined): Challenge | undefined {
-  if (value === undefined) return undefined;
-  const match = /^\s*(\w+)\s*(.*)$/s.exec(value);
-  if (match === null) return undefined;
-  const scheme = match[1]!.toLowerCase();
-  if (scheme !== 'bearer' && scheme !== 'basic') return undefined;
-  const challenge: Challenge = { scheme };
-  const params = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
-  for (let m = params.exec(match[2]!); m !== null; m = params.exec(match[2]!)) {
-    const name = m[1]!.toLowerCase();
-    const text = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
-    if (name === 'realm' || name === 'service' || name === 'scope') challenge[name] = text;
-  }
-  return challenge;
-}
-
 /** Docker Hub's `ratelimit-remaining: 100;w=21600` → 100. */
 export function parseRateLimitRemaining(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -628,17 +567,8 @@ export function pickPlatform(all: Record<string, string>, wanted: string): strin
   return undefined;
 }
 
-function dockerConfigHost(key: string): string {
-  const host = key.replace(/^[a-z]+:\/\//i, '').split('/')[0]!.toLowerCase();
-  return host === 'docker.io' || host === 'index.docker.io' || host === 'registry.hub.docker.com' ? DOCKER_HUB_REGISTRY : host;
-}
-
 function remember<V>(map: Map<string, V>, key: string, value: V): void {
   map.delete(key);
   map.set(key, value);
   if (map.size > MAX_CACHE_ENTRIES) map.delete(map.keys().next().value as string);
-}
-
-function formatMs(ms: number): string {
-  return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 100) / 10}s`;
 }

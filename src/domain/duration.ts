@@ -30,6 +30,15 @@ export function formatDuration(ms: number): string {
   return parts.join(' ');
 }
 
+/**
+ * A timeout or a delay as an error message names it: `300ms` below a second, else seconds to a
+ * tenth (`10s`, `1.5s`). Bounds are written this way, not as `1h 2m 5s`, because they are
+ * settings, and a setting reads best in the unit it was written in.
+ */
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 100) / 10}s`;
+}
+
 /** Absolute times in the configured zone, e.g. `2026-11-24 03:01:05 UTC`. */
 export function formatTime(at: number, timeZone: string): string {
   const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' }).formatToParts(new Date(at));

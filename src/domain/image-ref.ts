@@ -23,6 +23,11 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?$/;
 export const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
+/** Docker Hub's many names (`docker.io`, `index.docker.io`, …) → the host its API answers on; other hosts as given. */
+export function registryHost(host: string): string {
+  return DOCKER_HUB_NAMES.has(host.toLowerCase()) ? DOCKER_HUB_REGISTRY : host;
+}
+
 /** True when `text` is a full `sha256:` digest. */
 export function isDigest(text: string): boolean {
   return DIGEST.test(text);
@@ -53,7 +58,7 @@ export function parseImageRef(text: string): ImageRef {
     const first = rest.slice(0, slash);
     if (first.includes('.') || first.includes(':') || first === 'localhost') {
       if (!HOST.test(first)) fail(`registry host "${first}" is not a valid host[:port]`);
-      registry = DOCKER_HUB_NAMES.has(first.toLowerCase()) ? DOCKER_HUB_REGISTRY : first;
+      registry = registryHost(first);
       rest = rest.slice(slash + 1);
     }
   }
@@ -107,7 +112,6 @@ export function shortDigest(digest: string): string {
   return digest.slice(0, colon + 1 + 8);
 }
 
-
 /** One spelling per image (`nginx` and `docker.io/library/nginx:latest` are the same tag); refs that don't parse stay as written. */
 export function canonicalImage(text: string): string {
   try {
@@ -121,4 +125,35 @@ export function canonicalImage(text: string): string {
 export function digestOfImageId(imageID: string | undefined): string | undefined {
   const m = /(sha256:[a-f0-9]{64})/.exec(imageID ?? '');
   return m?.[1];
+}
+
+/*
+ * Images as written in a pod spec or a config (no parsing, no Docker Hub expansion): what a
+ * message quotes and what a pin writes back keep the user's own spelling.
+ */
+
+/** `ghcr.io/org/app:latest@sha256:…` → `ghcr.io/org/app`: the image as written, without tag or digest. */
+export function imageWithoutTag(image: string): string {
+  const at = image.indexOf('@');
+  const noDigest = at >= 0 ? image.slice(0, at) : image;
+  const colon = noDigest.lastIndexOf(':');
+  return colon > noDigest.lastIndexOf('/') ? noDigest.slice(0, colon) : noDigest;
+}
+
+/** `relay:v0.2.0@sha256:…` → `v0.2.0`; undefined when the image names no tag (a port is not a tag). */
+export function tagOfImage(image: string): string | undefined {
+  const at = image.indexOf('@');
+  const noDigest = at >= 0 ? image.slice(0, at) : image;
+  const colon = noDigest.lastIndexOf(':');
+  return colon > noDigest.lastIndexOf('/') ? noDigest.slice(colon + 1) : undefined;
+}
+
+/** True when the image is pinned to a digest (`…@sha256:…`). */
+export function hasDigest(image: string): boolean {
+  return image.includes('@sha256:');
+}
+
+/** `app@sha256:…` → `sha256:…`; undefined when the image is not pinned to a digest. */
+export function digestOfImage(image: string): string | undefined {
+  return hasDigest(image) ? image.slice(image.indexOf('@') + 1) : undefined;
 }

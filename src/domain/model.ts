@@ -120,6 +120,15 @@ export interface Thresholds {
   recoveriesBeforeResolve: number;
 }
 
+/** A container's image as it runs: what the kube watcher reports for last-good bookkeeping and `/version status`. */
+export interface RunningContainer {
+  pod: string;
+  container: string;
+  image: string;
+  digest?: string;
+  ready: boolean;
+}
+
 /** A digest a subject's pods ran while Ready, and for how long (last-good bookkeeping). */
 export interface HealthyDigest {
   subject: string;

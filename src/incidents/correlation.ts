@@ -1,36 +1,8 @@
-import type { Correlation, HealthyDigest, IncidentRecord, LastGoodSource, ProblemKind } from '../domain/model.js';
+/** Correlation: the tag move that preceded a failure, and the last good digest to pin back to. */
+import type { Correlation, HealthyDigest, LastGoodSource } from '../domain/model.js';
 
-/** The cluster named in a subject, if any (`workload:prod/ns/Deployment/x` → prod). */
-export function clusterOfSubject(subject: string): string | undefined {
-  if (subject.startsWith('cluster:')) return subject.slice('cluster:'.length);
-  if (subject.startsWith('workload:')) return subject.slice('workload:'.length).split('/')[0];
-  return undefined;
-}
-
-export function namespaceOfSubject(subject: string): string | undefined {
-  if (subject.startsWith('workload:')) return subject.slice('workload:'.length).split('/')[1];
-  return undefined;
-}
-
-/**
- * Which open incident a new problem joins: one whose primary subject is the problem's subject
- * or directly linked to it (one hop, never chained); the oldest wins. A cluster-unreachable
- * problem is always an incident of its own.
- */
-export function chooseIncident(
-  problem: { subject: string; kind: ProblemKind },
-  openIncidents: Array<Pick<IncidentRecord, 'id' | 'primarySubject' | 'openedAt'>>,
-  linkedSubjects: ReadonlySet<string>,
-): number | undefined {
-  if (problem.kind === 'cluster_unreachable') {
-    return openIncidents.find((incident) => incident.primarySubject === problem.subject)?.id;
-  }
-  const candidates = openIncidents
-    .filter((incident) => !incident.primarySubject.startsWith('cluster:'))
-    .filter((incident) => incident.primarySubject === problem.subject || linkedSubjects.has(incident.primarySubject))
-    .sort((a, b) => a.openedAt - b.openedAt || a.id - b.id);
-  return candidates[0]?.id;
-}
+// Moved to domain/subjects.ts (`clusterOf`); kept importable from here until runtime.ts imports it from there.
+export { clusterOf as clusterOfSubject } from '../domain/subjects.js';
 
 export interface TagMove {
   ref: string;
@@ -45,7 +17,6 @@ export function correlatedMove(moves: TagMove[], firstBadAt: number, windowMs: n
     .filter((move) => move.at <= firstBadAt && firstBadAt - move.at <= windowMs)
     .sort((a, b) => b.at - a.at)[0];
 }
-
 
 /**
  * DESIGN.md's last good digest, in order: what the subject's own pods ran while Ready for

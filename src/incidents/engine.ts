@@ -5,11 +5,12 @@ import type { MessageModel } from '../domain/messages.js';
 import type { Store } from '../store/index.js';
 import type { OutboxRole } from '../store/outbox.js';
 import { parseImageRef, repositoryOf } from '../domain/image-ref.js';
-import { chooseIncident, clusterOfSubject, correlatedMove, lastGoodDigest, type TagMove } from './correlation.js';
+import { correlatedMove, lastGoodDigest, type TagMove } from './correlation.js';
+import { openIncidentTaking } from './choose.js';
 import { step, type Edge } from './hysteresis.js';
 import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot } from './render.js';
-import { describeSubject, subjectOf } from '../domain/subjects.js';
-import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord } from '../domain/model.js';
+import { clusterOf as clusterNamedIn, describeSubject, isSubject, subjectName, subjectOf } from '../domain/subjects.js';
+import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord, type RunningContainer } from '../domain/model.js';
 
 export interface AlertingPolicy {
   failuresBeforeAlert: number;
@@ -24,14 +25,8 @@ export interface AlertingPolicy {
 /** The pseudo-subject of a storm incident: many incidents threaded under one message. */
 export const STORM_SUBJECT = 'storm';
 
-/** A container's image as it runs: what the kube watcher reports for last-good bookkeeping. */
-export interface RunningContainer {
-  pod: string;
-  container: string;
-  image: string;
-  digest?: string;
-  ready: boolean;
-}
+// Moved to domain/model.ts; kept importable from here until commands/ and watchers/kube.ts import it from there.
+export type { RunningContainer } from '../domain/model.js';
 
 const problemKey = (subject: string, kind: string) => `${subject}|${kind}`;
 
@@ -47,7 +42,7 @@ export class IncidentEngine {
     private readonly policy: AlertingPolicy,
     private readonly routeChannel: (subject: string) => string,
     /** The cluster a subject lives on; workers name theirs only in the config. */
-    private readonly clusterOf: (subject: string) => string | undefined = clusterOfSubject,
+    private readonly clusterOf: (subject: string) => string | undefined = clusterNamedIn,
   ) {}
 
   check(observation: CheckObservation): Edge {
@@ -286,8 +281,7 @@ export class IncidentEngine {
       this.releaseHeldNotices(problem, previousIncident);
       return;
     }
-    const joinId = chooseIncident(problem, this.store.incidents.openIncidents(), this.store.subjects.linked(problem.subject));
-    const joined = joinId ? this.store.incidents.incident(joinId) : undefined;
+    const joined = openIncidentTaking(this.store, problem.subject);
     if (joined) {
       problem.incidentId = joined.id;
       this.store.incidents.saveProblem(problem);
@@ -366,7 +360,7 @@ export class IncidentEngine {
     const cluster = this.clusterOf(incident.primarySubject);
     if (!cluster) return;
     const open = this.store.incidents.openIncidents().filter((other) => other.id !== incident.id);
-    if (incident.primarySubject.startsWith('cluster:')) {
+    if (isSubject(incident.primarySubject, 'cluster')) {
       for (const other of open.filter((candidate) => this.clusterOf(candidate.primarySubject) === cluster)) {
         this.reply(other, `clusterref-${other.id}-${incident.id}`, renderReply('warning', [`Cluster ${cluster}'s API is unreachable: see incident #${incident.id}`]));
         this.reply(incident, `clusterref-${incident.id}-${other.id}`, renderReply('info', [`Open on this cluster: incident #${other.id} (${describeSubject(other.primarySubject)})`]));
@@ -381,22 +375,25 @@ export class IncidentEngine {
   }
 
   private correlate(problem: ProblemRecord): Correlation | null {
-    if (!problem.subject.startsWith('worker:') && !problem.subject.startsWith('workload:')) return null;
-    const imageSubjects = [...this.store.subjects.linked(problem.subject)].filter((subject) => subject.startsWith('image:'));
-    const moves: TagMove[] = imageSubjects.flatMap((subject) =>
+    if (!isSubject(problem.subject, 'worker') && !isSubject(problem.subject, 'workload')) return null;
+    const images = [...this.store.subjects.linked(problem.subject)].flatMap((subject) => {
+      const ref = subjectName(subject, 'image');
+      return ref === undefined ? [] : [{ subject, ref }];
+    });
+    const moves: TagMove[] = images.flatMap(({ subject, ref }) =>
       this.store.events
         .ofSubject(subject, 'notice.tag_moved', (problem.firstBadAt ?? 0) - this.policy.correlationWindow)
         // A quiet move changed no digest we run (another platform's rebuild): never the culprit.
         .filter((event) => event.data.quiet !== true)
         .map((event) => ({
-        ref: subject.slice('image:'.length),
+        ref,
         from: String(event.data.from),
         to: String(event.data.to),
         at: event.at,
       })),
     );
     const tagMove = correlatedMove(moves, problem.firstBadAt ?? this.clock.now(), this.policy.correlationWindow);
-    const image = tagMove?.ref ?? imageSubjects[0]?.slice('image:'.length);
+    const image = tagMove?.ref ?? images[0]?.ref;
     const running = this.store.subjects.state<RunningContainer[]>(problem.subject, 'running')?.value ?? [];
     const failingDigest = tagMove?.to ?? running.find((container) => !container.ready && container.digest)?.digest;
     const lastGood = image ? this.lastGood(problem.subject, image, failingDigest) : undefined;
@@ -494,10 +491,8 @@ export class IncidentEngine {
     return key;
   }
 
-  /** The oldest open incident whose primary subject is `subject` or linked to it. */
   private incidentForNotice(subject: string): IncidentRecord | undefined {
-    const linked = this.store.subjects.linked(subject);
-    return this.store.incidents.openIncidents().find((incident) => incident.primarySubject === subject || linked.has(incident.primarySubject));
+    return openIncidentTaking(this.store, subject);
   }
 
   private releaseHeldNotices(problem: ProblemRecord, incident: IncidentRecord | undefined): void {

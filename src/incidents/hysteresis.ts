@@ -1,15 +1,10 @@
-import type { ProblemRecord, ProblemState, Thresholds } from '../domain/model.js';
+import type { ProblemRecord, Thresholds } from '../domain/model.js';
 
 /** What one observation did to a problem: the only moments anyone is told anything. */
 export type Edge = 'none' | 'pending' | 'opened' | 'changed' | 'recovering' | 'relapsed' | 'resolved' | 'cleared';
 
-export interface Step {
-  state: ProblemState;
-  badStreak: number;
-  goodStreak: number;
-  firstBadAt: number | null;
-  edge: Edge;
-}
+/** The problem's counters after one observation, and the edge it crossed. */
+export type Step = Pick<ProblemRecord, 'state' | 'badStreak' | 'goodStreak' | 'firstBadAt'> & { edge: Edge };
 
 /**
  * Hysteresis over one problem: N bad observations in a row before alerting, M good ones before

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import { clusterOfSubject, namespaceOfSubject } from './correlation.js';
+import { clusterOf as clusterOfSubject, namespaceOf } from '../domain/subjects.js';
 
 /** The channel a subject's messages go to: the first matching route, else the default. */
 export function routeFor(
@@ -10,7 +10,7 @@ export function routeFor(
   labelsOf: (subject: string) => Record<string, string> = () => ({}),
 ): string {
   const cluster = clusterOf(subject);
-  const namespace = namespaceOfSubject(subject);
+  const namespace = namespaceOf(subject);
   for (const route of routes) {
     const { match } = route;
     if (match.cluster !== undefined && match.cluster !== cluster) continue;

@@ -65,7 +65,7 @@ export class ConfigHubWatcher implements Watcher {
           reports.push({ worker, verdict: describeBridgeWorker(status, spaceSlug, sink.now()), ...(status ? { status } : {}) });
         }
       }
-      sink.check({ subject: 'confighub', problem: 'confighub_unreachable', ok: true, summary: 'ConfigHub answers' });
+      sink.check({ subject: subjectOf.confighub(), problem: 'confighub_unreachable', ok: true, summary: 'ConfigHub answers' });
       for (const { worker, verdict, status } of reports) {
         const subject = subjectOf.worker(worker.name);
         sink.state(subject, 'confighub', { condition: status?.condition ?? 'NotRegistered', lastSeenAt: status?.lastSeenAt ?? null, summary: verdict.summary });
@@ -74,7 +74,7 @@ export class ConfigHubWatcher implements Watcher {
     } catch (error) {
       // ConfigHub itself is down or refuses us: one problem; worker checks wait, so no flood.
       const reason = error instanceof ConfigHubError && error.kind === 'unauthorized' ? `${error.message} — check ${this.deps.config.confighub?.tokenEnv ?? 'CONFIGHUB_TOKEN'}` : (error as Error).message;
-      sink.check({ subject: 'confighub', problem: 'confighub_unreachable', ok: false, summary: reason });
+      sink.check({ subject: subjectOf.confighub(), problem: 'confighub_unreachable', ok: false, summary: reason });
     }
   }
 

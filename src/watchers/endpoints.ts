@@ -6,12 +6,13 @@
  */
 import type { Config, EndpointConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { formatDuration } from '../domain/duration.js';
+import { formatDuration, formatTime } from '../domain/duration.js';
 import { isDown, normaliseVersion, versionFromImageTag, type ProbeResult, type ProbeTarget, type Prober } from '../clients/probe.js';
 import type { CheckObservation, NoticeObservation } from '../domain/model.js';
 import { Scheduler } from './scheduler.js';
 import type { ObservationSink, Watcher } from './types.js';
-import { subjectOf } from '../domain/subjects.js';
+import { subjectName, subjectOf } from '../domain/subjects.js';
+import { clip, plural } from '../domain/text.js';
 import type { ImageVersionState, WorkloadSpec } from './registry.js';
 
 /** A certificate with fewer days left than this is a warning. */
@@ -199,7 +200,7 @@ export function staleCheck(subject: string, versionHeader: string, served: Serve
       fields: [
         ['Expected', expected],
         ['Served', served.version ?? (served.raw !== undefined ? `unreadable ${quoteShort(served.raw)}` : 'none')],
-        ['Since', formatInstant(served.since)],
+        ['Since', formatTime(served.since, 'UTC')],
       ],
     },
   };
@@ -208,7 +209,7 @@ export function staleCheck(subject: string, versionHeader: string, served: Serve
 export function expiryCheck(subject: string, daysLeft: number, validTo: string): CheckObservation {
   const day = validTo.slice(0, 10);
   if (daysLeft < TLS_EXPIRY_WARNING_DAYS) {
-    return { subject, problem: 'tls_expiring', ok: false, summary: `TLS certificate expires in ${daysLeft} day${daysLeft === 1 ? '' : 's'} (${day})` };
+    return { subject, problem: 'tls_expiring', ok: false, summary: `TLS certificate expires in ${plural(daysLeft, 'day')} (${day})` };
   }
   return { subject, problem: 'tls_expiring', ok: true, summary: `TLS certificate valid until ${day}` };
 }
@@ -258,13 +259,9 @@ function stripName(message: string): string {
   return colon > 0 && !message.slice(0, colon).includes(' ') ? message.slice(colon + 2) : message;
 }
 
+/** A header value quoted for a message: at most 40 characters of it, then `…`. */
 function quoteShort(text: string): string {
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
-}
-
-/** '2026-11-24 03:00:00 UTC' */
-function formatInstant(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+  return JSON.stringify(clip(text, 41));
 }
 
 export function probeTarget(endpoint: EndpointConfig): ProbeTarget {
@@ -411,12 +408,12 @@ export class EndpointWatcher implements Watcher {
     if (this.prepared) return;
     this.prepared = true;
     for (const endpoint of this.config.endpoints) {
-      const links = [...(endpoint.workload ? [`workload:${endpoint.workload}`] : []), ...(endpoint.service ? [subjectOf.service(endpoint.service)] : [])];
+      const links = [...(endpoint.workload ? [subjectOf.workload(endpoint.workload)] : []), ...(endpoint.service ? [subjectOf.service(endpoint.service)] : [])];
       this.sink.links(subjectOf.endpoint(endpoint.name), 'config', links);
     }
     for (const { subject, value } of this.sink.statesOf<ServedState>('served')) {
-      const name = subject.slice('endpoint:'.length);
-      if (subject.startsWith('endpoint:') && this.byName.has(name) && value && typeof value.since === 'number') this.served.set(name, value);
+      const name = subjectName(subject, 'endpoint');
+      if (name !== undefined && this.byName.has(name) && value && typeof value.since === 'number') this.served.set(name, value);
     }
   }
 
@@ -431,7 +428,7 @@ export class EndpointWatcher implements Watcher {
       },
       workloadSpec: (ref) => {
         specs ??= new Map(this.sink.statesOf<WorkloadSpec>('spec').map((entry) => [entry.subject, entry.value]));
-        return specs.get(`workload:${ref}`);
+        return specs.get(subjectOf.workload(ref));
       },
     };
   }

@@ -7,10 +7,13 @@
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import type { RunningContainer } from '../incidents/engine.js';
-import { describeSubject, subjectOf } from '../domain/subjects.js';
-import { parseImageRef, shortDigest, type ImageRef } from '../domain/image-ref.js';
-import { RegistryError, type RegistryClient, type RegistrySettings, type TagState } from '../clients/registry.js';
+import type { RunningContainer } from '../domain/model.js';
+import { describeSubject, isSubject, subjectName, subjectOf } from '../domain/subjects.js';
+import { plural } from '../domain/text.js';
+import { imageWithoutTag, parseImageRef, shortDigest, type ImageRef } from '../domain/image-ref.js';
+import { RegistryError, type RegistryClient, type TagState } from '../clients/registry.js';
+// Moved to clients/registry-auth.ts; re-exported until runtime.ts imports it from there.
+export { registrySettings } from '../clients/registry-auth.js';
 import { Scheduler } from './scheduler.js';
 import { Limiter } from '../clients/limiter.js';
 import type { ObservationSink, Watcher } from './types.js';
@@ -118,7 +121,7 @@ export class RegistryWatcher implements Watcher {
     // repository's scope, the others reuse it instead of each being challenged (401) first.
     const byRepository = new Map<string, WatchedImage[]>();
     for (const [key, image] of this.watched) {
-      const repository = key.replace(/:[^:/]+$/, '');
+      const repository = imageWithoutTag(key);
       byRepository.set(repository, [...(byRepository.get(repository) ?? []), image]);
     }
     // A check that throws something other than a RegistryError is a bug: log it, check the rest.
@@ -290,7 +293,7 @@ export class RegistryWatcher implements Watcher {
       data,
     });
     for (const pinned of pinnedTo(image.ref, this.sink.statesOf<WorkloadSpec>('spec'))) {
-      const worker = pinned.startsWith('worker:') ? pinned.slice('worker:'.length) : undefined;
+      const worker = subjectName(pinned, 'worker');
       this.sink.notice({
         subject: pinned,
         kind: 'pinned_tag_moved',
@@ -303,8 +306,8 @@ export class RegistryWatcher implements Watcher {
   private knownState(): NonNullable<RegistryWatcher['known']> {
     if (!this.known) {
       this.known = {
-        digests: new Map(this.sink.statesOf<ImageDigestState>('digest').filter((s) => s.subject.startsWith('image:')).map((s) => [s.subject, s.value])),
-        versions: new Map(this.sink.statesOf<ImageVersionState>('version').filter((s) => s.subject.startsWith('image:')).map((s) => [s.subject, s.value])),
+        digests: new Map(this.sink.statesOf<ImageDigestState>('digest').filter((s) => isSubject(s.subject, 'image')).map((s) => [s.subject, s.value])),
+        versions: new Map(this.sink.statesOf<ImageVersionState>('version').filter((s) => isSubject(s.subject, 'image')).map((s) => [s.subject, s.value])),
       };
     }
     return this.known;
@@ -461,7 +464,7 @@ export function describeImpact(
   for (const user of users) byPolicy.set(user.policy, (byPolicy.get(user.policy) ?? new Set()).add(user.subject));
   for (const [policy, subjects] of [...byPolicy].sort(([a], [b]) => policyRank(a) - policyRank(b))) {
     const count = subjects.size;
-    const allWorkers = [...subjects].every((subject) => subject.startsWith('worker:'));
+    const allWorkers = [...subjects].every((subject) => isSubject(subject, 'worker'));
     const noun = `${allWorkers ? 'worker' : 'workload'}${count === 1 ? '' : 's'}`;
     const consequence = (count === 1 ? CONSEQUENCE_ONE : CONSEQUENCE)[policy] ?? 'what a restart pulls depends on this policy';
     lines.push(`${count} ${noun} ${count === 1 ? 'uses' : 'use'} :${tag} with imagePullPolicy ${policy} — ${consequence}`);
@@ -487,28 +490,13 @@ function describeRunning(pods: RunningContainer[], newDigest: string | undefined
     if (pod.digest) counts.set(pod.digest, (counts.get(pod.digest) ?? 0) + 1);
     else unknown++;
   }
-  if (counts.size === 0) return pods.length === 0 ? 'no running pods seen' : `${pods.length} pod${pods.length === 1 ? '' : 's'} with no digest yet`;
+  if (counts.size === 0) return pods.length === 0 ? 'no running pods seen' : `${plural(pods.length, 'pod')} with no digest yet`;
   const parts = [...counts].map(([digest, n]) => {
     const notes: string[] = [];
-    if (counts.size > 1 || unknown > 0) notes.push(`${n} pod${n === 1 ? '' : 's'}`);
+    if (counts.size > 1 || unknown > 0) notes.push(plural(n, 'pod'));
     if (digest === newDigest) notes.push('already the new digest');
     return `${shortDigest(digest)}${notes.length ? ` (${notes.join(', ')})` : ''}`;
   });
-  if (unknown > 0) parts.push(`${unknown} pod${unknown === 1 ? '' : 's'} not started yet`);
+  if (unknown > 0) parts.push(`${plural(unknown, 'pod')} not started yet`);
   return `runs ${parts.join(', ')}`;
-}
-
-/** Registry client settings from config: `insecure`, and Basic credentials read from `passwordEnv`. */
-export function registrySettings(config: Pick<Config, 'registries'>, env: NodeJS.ProcessEnv = process.env): Record<string, RegistrySettings> {
-  const out: Record<string, RegistrySettings> = {};
-  for (const [host, entry] of Object.entries(config.registries)) {
-    const settings: RegistrySettings = { insecure: entry.insecure };
-    const password = entry.passwordEnv ? env[entry.passwordEnv] : undefined;
-    if (entry.username !== undefined && password !== undefined) {
-      settings.username = entry.username;
-      settings.password = password;
-    }
-    out[host] = settings;
-  }
-  return out;
 }
