@@ -4,6 +4,7 @@
  * while another still gets answers — what the HA tests build on.
  */
 import { ApiException, CoordinationV1Api, KubeConfig, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
+import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isMicroTime, leaseRejection } from '../src/sandbox/leases.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
@@ -38,6 +39,35 @@ async function failure(call: Promise<unknown>): Promise<{ code: number; status: 
     return { code: err.code, status: body };
   }
   throw new Error('expected the apiserver to refuse');
+}
+
+/** Opens a raw watch on the namespace's Leases as `token`; collects its event types until it closes. */
+function watchLeases(token: string): { events: string[]; closed: Promise<void> } {
+  const events: string[] = [];
+  const closed = new Promise<void>((resolve) => {
+    const req = request(`${fake.url}/apis/coordination.k8s.io/v1/namespaces/${NS}/leases?watch=true`, { ca: fake.ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let buffer = '';
+      res.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString('utf8');
+        const lines = buffer.split('\n');
+        buffer = lines.pop()!;
+        for (const line of lines) if (line) events.push(`${JSON.parse(line).type} ${JSON.parse(line).object.metadata.name}`);
+      });
+      res.on('close', () => resolve());
+      res.on('error', () => resolve());
+    });
+    req.on('error', () => resolve());
+    req.end();
+  });
+  return { events, closed };
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 beforeAll(async () => {
@@ -163,6 +193,25 @@ describe('an apiserver unreachable for one replica', () => {
     fake.setUnreachable(false, { client: 'replica-b' });
     await expect(hung).rejects.toThrow(); // the hung connection is cut when the partition heals
     expect((await b.readNamespacedLease({ name: 'ha', namespace: NS })).spec?.holderIdentity).toBe('replica-a');
+  });
+
+  it('silences the watch of the unreachable client while the other one still sees changes; the heal cuts it', async () => {
+    const tokenB = fake.addClient('replica-w');
+    const a = leasesFor();
+    const watchA = watchLeases(fake.token);
+    const watchB = watchLeases(tokenB);
+    await until(() => watchA.events.includes('ADDED ha') && watchB.events.includes('ADDED ha'), 'both watches to list the Lease');
+
+    fake.setUnreachable('hang', { client: 'replica-w' });
+    await a.createNamespacedLease({ namespace: NS, body: lease('seen-by-a-only', 'replica-a') });
+    await until(() => watchA.events.includes('ADDED seen-by-a-only'), 'the reachable watch to see the new Lease');
+    expect(watchB.events).not.toContain('ADDED seen-by-a-only');
+
+    fake.setUnreachable(false, { client: 'replica-w' });
+    await watchB.closed; // cut, so the client relists and catches up
+    expect(watchB.events).not.toContain('ADDED seen-by-a-only');
+    fake.endWatches();
+    await watchA.closed;
   });
 
   it('resets every connection while unreachable with reset, and answers a per-path fault with its Status', async () => {

@@ -19,6 +19,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_CA_CERT, DEMO_SERVER_CERT, DEMO_SERVER_KEY } from './certs.js';
+import { ClientFaults, DEFAULT_CLIENT, type FaultHook } from './client-faults.js';
 import { discovery, route, type Route } from './discovery.js';
 import { apiVersionOf, clone, type Json, type Kind, type KubeObject } from './kube-objects.js';
 import { kubeconfigYaml } from './kubeconfig.js';
@@ -27,7 +28,7 @@ import { acceptsWrites, handleCreate, handleDelete, handlePatch, handleReplace, 
 import { handleLogs, logKey, type LogsFor } from './pod-logs.js';
 import { RolloutController } from './rollout-controller.js';
 import { matchesFieldSelector, matchesLabels, parseLabelSelector } from './selectors.js';
-import { send, sendNotFound, sendStatus, statusReasons } from './status.js';
+import { send, sendNotFound, sendStatus } from './status.js';
 import { WatchStreams } from './watch-streams.js';
 
 export type { Json, Kind, KubeObject, WorkloadKind } from './kube-objects.js';
@@ -35,6 +36,7 @@ export type { PatchRecord } from './object-writes.js';
 export { parseLabelSelector } from './selectors.js';
 export { jsonPatch, mergePatch, strategicMergePatch } from './patches.js';
 export { imageRepository } from './pod-status.js';
+export type { FaultHook, RequestFault, RequestInfo } from './client-faults.js';
 
 export interface RequestRecord {
   method: string;
@@ -43,24 +45,6 @@ export interface RequestRecord {
   /** The client whose token the request carried (`default` for the kubeconfig's own). */
   client?: string;
 }
-
-/** What a request is, for a fault hook to decide on. */
-export interface RequestInfo {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  /** The client whose token the request carried; undefined for an unknown token. */
-  client?: string;
-}
-
-/**
- * What happens to a request instead of its answer: `hang` never answers it (a black-holed
- * apiserver; cut when the fault is lifted), `reset` destroys the connection, a status answers
- * with that Status error.
- */
-export type RequestFault = 'hang' | 'reset' | { status: number; reason?: string; message?: string };
-
-export type FaultHook = (request: RequestInfo) => RequestFault | undefined;
 
 export interface FakeApiserverOptions {
   /** When set, pending rollouts advance by themselves this many ms after they start. */
@@ -148,14 +132,9 @@ export interface FakeApiserver {
   seedWorker(seed: SeedWorker): KubeObject;
 }
 
-/** Every client that is not the kubeconfig's own (`default`) gets its token from addClient. */
-const DEFAULT_CLIENT = 'default';
-
 export async function startFakeApiserver(options: FakeApiserverOptions = {}): Promise<FakeApiserver> {
   const tls = options.tls ?? { ca: DEMO_CA_CERT, key: DEMO_SERVER_KEY, cert: DEMO_SERVER_CERT };
   const token = `fake-token-${randomBytes(12).toString('hex')}`;
-  /** Bearer token → client name. */
-  const clients = new Map<string, string>([[token, DEFAULT_CLIENT]]);
 
   const objects = new ObjectStore(token);
   const controller = new RolloutController(objects, { autoAdvanceMs: options.autoAdvanceMs, nodes: options.nodes });
@@ -166,33 +145,8 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
   const forbidden = new Set<string>();
   const logs = new Map<string, string>();
   const sockets = new Set<Socket>();
-  /** The client each connection last spoke as, so faults can cut one client's connections. */
-  const socketClients = new Map<Socket, string | undefined>();
   const tempDirs: string[] = [];
-  /** Unreachability: for everyone (key `*`) or per client. */
-  const unreachable = new Map<string, 'hang' | 'reset'>();
-  let faultHook = options.fault;
-
-  function faultFor(request: RequestInfo): RequestFault | undefined {
-    return unreachable.get('*') ?? (request.client !== undefined ? unreachable.get(request.client) : undefined) ?? faultHook?.(request);
-  }
-
-  /** Answers `request` with its fault; true when there was one. */
-  function applyFault(req: IncomingMessage, res: ServerResponse, request: RequestInfo): boolean {
-    const fault = faultFor(request);
-    if (!fault) return false;
-    if (fault === 'hang') return true; // never answered; cut when the fault is lifted (or the client gives up)
-    if (fault === 'reset') {
-      req.socket.destroy();
-      return true;
-    }
-    sendStatus(res, fault.status, fault.reason ?? statusReasons[fault.status] ?? 'InternalError', fault.message ?? `fake apiserver: injected ${fault.status}`);
-    return true;
-  }
-
-  function cutClient(client: string | undefined) {
-    for (const [socket, owner] of socketClients) if (client === undefined || owner === client) socket.destroy();
-  }
+  const faults = new ClientFaults(token, options.fault, (client) => (client === undefined ? watches.silence() : watches.silenceClient(client)));
 
   function verbFor(method: string, name: string | undefined, watch: boolean): string {
     if (method === 'PATCH') return 'patch';
@@ -231,11 +185,11 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     const query = url.searchParams;
     const method = req.method ?? 'GET';
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const client = bearer === undefined ? undefined : clients.get(bearer);
+    const client = faults.clientOf(bearer);
     const queryRecord = Object.fromEntries(query.entries());
     requestLog.push({ method, path, query: queryRecord, ...(client !== undefined ? { client } : {}) });
-    socketClients.set(req.socket, client);
-    if (applyFault(req, res, { method, path, query: queryRecord, client })) return;
+    faults.track(req.socket, client);
+    if (faults.apply(req, res, { method, path, query: queryRecord, client })) return;
 
     if (client === undefined) {
       sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
@@ -313,10 +267,7 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
   });
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    socket.on('close', () => {
-      sockets.delete(socket);
-      socketClients.delete(socket);
-    });
+    socket.on('close', () => sockets.delete(socket));
   });
   // TLS handshakes cut by stop() are expected.
   server.on('tlsClientError', () => {});
@@ -338,11 +289,10 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     watches.forgetAll();
     for (const socket of sockets) socket.destroy();
     sockets.clear();
-    socketClients.clear();
   }
 
   const kubeconfig = (context?: string, client = DEFAULT_CLIENT): string => {
-    const clientToken = [...clients].find(([, name]) => name === client)?.[0];
+    const clientToken = faults.tokenOf(client);
     if (!clientToken) throw new Error(`fake apiserver: no client ${client} (addClient first)`);
     return kubeconfigYaml(url, tls.ca, clientToken, context);
   };
@@ -360,13 +310,7 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
       writeFileSync(file, kubeconfig(context, client), { mode: 0o600 });
       return file;
     },
-    addClient(client) {
-      const existing = [...clients].find(([, name]) => name === client)?.[0];
-      if (existing) return existing;
-      const clientToken = `fake-token-${client}-${randomBytes(12).toString('hex')}`;
-      clients.set(clientToken, client);
-      return clientToken;
-    },
+    addClient: (client) => faults.addClient(client),
     upsert: (obj) => controller.upsert(obj),
     get: (kind, ns, name) => objects.get(kind, ns, name),
     list: (kind, ns) => objects.list(kind, ns),
@@ -406,23 +350,8 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     allow(resource) {
       forbidden.delete(resource);
     },
-    setUnreachable(mode, opts = {}) {
-      const scope = opts.client ?? '*';
-      if (mode === false) {
-        if (!unreachable.delete(scope)) return;
-        // The partition heals: what hung (requests, silenced watches) is cut, so clients reconnect.
-        cutClient(opts.client);
-        return;
-      }
-      const how = mode === true ? 'hang' : mode;
-      unreachable.set(scope, how);
-      if (how === 'reset') cutClient(opts.client);
-      else if (opts.client === undefined) watches.silence();
-      else watches.silenceClient(opts.client);
-    },
-    setFault(hook) {
-      faultHook = hook;
-    },
+    setUnreachable: (mode, opts = {}) => faults.setUnreachable(mode, opts.client),
+    setFault: (hook) => faults.setHook(hook),
     async stop() {
       if (!running) return;
       running = false;
