@@ -10,7 +10,8 @@
 import { shortDigest } from '../domain/image-ref.js';
 import type { KubeObject, PatchRecord } from './apiserver.js';
 import { randomBytes } from 'node:crypto';
-import { crashLoopPodStatus, isPodReady, NEVER_SEEN, RELAY, runningDigest, SPACE, startingPodStatus, WORKER, WORKER_NAMESPACE, type Sandbox } from './sandbox.js';
+import { NEVER_SEEN, RELAY, SPACE, WORKER, WORKER_NAMESPACE, type Sandbox } from './sandbox.js';
+import { crashLoopPodStatus, isPodReady, runningDigest, startingPodStatus } from './seed-pods.js';
 
 export interface StoryTimings {
   /** From start until the tag moves and the worker pod is rescheduled onto B. */
