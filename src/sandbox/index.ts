@@ -2,6 +2,7 @@
  * `driftwatch demo`: the sandbox and its story, for cli.ts to put the console in front of.
  * Only cli.ts imports this folder (DESIGN.md); everything here uses production dependencies.
  */
+import { subjectOf } from '../domain/subjects.js';
 import { startSandbox, WORKER, type Sandbox, type SandboxOptions } from './sandbox.js';
 import { DemoStory, type StoryTimers, type StoryTimings } from './story.js';
 
@@ -59,7 +60,7 @@ export async function autopilot(
   let pinned = false;
   // Over when the story is and its incidents have resolved.
   while (Date.now() < deadline && (demo.story.currentPhase !== 'done' || options.openIncidents().length > 0)) {
-    if (!pinned && demo.story.currentPhase === 'broken' && options.openIncidents().includes(`worker:${WORKER}`)) {
+    if (!pinned && demo.story.currentPhase === 'broken' && options.openIncidents().includes(subjectOf.worker(WORKER))) {
       for (const line of [`/worker pin ${WORKER}`, 'y']) {
         options.say(`> ${line}\n`);
         await options.type(line);

@@ -4,6 +4,7 @@
  * and a workload's status computed from its pods. No I/O; generated ids come from `ids`.
  */
 import { createHash } from 'node:crypto';
+import { imageWithoutTag } from '../domain/image-ref.js';
 import type { Json, KubeObject, WorkloadKind } from './kube-objects.js';
 
 /** Images that fail on purpose: the waiting reason and message their containers report. */
@@ -24,11 +25,7 @@ export interface ImageWorld {
 
 /** Splits an image reference into the repository (no tag, no digest) kubelet puts before `@` in imageID. */
 export function imageRepository(image: string): string {
-  const at = image.indexOf('@');
-  const noDigest = at >= 0 ? image.slice(0, at) : image;
-  const lastSlash = noDigest.lastIndexOf('/');
-  const colon = noDigest.lastIndexOf(':');
-  const repo = colon > lastSlash ? noDigest.slice(0, colon) : noDigest;
+  const repo = imageWithoutTag(image);
   const first = repo.split('/')[0]!;
   const hasRegistry = repo.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
   if (hasRegistry) return repo;

@@ -3,6 +3,7 @@
  * the digest a pod really runs, and the pod states the story sets (starting, crash-looping).
  * Pure: the story and the sandbox put these into the fake apiserver.
  */
+import { digestOfImageId } from '../domain/image-ref.js';
 import type { KubeObject } from './kube-objects.js';
 
 /** What the worker image B prints before it exits (seed 000), with today's timestamps. */
@@ -28,7 +29,7 @@ export function crashLog(at: Date): string {
 /** `sha256:…` of what a pod's container really runs, from its imageID. */
 export function runningDigest(pod: KubeObject, container: string): string | undefined {
   const status = (pod.status?.containerStatuses ?? []).find((candidate: { name?: string }) => candidate.name === container);
-  return /(sha256:[a-f0-9]{64})/.exec(String(status?.imageID ?? ''))?.[1];
+  return digestOfImageId(status?.imageID);
 }
 
 type PodContainer = { name: string; image: string };
