@@ -19,7 +19,9 @@ import {
   type V1DaemonSet,
   type V1Deployment,
   type V1LabelSelector,
+  type V1ObjectMeta,
   type V1Pod,
+  type V1ReplicaSet,
   type V1StatefulSet,
   type VersionInfo,
 } from '@kubernetes/client-node';
@@ -139,29 +141,20 @@ export type WatchState = 'listing' | 'watching' | 'restarting' | 'unreachable';
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 /**
- * Objects as the apiserver sends them (plain JSON: timestamps are strings), the same shape
- * whether they came from the LIST or from the WATCH.
+ * A client-node model as it reaches us: from a typed read its timestamps are `Date`s, from a
+ * watch (plain JSON) they are strings. Judgements take this so both kinds of object fit.
  */
-export interface WatchedObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    creationTimestamp?: string;
-    ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
-  };
-  spec?: any;
-  status?: any;
-}
+export type Wire<T> = T extends Date ? Date | string : T extends ReadonlyArray<infer U> ? Array<Wire<U>> : T extends object ? { [K in keyof T]: Wire<T[K]> } : T;
 
-export interface WatchHandlers {
-  onEvent(type: WatchEventType, obj: WatchedObject): void;
+/** An object as a LIST or WATCH delivers it: kind, apiVersion and a name are always filled in. */
+export type Watched<T> = Wire<T> & { apiVersion: string; kind: string; metadata: Wire<V1ObjectMeta> & { name: string } };
+export type WatchedPod = Watched<V1Pod>;
+export type WatchedWorkload = Watched<V1Deployment> | Watched<V1DaemonSet> | Watched<V1StatefulSet>;
+/** Objects as the apiserver sends them, the same shape whether they came from the LIST or from the WATCH. */
+export type WatchedObject = WatchedPod | WatchedWorkload | Watched<V1ReplicaSet>;
+
+export interface WatchHandlers<T extends WatchedObject = WatchedObject> {
+  onEvent(type: WatchEventType, obj: T): void;
   /**
    * `listing` (re)lists, `watching` = the stream is open, `restarting` = it failed and will be
    * retried after a backoff, `unreachable` = the apiserver could not be reached. Once
@@ -562,7 +555,7 @@ export class KubeCluster {
    * is not stopped. Every object the LIST returns arrives as ADDED (or MODIFIED/DELETED against
    * what an earlier LIST said), then the WATCH's events follow.
    */
-  watchResource(path: string, labelSelector: string | undefined, handlers: WatchHandlers, opts: WatchOptions = {}): WatchHandle {
+  watchResource<T extends WatchedObject = WatchedObject>(path: string, labelSelector: string | undefined, handlers: WatchHandlers<T>, opts: WatchOptions = {}): WatchHandle {
     const target = parseResourcePath(path);
     const what = `${target.plural} ${where(target.namespace)}`;
     const idleMs = opts.idleTimeoutMs ?? 300_000;
@@ -592,7 +585,8 @@ export class KubeCluster {
     };
     const emit = (type: WatchEventType, obj: WatchedObject) => {
       try {
-        handlers.onEvent(type, obj);
+        // The path chose the resource, so every object it delivers is a T.
+        handlers.onEvent(type, obj as T);
       } catch (err) {
         log.error({ err }, 'watch event handler threw');
       }
@@ -726,11 +720,3 @@ export class KubeCluster {
     };
   }
 }
-
-/** Annotations Driftwatch writes on a workload it pinned (read back by unpin and the watchers). */
-export const PIN_ANNOTATIONS = {
-  from: 'driftwatch.io/pinned-from',
-  by: 'driftwatch.io/pinned-by',
-  at: 'driftwatch.io/pinned-at',
-  reason: 'driftwatch.io/pin-reason',
-} as const;

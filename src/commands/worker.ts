@@ -7,7 +7,8 @@
 import type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { digestOfImageId, parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../domain/image-ref.js';
 import { RegistryError } from '../clients/registry.js';
-import { PIN_ANNOTATIONS, type KubeCluster } from '../clients/kube.js';
+import type { KubeCluster } from '../clients/kube.js';
+import { PIN_ANNOTATIONS } from '../kube/annotations.js';
 import type { WorkerConfig } from '../config.js';
 import type { RunningContainer } from '../incidents/engine.js';
 import type { Correlation } from '../domain/model.js';
