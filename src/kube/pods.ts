@@ -331,12 +331,13 @@ function recheck(starting: PodFinding[]): { recheckAt?: number } {
 /**
  * The first way one of `pods` is failing, in words (`pod web-1 container app: ImagePullBackOff —
  * pull access denied…`), or undefined when none is. The same assessment as the watcher's, so a
- * rollout follower stops on exactly what the watcher would alert on.
+ * rollout follower stops on exactly the failures the watcher alerts on; pods that are only slow
+ * (Pending, not Ready yet) are left to the rollout's own deadline.
  */
 export function podProblem(pods: Iterable<PodLike>, opts: Pick<PodAssessOptions, 'now' | 'pendingTooLongMs'>): string | undefined {
   for (const pod of pods) {
     const assessed = assessPod(pod, opts);
-    const failing = assessed?.containers.find((finding) => finding.verdict === 'bad');
+    const failing = assessed?.containers.find((finding) => finding.verdict === 'bad' && (FAILURE_REASONS.has(finding.reason) || finding.reason === 'OOMKilled'));
     if (!failing) continue;
     const head = `pod ${failing.pod} container ${failing.container}`;
     if (failing.reason === 'OOMKilled') return `${head}: OOMKilled (${failing.restarts} restarts)`;
