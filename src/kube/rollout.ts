@@ -61,7 +61,7 @@ export function judgeRollout(kind: WorkloadKind, workload: RolloutInput): Rollou
   const observedGeneration = status.observedGeneration ?? 0;
   const counts =
     kind === 'DaemonSet'
-      ? { desired: status.desiredNumberScheduled ?? 0, updated: status.updatedNumberScheduled ?? 0, ready: status.numberReady ?? 0, available: status.numberAvailable ?? 0, total: status.currentNumberScheduled ?? 0 }
+      ? { desired: status.desiredNumberScheduled ?? 0, updated: status.updatedNumberScheduled ?? 0, ready: status.numberReady ?? 0, available: status.numberAvailable ?? status.numberReady ?? 0, total: status.currentNumberScheduled ?? 0 }
       : {
           desired: workload.spec?.replicas ?? 1,
           updated: status.updatedReplicas ?? 0,
@@ -79,8 +79,9 @@ export function judgeRollout(kind: WorkloadKind, workload: RolloutInput): Rollou
   if (found?.reason === 'ProgressDeadlineExceeded') return { ...base, state: 'failed', reason: `ProgressDeadlineExceeded: ${found.message ?? 'the rollout timed out'}` };
   if (updated < desired) return progressing(`${updated} of ${desired} pods updated`);
   if (total > updated) return progressing(kind === 'Deployment' ? `${total - updated} old pods still terminating` : `${total - updated} pods still on the old revision`);
-  if (ready < desired) return progressing(`${ready} of ${desired} pods ready`);
-  if (available < desired) return progressing(`${available} of ${desired} updated pods available`);
+  // Available pods are Ready ones that stayed Ready for minReadySeconds: enough of them is the
+  // Ready check too (kubectl reads availability; a status without it falls back to readiness).
+  if (available < desired) return progressing(ready < desired ? `${ready} of ${desired} pods ready` : `${available} of ${desired} pods available`);
   if (kind === 'StatefulSet' && status.updateRevision && status.currentRevision !== status.updateRevision) return progressing(`revision ${status.updateRevision} not current yet`);
   return { ...base, state: 'done' };
 }
