@@ -13,7 +13,8 @@ import { gitopsWarning } from '../kube/gitops.js';
 import { deadlineOf, judgeRollout } from '../kube/rollout.js';
 import type { Store } from '../store/index.js';
 import { UsageError, type CommandContext, type CommandSpec, type Plan } from './types.js';
-import { clusterOf, clusterUsageError, resolveWorkload, type ClusterAccess, type RolloutTarget } from './targets.js';
+import { clusterOf, clusterUsageError, matchWorkloads, narrowWorkload, type ClusterAccess, type RolloutTarget, type WorkloadMatch } from './targets.js';
+import { declareCommand, usageOf, word, type ArgsDecl, type ParsedArgs } from './args.js';
 import { openIncidentFor, podSelectorOf, tell, type RolloutFollower } from './follower.js';
 
 /** What the /rollout commands need: the configured targets, their clusters, the store, the follower. */
@@ -51,10 +52,24 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
     store.audit.record({ at: deps.clock.now(), actor: ctx.user, action: rule, target: `${target.subject} (${target.cluster}/${target.namespace}/${target.kind}/${target.name})`, before, after, result, incidentId: incidentId ?? null });
   }
 
-  const usageOf = (name: string) => `/rollout ${name} <workload> [-n <namespace>] [--cluster <name>]`;
+  /** `<workload> [-n <namespace>] [--cluster <name>]`: only what the config names is accepted. */
+  type WorkloadArgs = ArgsDecl<{ workload: WorkloadMatch }, { namespace: string | undefined; cluster: string | undefined }>;
+  const workloadArgs = (name: string): WorkloadArgs => {
+    const args: WorkloadArgs = {
+      positionals: { workload: { usage: '<workload>', schema: word((text) => matchWorkloads(config, text, usage)) } },
+      flags: {
+        namespace: { names: ['-n', '--namespace'], value: 'namespace', schema: word((text) => text) },
+        cluster: { names: ['--cluster'], value: 'name', schema: word((text) => text) },
+      },
+      extra: (words, usage) => `Only one workload at a time; "${words[0]!.length > 30 ? `${words[0]!.slice(0, 29)}…` : words[0]}" is extra. ${usage}.`,
+    };
+    const usage = usageOf(family, name, args);
+    return args;
+  };
+  const targetOf = (args: ParsedArgs<{ workload: WorkloadMatch }, { namespace: string | undefined; cluster: string | undefined }>): RolloutTarget =>
+    narrowWorkload(config, args.workload, { namespace: args.namespace, cluster: args.cluster });
 
-  async function restartPlan(args: string[], ctx: CommandContext): Promise<Plan> {
-    const target = resolveWorkload(config, args, usageOf('restart'));
+  async function restartPlan(target: RolloutTarget, ctx: CommandContext): Promise<Plan> {
     const { workload } = await readTarget(target);
     const warning = gitopsWarning(workload.metadata);
     const incident = openIncidentFor(deps, target.subject, ctx);
@@ -116,8 +131,7 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
     return { current, previous };
   }
 
-  async function undoPlan(args: string[], ctx: CommandContext): Promise<Plan> {
-    const target = resolveWorkload(config, args, usageOf('undo'));
+  async function undoPlan(target: RolloutTarget, ctx: CommandContext): Promise<Plan> {
     if (target.kind !== 'Deployment') throw new UsageError(`/rollout undo works on Deployments; ${target.label} is a ${target.kind}. Use /rollout restart, or change its spec where it is managed.`);
     const { workload } = await readTarget(target);
     const { current, previous } = await previousRevision(target, workload);
@@ -163,8 +177,7 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
     };
   }
 
-  async function status(args: string[]): Promise<MessageModel> {
-    const target = resolveWorkload(config, args, usageOf('status'));
+  async function status(target: RolloutTarget): Promise<MessageModel> {
     const cluster = clusterOf(deps, target.cluster);
     try {
       const workload = await cluster.getWorkload(target.kind, target.namespace, target.name);
@@ -203,8 +216,8 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
   }
 
   return [
-    { family, name: 'restart', usage: usageOf('restart'), summary: 'replace every pod of a workload (kubectl rollout restart), then follow it', guarded: true, handle: restartPlan },
-    { family, name: 'undo', usage: usageOf('undo'), summary: 'go back to the previous revision of a Deployment, then follow it', guarded: true, handle: undoPlan },
-    { family, name: 'status', usage: '/rollout status <workload> [-n <namespace>] [--cluster <name>]', summary: 'where a rollout stands: updated and ready pods, why not done', async handle(args) { return status(args); } },
+    declareCommand({ family, name: 'restart', summary: 'replace every pod of a workload (kubectl rollout restart), then follow it', guarded: true, args: workloadArgs('restart'), run: (args, ctx) => restartPlan(targetOf(args), ctx) }),
+    declareCommand({ family, name: 'undo', summary: 'go back to the previous revision of a Deployment, then follow it', guarded: true, args: workloadArgs('undo'), run: (args, ctx) => undoPlan(targetOf(args), ctx) }),
+    declareCommand({ family, name: 'status', summary: 'where a rollout stands: updated and ready pods, why not done', args: workloadArgs('status'), run: (args) => status(targetOf(args)) }),
   ];
 }

@@ -66,12 +66,14 @@ export function configuredTargets(config: Pick<Config, 'workers' | 'workloads'>)
 
 const asWorkloadSubject = (target: RolloutTarget) => `workload:${target.cluster}/${target.namespace}/${target.kind}/${target.name}`;
 
-/**
- * `<workload> [-n ns] [--cluster c]`: the workload first (a name, `worker:<name>`, or a full
- * `workload:<cluster>/<ns>/<kind>/<name>`), then flags; only what the config names is accepted.
- */
-export function resolveWorkload(config: Pick<Config, 'workers' | 'workloads' | 'clusters'>, args: string[], usage: string): RolloutTarget {
-  const [word, ...rest] = args;
+/** The configured targets a `<workload>` word names (a name, `ns/name`, `worker:<name>`, or a full `workload:<cluster>/<ns>/<kind>/<name>`). */
+export interface WorkloadMatch {
+  word: string;
+  matches: RolloutTarget[];
+}
+
+/** Reads the `<workload>` word; none, a flag in its place, or a name nothing configured has is a usage error listing the choices. */
+export function matchWorkloads(config: Pick<Config, 'workers' | 'workloads' | 'clusters'>, word: string | undefined, usage: string): WorkloadMatch {
   const targets = configuredTargets(config);
   const choices = () => targets.map((target) => (target.subject.startsWith('worker:') ? target.subject : `${target.namespace}/${target.name}${config.clusters.length > 1 ? ` (${target.cluster})` : ''}`)).join(', ') || 'none configured';
   if (!word) throw new UsageError(`Name a workload: ${choices()}.`);
@@ -88,29 +90,20 @@ export function resolveWorkload(config: Pick<Config, 'workers' | 'workloads' | '
     matches = targets.filter((target) => (target.name === wantedName || target.subject === `worker:${wantedName}`) && (wantedNs === undefined || target.namespace === wantedNs));
     if (matches.length === 0) throw new UsageError(`Unknown workload "${clip(word)}". Workloads: ${choices()}.`);
   }
-  let namespace: string | undefined;
-  let cluster: string | undefined;
-  for (let index = 0; index < rest.length; index++) {
-    const flag = rest[index]!;
-    const [name, inline] = flag.includes('=') ? [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)] : [flag, undefined];
-    if (name === '-n' || name === '--namespace' || name === '--cluster') {
-      const value = inline ?? rest[++index];
-      if (!value || value.startsWith('-')) throw new UsageError(`${name} needs a value: ${usage}.`);
-      if (name === '--cluster') cluster = value;
-      else namespace = value;
-      continue;
-    }
-    if (flag.startsWith('-')) throw new UsageError(`Unknown flag "${clip(flag, 30)}"; the flags are -n <namespace> and --cluster <name>.`);
-    throw new UsageError(`Only one workload at a time; "${clip(flag, 30)}" is extra. ${usage}.`);
-  }
+  return { word, matches };
+}
+
+/** `-n <namespace>` and `--cluster <name>`: narrow the matches to one, or a usage error that says why not. */
+export function narrowWorkload(config: Pick<Config, 'workers' | 'workloads' | 'clusters'>, match: WorkloadMatch, filter: { namespace?: string | undefined; cluster?: string | undefined }): RolloutTarget {
+  const { word, matches } = match;
+  const { namespace, cluster } = filter;
   if (cluster !== undefined && !config.clusters.some((candidate) => candidate.name === cluster)) {
     throw new UsageError(`Cluster "${clip(cluster, 40)}" is not in the config. Clusters: ${config.clusters.map((candidate) => candidate.name).join(', ') || 'none'}.`);
   }
-  const namespaces = [...new Set(targets.map((target) => target.namespace))];
+  const namespaces = [...new Set(configuredTargets(config).map((target) => target.namespace))];
   if (namespace !== undefined && !namespaces.includes(namespace)) {
     throw new UsageError(`Namespace "${clip(namespace, 40)}" is not one the config names. Namespaces: ${namespaces.join(', ') || 'none'}.`);
   }
-
   const filtered = matches.filter((target) => (namespace === undefined || target.namespace === namespace) && (cluster === undefined || target.cluster === cluster));
   if (filtered.length === 0) {
     throw new UsageError(`"${clip(word)}" is not in ${[namespace && `namespace ${namespace}`, cluster && `cluster ${cluster}`].filter(Boolean).join(' / ')}. It is: ${matches.map((target) => target.label).join('; ')}.`);

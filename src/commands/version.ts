@@ -10,6 +10,7 @@ import type { Line, MessageModel } from '../domain/messages.js';
 import type { Config } from '../config.js';
 import type { Store } from '../store/index.js';
 import { UsageError, type CommandSpec } from './types.js';
+import { declareCommand, word } from './args.js';
 import { digestOfImage, summarizeRunning } from './worker.js';
 import { subjectOf } from '../domain/subjects.js';
 
@@ -165,15 +166,12 @@ export function versionStatusMessage(deps: VersionCommandDeps, service?: string)
 
 export function versionCommands(deps: VersionCommandDeps): CommandSpec[] {
   return [
-    {
+    declareCommand({
       family: 'version',
       name: 'status',
-      usage: '/version status [<service>]',
       summary: 'desired vs running vs served, with a verdict per worker, workload and service',
-      async handle(args) {
-        if (args.length > 1) throw new UsageError('Name one service at most.');
-        return versionStatusMessage(deps, args[0]);
-      },
-    },
+      args: { positionals: { service: { usage: '[<service>]', schema: word((text) => text) } }, extra: () => 'Name one service at most.' },
+      run: async ({ service }) => versionStatusMessage(deps, service),
+    }),
   ];
 }

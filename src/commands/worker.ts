@@ -18,6 +18,7 @@ import { PIN_ANNOTATIONS, pinOf, type PinInfo } from '../kube/annotations.js';
 import { gitopsWarning } from '../kube/gitops.js';
 import { deadlineOf } from '../kube/rollout.js';
 import { info, UsageError, type CommandContext, type CommandSpec, type Plan } from './types.js';
+import { declareCommand, word } from './args.js';
 import { clusterOf, clusterUsageError, findWorker, workerSubject, workerTarget, type ClusterAccess } from './targets.js';
 import { openIncidentFor, tell, type RolloutFollower } from './follower.js';
 
@@ -175,10 +176,7 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
   const { config, store, engine, follower } = deps;
   const family = 'worker';
 
-  async function pinPlan(args: string[], ctx: CommandContext): Promise<Plan | MessageModel> {
-    const worker = findWorker(config.workers, args[0]);
-    if (args.length > 2) throw new UsageError(`Too many words after "pin ${worker.name}": ${args.slice(2).map((word) => `"${clip(word, 20)}"`).join(' ')}.`);
-    const wanted = parseDigestArg(args[1]);
+  async function pinPlan(worker: WorkerConfig, wanted: DigestArg, ctx: CommandContext): Promise<Plan | MessageModel> {
     const live = await readWorker(deps, worker);
     const subject = workerSubject(worker);
     const tagImage = tagImageOf(deps, live);
@@ -288,9 +286,7 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
     };
   }
 
-  async function unpinPlan(args: string[], ctx: CommandContext): Promise<Plan> {
-    const worker = findWorker(config.workers, args[0]);
-    if (args.length > 1) throw new UsageError(`Too many words after "unpin ${worker.name}": ${args.slice(1).map((word) => `"${clip(word, 20)}"`).join(' ')}.`);
+  async function unpinPlan(worker: WorkerConfig, ctx: CommandContext): Promise<Plan> {
     const live = await readWorker(deps, worker);
     const subject = workerSubject(worker);
     const target = workerTarget(worker);
@@ -411,45 +407,40 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
     return { tone: healthy ? 'ok' : 'warning', title: [`Worker ${worker.name}${row.pin ? ' (pinned)' : ''}`], fields, ...(lines.length ? { lines } : {}) };
   }
 
+  const aWorker = word((text) => findWorker(config.workers, text));
+  const tooMany = (after: string) => (words: string[], _usage: string, read: { worker?: WorkerConfig }) =>
+    `Too many words after "${after} ${read.worker?.name ?? ''}": ${words.map((extra) => `"${clip(extra, 20)}"`).join(' ')}.`;
   return [
-    {
+    declareCommand({
       family,
       name: 'pin',
-      usage: '/worker pin <worker> [<digest>|previous]',
       summary: "pin a worker's image to a digest (default: its last good digest)",
       guarded: true,
-      handle: pinPlan,
-    },
-    {
+      args: { positionals: { worker: { usage: '<worker>', schema: aWorker }, digest: { usage: '[<digest>|previous]', schema: word(parseDigestArg) } }, extra: tooMany('pin') },
+      run: ({ worker, digest }, ctx) => pinPlan(worker, digest, ctx),
+    }),
+    declareCommand({
       family,
       name: 'unpin',
-      usage: '/worker unpin <worker>',
       summary: 'put back the image a pin replaced',
       guarded: true,
-      handle: unpinPlan,
-    },
-    {
+      args: { positionals: { worker: { usage: '<worker>', schema: aWorker } }, extra: tooMany('unpin') },
+      run: ({ worker }, ctx) => unpinPlan(worker, ctx),
+    }),
+    declareCommand({
       family,
       name: 'status',
-      usage: '/worker status [<worker>]',
       summary: "a worker's image, pin, pods and ConfigHub condition",
-      async handle(args) {
-        if (args.length > 1) throw new UsageError('Name one worker at most.');
-        if (args.length === 0) return listMessage(config.workers);
-        return statusMessage(findWorker(config.workers, args[0]));
-      },
-    },
-    {
+      args: { positionals: { worker: { usage: '[<worker>]', schema: word((text) => (text === undefined ? undefined : findWorker(config.workers, text))) } }, extra: () => 'Name one worker at most.' },
+      run: async ({ worker }) => (worker ? statusMessage(worker) : listMessage(config.workers)),
+    }),
+    declareCommand({
       family,
       name: 'list',
-      usage: '/worker list',
       summary: 'every worker with its image, pin, pods and ConfigHub condition',
-      async handle(args) {
-        if (args.length > 0) throw new UsageError('/worker list takes no arguments; for one worker use /worker status <worker>.');
-        if (config.workers.length === 0) return info('No workers are configured.');
-        return listMessage(config.workers);
-      },
-    },
+      args: { positionals: {}, extra: () => '/worker list takes no arguments; for one worker use /worker status <worker>.' },
+      run: async () => (config.workers.length === 0 ? info('No workers are configured.') : listMessage(config.workers)),
+    }),
   ];
 }
 
