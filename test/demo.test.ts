@@ -191,7 +191,7 @@ describe('driftwatch demo (child process, no network)', () => {
   let cwd: string;
 
   beforeAll(() => {
-    if (!existsSync(join(import.meta.dirname, '..', 'dist', 'demo', 'index.js'))) throw new Error('dist/ is not built: run `npm run build` (npm test does it in pretest)');
+    if (!existsSync(join(import.meta.dirname, '..', 'dist', 'sandbox', 'index.js'))) throw new Error('dist/ is not built: run `npm run build` (npm test does it in pretest)');
     if (!isolated) console.warn('demo.test: `unshare -n` is not available here, so the demo runs WITH the network; it still only talks to 127.0.0.1');
     cwd = mkdtempSync(join(tmpdir(), 'dw-demo-cwd-'));
   });
