@@ -14,7 +14,7 @@ import type { IncidentEngine, RunningContainer } from '../incidents/engine.js';
 import type { Correlation } from '../domain/model.js';
 import type { Line, MessageModel } from '../domain/messages.js';
 import type { Store } from '../store/index.js';
-import { PIN_ANNOTATIONS, pinOf, type PinInfo } from '../kube/annotations.js';
+import { PIN_ANNOTATIONS, pinAnnotations, pinOf, type PinInfo } from '../kube/annotations.js';
 import { gitopsWarning } from '../kube/gitops.js';
 import { deadlineOf } from '../kube/rollout.js';
 import { info, UsageError, type CommandContext, type CommandSpec, type Plan } from './types.js';
@@ -257,12 +257,7 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
         if (now.image !== before) throw new Error(`the image of worker ${worker.name} changed since the preview (now ${now.image}); nothing was changed — run the command again`);
         const current = openIncidentFor(deps, subject, ctx) ?? incident;
         const podsBefore = await follower.podsOf(target, now.deployment).catch(() => undefined);
-        const annotations = {
-          [PIN_ANNOTATIONS.from]: now.pin?.from ?? tagImage ?? before,
-          [PIN_ANNOTATIONS.by]: ctx.user,
-          [PIN_ANNOTATIONS.at]: new Date(deps.clock.now()).toISOString(),
-          [PIN_ANNOTATIONS.reason]: current ? `incident #${current.id}` : 'manual',
-        };
+        const annotations = pinAnnotations({ from: now.pin?.from ?? tagImage ?? before, by: ctx.user, at: new Date(deps.clock.now()), reason: current ? `incident #${current.id}` : 'manual' });
         const audit = (result: string) =>
           store.audit.record({ at: deps.clock.now(), actor: ctx.user, action: 'worker pin', target: `${subject} (${worker.cluster}/${target.namespace}/Deployment/${target.name} container ${now.container.name})`, before, after, result, incidentId: current?.id ?? null });
         try {
