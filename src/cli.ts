@@ -1,6 +1,9 @@
-import { ConfigError, configJsonSchema, findConfigPath, loadConfigFile, parseConfig, type Config } from './config.js';
+/**
+ * The command line: parse it, validate the config, pick the face. Building the parts is main.ts's
+ * job, loaded only for the modes that need it so check-config and schema stay fast.
+ */
+import { ConfigError, configJsonSchema, findConfigPath, loadConfigFile, parseConfig } from './config.js';
 import { StoreError } from './store/db.js';
-import { logger } from './log.js';
 
 const usage = `driftwatch — deployment incidents in one Slack thread each
 
@@ -81,42 +84,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (mode === 'demo') {
       // The narrator says what matters on stdout; the log keeps to warnings unless asked.
       if (!env.LOG_LEVEL) process.env.LOG_LEVEL = 'warn';
-      const [{ startDemo, autopilot }, { Runtime }, { ConsoleApp }] = await Promise.all([import('./sandbox/index.js'), import('./runtime.js'), import('./console/app.js')]);
-      const demo = await startDemo();
-      const runtime = new Runtime(demo.sandbox.config, { log: logger(), kubeRecheckMs: 2000 });
-      const app = new ConsoleApp(runtime);
-      let stopping: Promise<void> | undefined;
-      const stop = () =>
-        (stopping ??= (async () => {
-          demo.story.stop();
-          await runtime.shutdown(2_000);
-          await demo.close();
-          // stdin, keep-alive sockets and timers would keep a finished demo alive.
-          process.exit(0);
-        })());
-      process.once('SIGTERM', () => void stop());
-      process.once('SIGINT', () => void stop());
-      await runtime.startServices({ service: app.service() });
-      process.stdout.write(demo.banner);
-      demo.story.start();
-      const ended = await app.run(process.stdin);
-      if (ended === 'eof' && !stopping && demo.story.currentPhase !== 'done') {
-        await autopilot(demo, {
-          openIncidents: () => runtime.store.incidents.openIncidents().map((incident) => incident.primarySubject),
-          type: (line) => app.handleLine(line),
-          say: (text) => process.stdout.write(text),
-        });
-      }
-      await stop();
+      const { runDemo } = await import('./main.js');
+      await runDemo();
       return;
     }
     const config = configPath ? loadConfigFile(configPath) : parseConfig({}, 'defaults');
     if (mode === 'console') {
+      const { runConsole } = await import('./main.js');
       await runConsole(config, configPath ? `Driftwatch console (${configPath}). Type "help" for the commands.\n` : howToConfigure);
       return;
     }
     if (!config.slack.channel) throw new ConfigError(configPath ?? 'config', ['slack.channel: required in run mode (the channel alerts go to, like C0ALERTS)']);
-    const { runSlack } = await import('./slack/run.js');
+    const { runSlack } = await import('./main.js');
     await runSlack(config, env);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof StoreError) {
@@ -126,23 +105,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     throw error;
   }
-}
-
-async function runConsole(config: Config, banner: string): Promise<void> {
-  // Loaded here, not at the top: check-config and schema stay fast without the clients.
-  const [{ Runtime }, { ConsoleApp }] = await Promise.all([import('./runtime.js'), import('./console/app.js')]);
-  const runtime = new Runtime(config, { log: logger() });
-  const app = new ConsoleApp(runtime);
-  await runtime.startServices({ service: app.service() });
-  const stop = async () => {
-    await runtime.shutdown();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop());
-  process.once('SIGINT', () => void stop());
-  process.stdout.write(banner);
-  await app.run(process.stdin);
-  await runtime.shutdown();
-  // stdin, keep-alive sockets and timers would keep a finished console alive.
-  process.exit(0);
 }

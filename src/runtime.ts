@@ -14,7 +14,7 @@ import { incidentCommands } from './commands/incident.js';
 import { workerCommands } from './commands/worker.js';
 import { rolloutCommands } from './commands/rollout.js';
 import { versionCommands, versionStatusMessage } from './commands/version.js';
-import { rolloutFollower } from './commands/follow.js';
+import { RolloutFollower, type FollowOptions } from './commands/follower.js';
 import { formatTime } from './domain/duration.js';
 import type { ObservationSink, Watcher } from './watchers/types.js';
 import { createWatchers } from './watchers/index.js';
@@ -28,6 +28,28 @@ import { createTask, type ScheduledTask } from 'node-cron';
 import { dueCronMinute, renderDigest } from './incidents/digest.js';
 import { subjectOf } from './domain/subjects.js';
 
+/*
+ * The narrow interfaces the commands take. Each family declares what it needs beside its
+ * handlers (so a command file never imports this one, and there is no cycle); they are listed
+ * here because the Runtime is what satisfies them all.
+ */
+export type { WorkerCommandDeps } from './commands/worker.js';
+export type { RolloutCommandDeps } from './commands/rollout.js';
+export type { VersionCommandDeps } from './commands/version.js';
+export type { IncidentCommandDeps } from './commands/incident.js';
+export type { RolloutFollowerDeps, StoryDeps } from './commands/follower.js';
+export type { ClusterAccess } from './commands/targets.js';
+
+/** What a face (Slack, the console) needs: the bus, where alerts go, and the incident a thread belongs to. */
+export interface CommandFace {
+  readonly bus: Pick<CommandBus, 'families' | 'dispatch' | 'decide' | 'help'>;
+  readonly defaultChannel: string;
+  readonly log: Logger;
+  readonly config: { readonly timezone: string; readonly console: { readonly user: string } };
+  readonly store: { readonly incidents: Pick<Store['incidents'], 'incidentByThread'> };
+  readonly engine: Pick<IncidentEngine, 'note'>;
+}
+
 /** The channel used when no Slack channel is configured (console, demo). */
 const CONSOLE_CHANNEL = 'C0CONSOLE';
 
@@ -38,6 +60,8 @@ export interface RuntimeOptions {
   poster?: PosterOptions;
   /** How often the Kubernetes watcher looks at every subject again (default 30 s; the demo is faster). */
   kubeRecheckMs?: number;
+  /** How the rollout follower polls and when it gives up (tests: a short poll). */
+  follow?: FollowOptions;
 }
 
 /** Everything between the watchers and a face: store, engine, commands, delivery. */
@@ -45,6 +69,8 @@ export class Runtime {
   readonly store: Store;
   readonly engine: IncidentEngine;
   readonly bus: CommandBus;
+  /** Follows the rollouts commands start; stopped before the store closes. */
+  readonly follower: RolloutFollower;
   readonly clock: Clock;
   readonly log: Logger;
   readonly defaultChannel: string;
@@ -77,6 +103,7 @@ export class Runtime {
     const clusterOf = (subject: string) => clusterOfSubject(subject) ?? workerClusters.get(subject);
     const labelsOf = (subject: string) => this.store.subjects.state<{ labels?: Record<string, string> }>(subject, 'spec')?.value.labels ?? {};
     this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf, labelsOf), clusterOf);
+    this.follower = new RolloutFollower(this, options.follow);
     const access = new AccessPolicy(config.access, options.groupMembers);
     this.bus = new CommandBus(access, new Confirmations(), this.clock, (entry) =>
       this.store.audit.record({ ...entry, at: this.clock.now(), before: null, after: null, incidentId: null }),
@@ -219,7 +246,7 @@ export class Runtime {
 
   /** Stops delivery after draining for at most `drainMs` (DESIGN.md: 10 s on SIGTERM), then closes the store. */
   async stop(drainMs = 10_000): Promise<void> {
-    await rolloutFollower(this).stopAll();
+    await this.follower.stopAll();
     if (this.poster) {
       const drained = await this.poster.drain(drainMs);
       if (!drained) this.log.warn({ pending: this.store.outbox.depth() }, 'stopping with messages still in the outbox; they are delivered at the next start');

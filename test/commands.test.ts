@@ -14,7 +14,8 @@ import { Runtime } from '../src/runtime.js';
 import { createLogger } from '../src/log.js';
 import { createSlackApp } from '../src/slack/app.js';
 import { SlackService } from '../src/slack/service.js';
-import { rolloutFollower, judgeRollout, gitopsManager } from '../src/commands/follow.js';
+import { judgeRollout } from '../src/kube/rollout.js';
+import { gitopsManager } from '../src/kube/gitops.js';
 import { parseDigestArg, resolvePrefix, workerCommands } from '../src/commands/worker.js';
 import { rolloutCommands } from '../src/commands/rollout.js';
 import { serviceVerdict, versionCommands, workloadVerdict } from '../src/commands/version.js';
@@ -179,7 +180,7 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
       { clock, log: createLogger({ level: 'silent' }), poster: { baseBackoffMs: 100 }, groupMembers: (group) => lookup?.(group) ?? Promise.resolve([]) },
     );
     const follow = { pollMs: 25, timeoutMs: 15_000 };
-    rolloutFollower(runtime, follow);
+    runtime.follower.configure(follow);
     // The Runtime may register these itself; register them here only when it does not.
     if (!runtime.bus.families().includes('worker')) runtime.bus.register(...workerCommands(runtime), ...rolloutCommands(runtime), ...versionCommands(runtime));
     const created = createSlackApp(runtime, { mode: 'socket', botToken: BOT, appToken: APP, apiUrl: fake.apiUrl, port: 0 });
@@ -190,7 +191,7 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
   }, 30_000);
 
   afterAll(async () => {
-    if (runtime) await rolloutFollower(runtime).stopAll();
+    if (runtime) await runtime.follower.stopAll();
     await app?.stop().catch(() => {});
     await runtime?.stop(1000);
     await fake?.close();

@@ -7,7 +7,8 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KubeCluster, KubeError, type WatchEventType, type WatchHandle, type WatchState, type WatchedObject } from '../src/clients/kube.js';
+import { KubeCluster, KubeError, type WatchEventType, type WatchHandle, type WatchState, type Watched, type WatchedObject, type WatchedPod } from '../src/clients/kube.js';
+import type { V1DaemonSet } from '@kubernetes/client-node';
 import { makeCA } from './support/certs.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 
@@ -62,7 +63,7 @@ function clusterWith(edit: (yaml: string) => string): KubeCluster {
 
 const lists = (path: string) => fake.requests().filter((r) => r.method === 'GET' && r.path === path && r.query.watch !== 'true').length;
 const watches = (path: string) => fake.requests().filter((r) => r.path === path && r.query.watch === 'true');
-const waitingReason = (obj: WatchedObject | undefined) => obj?.status?.containerStatuses?.[0]?.state?.waiting?.reason as string | undefined;
+const waitingReason = (obj: WatchedObject | undefined) => (obj as WatchedPod | undefined)?.status?.containerStatuses?.[0]?.state?.waiting?.reason as string | undefined;
 const podOf = (workload: string, ns = 'confighub') => fake.list('Pod', ns).find((p) => p.metadata.labels?.app === workload)!;
 const sawReason = (rec: Recorder, pod: string, reason: string) => rec.events.some((e) => e.obj.metadata.name === pod && waitingReason(e.obj) === reason);
 
@@ -398,9 +399,9 @@ describe('the fake apiserver as other watchers see it', () => {
         spec: { selector: { matchLabels: { app: 'relay' } }, template: { metadata: { labels: { app: 'relay' } }, spec: { containers: [{ name: 'relay', image }] } } },
       });
       auto.upsert(relay('ghcr.io/clevertree/relay:sha-1111111'));
-      const seen: WatchedObject[] = [];
+      const seen: Array<Watched<V1DaemonSet>> = [];
       const states: WatchState[] = [];
-      const handle = rackspace.watchResource('/apis/apps/v1/namespaces/relay/daemonsets', undefined, {
+      const handle = rackspace.watchResource<Watched<V1DaemonSet>>('/apis/apps/v1/namespaces/relay/daemonsets', undefined, {
         onEvent: (_type, obj) => seen.push(obj),
         onState: (state) => states.push(state),
       });
@@ -411,7 +412,7 @@ describe('the fake apiserver as other watchers see it', () => {
         const done = await waitFor('the rollout to finish by itself', () =>
           seen.find((d) => d.metadata.generation === 2 && d.status?.observedGeneration === 2 && d.status?.numberReady === 2 && d.status?.updatedNumberScheduled === 2),
         );
-        expect(done.spec.template.spec.containers[0].image).toBe('ghcr.io/clevertree/relay:sha-39a4e17');
+        expect(done.spec?.template.spec?.containers[0]?.image).toBe('ghcr.io/clevertree/relay:sha-39a4e17');
         const pods = await rackspace.listPods('relay', 'app=relay');
         expect(pods.map((p) => p.spec?.containers[0]?.image)).toEqual(['ghcr.io/clevertree/relay:sha-39a4e17', 'ghcr.io/clevertree/relay:sha-39a4e17']);
       } finally {

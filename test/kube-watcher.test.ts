@@ -7,11 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KubeCluster, KubeError, type WatchedObject } from '../src/clients/kube.js';
+import { KubeCluster, KubeError, type WatchedPod, type WatchedWorkload } from '../src/clients/kube.js';
 import { parseConfig } from '../src/config.js';
 import { createLogger, setLogger } from '../src/log.js';
 import { Runtime } from '../src/runtime.js';
-import { assessPods, crashLogKey, describeMissing, describeUnreachable, pullReason, rolloutEdges, rolloutOf, KubeWatcher } from '../src/watchers/kube.js';
+import { describeMissing, describeUnreachable, KubeWatcher } from '../src/watchers/kube.js';
+import { assessPods, crashLogKey, pullReason } from '../src/kube/pods.js';
+import { rolloutEdges, rolloutOf } from '../src/kube/rollout.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 import { RecordingService, type Posted } from './support/recording-service.js';
 import type { CheckObservation } from '../src/domain/model.js';
@@ -357,7 +359,7 @@ function deployment(namespace: string, name: string, image: string, replicas = 1
 const NOW = Date.parse('2026-11-24T03:00:00Z');
 const iso = (msAgo: number) => new Date(NOW - msAgo).toISOString();
 
-function pod(name: string, status: Record<string, unknown>, extra: { created?: number; containers?: Array<{ name: string; image: string }> } = {}): WatchedObject {
+function pod(name: string, status: Record<string, unknown>, extra: { created?: number; containers?: Array<{ name: string; image: string }> } = {}): WatchedPod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -424,14 +426,14 @@ describe('assessPods', () => {
     }, { containers: [{ name: 'worker', image: WORKER_IMAGE }, { name: 'proxy', image: 'envoy:1' }] });
     expect(assessPods([sidecarCrash], opts).ok).toBe(true);
     expect(assessPods([sidecarCrash], { ...opts, container: undefined }).summary).toBe('CrashLoopBackOff, 9 restarts');
-    const terminating = { ...sidecarCrash, metadata: { ...sidecarCrash.metadata, deletionTimestamp: iso(0) } } as WatchedObject;
+    const terminating = { ...sidecarCrash, metadata: { ...sidecarCrash.metadata, deletionTimestamp: iso(0) } } as WatchedPod;
     expect(assessPods([terminating], { ...opts, container: undefined })).toMatchObject({ ok: true, summary: 'no pods' });
   });
 });
 
 describe('rollouts and reachability, pure', () => {
   const deploymentAt = (generation: number, status: Record<string, unknown>, image = 'web:1') =>
-    ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop', generation }, spec: { replicas: 2, template: { spec: { containers: [{ name: 'app', image }] } } }, status }) as WatchedObject;
+    ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop', generation }, spec: { replicas: 2, template: { spec: { containers: [{ name: 'app', image }] } } }, status }) as WatchedWorkload;
   const done = (generation: number) => ({ observedGeneration: generation, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 });
 
   it('notices go out on edges only, once per generation', () => {

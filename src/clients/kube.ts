@@ -18,12 +18,16 @@ import {
   type ConfigurationOptions,
   type V1DaemonSet,
   type V1Deployment,
-  type V1LabelSelector,
   type V1Pod,
   type V1StatefulSet,
   type VersionInfo,
 } from '@kubernetes/client-node';
 import { logger, type Logger } from '../log.js';
+import { classifyKubeError, KubeError, type KubeErrorKind } from './kube-errors.js';
+import { backoffDelay, parseResourcePath, selectorString, where, type ResourceTarget, type WatchedObject, type WatchEventType, type WatchHandle, type WatchHandlers, type WatchOptions, type WatchState } from './kube-watch.js';
+
+export { classifyKubeError, KubeError, type KubeErrorKind } from './kube-errors.js';
+export { backoffDelay, parseResourcePath, selectorString, type Watched, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchEventType, type WatchHandle, type WatchHandlers, type WatchOptions, type WatchState, type Wire } from './kube-watch.js';
 
 export type WorkloadKind = 'Deployment' | 'DaemonSet' | 'StatefulSet';
 export type Workload = V1Deployment | V1DaemonSet | V1StatefulSet;
@@ -37,199 +41,6 @@ export interface KubeClusterConfig {
   kubeconfigPath?: string;
   /** Deadline for each non-watch request. Default 30 s. */
   requestTimeoutMs?: number;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Errors                                                                                     */
-
-export type KubeErrorKind =
-  | 'unreachable' // connection refused, DNS, TLS, timeout
-  | 'unauthorized' // 401
-  | 'forbidden' // 403
-  | 'not-found' // 404, or nothing to act on
-  | 'gone' // 410: resourceVersion too old
-  | 'invalid' // 400, 415, 422
-  | 'conflict' // 409
-  | 'throttled' // 429
-  | 'server' // 5xx
-  | 'stalled' // a watch that stopped talking
-  | 'protocol' // a watch stream carrying something that is not a watch event
-  | 'unknown';
-
-export class KubeError extends Error {
-  override readonly name = 'KubeError';
-  constructor(
-    readonly cluster: string,
-    readonly kind: KubeErrorKind,
-    /** HTTP status when the apiserver answered. */
-    readonly status: number | undefined,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-const unreachableCodes = new Set([
-  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_WRONG_VERSION_NUMBER',
-]);
-
-function kindForStatus(status: number): KubeErrorKind {
-  if (status === 401) return 'unauthorized';
-  if (status === 403) return 'forbidden';
-  if (status === 404) return 'not-found';
-  if (status === 409) return 'conflict';
-  if (status === 410) return 'gone';
-  if (status === 429) return 'throttled';
-  if (status === 400 || status === 415 || status === 422) return 'invalid';
-  if (status >= 500) return 'server';
-  return 'unknown';
-}
-
-/** The apiserver's own words from a Status body (a JSON string or object), if there are any. */
-function statusMessage(body: unknown): string | undefined {
-  let parsed = body;
-  if (typeof body === 'string') {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return body.trim() ? body.trim().slice(0, 300) : undefined;
-    }
-  }
-  if (parsed && typeof parsed === 'object' && typeof (parsed as { message?: unknown }).message === 'string') {
-    return (parsed as { message: string }).message;
-  }
-  return undefined;
-}
-
-/**
- * What went wrong, from whatever client-node threw: ApiException (`code`, `body`), a watch
- * error (`statusCode`), a Status object from a watch ERROR event, node-fetch's FetchError
- * (`code` like ECONNREFUSED), or an AbortError from our deadline.
- */
-export function classifyKubeError(err: unknown): { kind: KubeErrorKind; status?: number; detail: string } {
-  if (err instanceof KubeError) return { kind: err.kind, status: err.status, detail: err.message };
-  const e = (err ?? {}) as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown; name?: unknown; kind?: unknown; cause?: unknown };
-  if (e.kind === 'Status' && typeof e.code === 'number') {
-    return { kind: kindForStatus(e.code), status: e.code, detail: statusMessage(e) ?? `status ${e.code}` };
-  }
-  const status = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
-  if (status !== undefined) {
-    const detail = statusMessage(e.body) ?? (typeof e.message === 'string' && !e.message.startsWith('HTTP-Code') ? e.message : undefined);
-    return { kind: kindForStatus(status), status, detail: detail ?? (status === 401 ? 'Unauthorized' : `status ${status}`) };
-  }
-  if (e.name === 'AbortError' || e.name === 'TimeoutError') return { kind: 'unreachable', detail: 'request timed out' };
-  const message = typeof e.message === 'string' ? e.message : String(err);
-  // node-fetch: "request to https://host/path failed, reason: connect ECONNREFUSED 127.0.0.1:6443"
-  const reason = /failed, reason: (.*)$/s.exec(message)?.[1] ?? message;
-  const code = typeof e.code === 'string' ? e.code : typeof (e.cause as { code?: unknown })?.code === 'string' ? ((e.cause as { code: string }).code) : undefined;
-  if ((code && (unreachableCodes.has(code) || code.startsWith('ERR_TLS') || code.startsWith('UND_ERR'))) || /ECONNREFUSED|ENOTFOUND|socket hang up|certificate|timed? ?out/i.test(reason)) {
-    return { kind: 'unreachable', detail: reason };
-  }
-  return { kind: 'unknown', detail: reason };
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Watch plumbing                                                                             */
-
-export type WatchState = 'listing' | 'watching' | 'restarting' | 'unreachable';
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
-
-/**
- * Objects as the apiserver sends them (plain JSON: timestamps are strings), the same shape
- * whether they came from the LIST or from the WATCH.
- */
-export interface WatchedObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    creationTimestamp?: string;
-    ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
-  };
-  spec?: any;
-  status?: any;
-}
-
-export interface WatchHandlers {
-  onEvent(type: WatchEventType, obj: WatchedObject): void;
-  /**
-   * `listing` (re)lists, `watching` = the stream is open, `restarting` = it failed and will be
-   * retried after a backoff, `unreachable` = the apiserver could not be reached. Once
-   * unreachable, the state stays so until a watch is open again.
-   */
-  onState(state: WatchState, error?: KubeError): void;
-}
-
-export interface WatchOptions {
-  fieldSelector?: string;
-  /** A watch silent for this long is dropped and replaced. Default 5 min. */
-  idleTimeoutMs?: number;
-  backoffMinMs?: number;
-  backoffMaxMs?: number;
-}
-
-export interface WatchHandle {
-  stop(): void;
-  state(): WatchState | undefined;
-  /** How many times the watch failed and was retried (for metrics, and for tests to wait on). */
-  restarts(): number;
-}
-
-interface ResourceTarget {
-  group: 'core' | 'apps';
-  plural: 'pods' | 'deployments' | 'daemonsets' | 'statefulsets' | 'replicasets';
-  kind: string;
-  apiVersion: string;
-  namespace?: string;
-}
-
-const kindOfPlural: Record<ResourceTarget['plural'], string> = {
-  pods: 'Pod',
-  deployments: 'Deployment',
-  daemonsets: 'DaemonSet',
-  statefulsets: 'StatefulSet',
-  replicasets: 'ReplicaSet',
-};
-
-/** `/api/v1/namespaces/confighub/pods` → what to list and watch. Throws for paths it can't list. */
-export function parseResourcePath(path: string): ResourceTarget {
-  const m = /^\/(api\/v1|apis\/apps\/v1)(?:\/namespaces\/([^/]+))?\/([a-z]+)\/?$/.exec(path);
-  const group = m?.[1] === 'api/v1' ? 'core' : 'apps';
-  const plural = m?.[3] as ResourceTarget['plural'] | undefined;
-  if (!m || !plural || !(plural in kindOfPlural) || (group === 'core') !== (plural === 'pods')) {
-    throw new Error(`kube: cannot watch ${path}: only pods, deployments, daemonsets, statefulsets and replicasets`);
-  }
-  return { group, plural, kind: kindOfPlural[plural], apiVersion: group === 'core' ? 'v1' : 'apps/v1', namespace: m[2] ? decodeURIComponent(m[2]) : undefined };
-}
-
-const where = (namespace: string | undefined) => (namespace ? `in ${namespace}` : 'in all namespaces');
-
-/** Delay before retry number `failures` (1-based): min·2^(n-1), capped. */
-export function backoffDelay(failures: number, minMs: number, maxMs: number): number {
-  return Math.min(maxMs, minMs * 2 ** Math.max(0, Math.min(30, failures - 1)));
-}
-
-/** A label selector as the `labelSelector` query parameter writes it. */
-export function selectorString(selector: V1LabelSelector | undefined): string {
-  const parts = Object.entries(selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-  for (const expr of selector?.matchExpressions ?? []) {
-    const values = (expr.values ?? []).join(',');
-    if (expr.operator === 'In') parts.push(`${expr.key} in (${values})`);
-    else if (expr.operator === 'NotIn') parts.push(`${expr.key} notin (${values})`);
-    else if (expr.operator === 'Exists') parts.push(expr.key);
-    else if (expr.operator === 'DoesNotExist') parts.push(`!${expr.key}`);
-  }
-  return parts.join(',');
 }
 
 const formatMs = (ms: number) => (ms < 1_000 ? `${ms}ms` : `${Math.round(ms / 1_000)}s`);
@@ -562,7 +373,7 @@ export class KubeCluster {
    * is not stopped. Every object the LIST returns arrives as ADDED (or MODIFIED/DELETED against
    * what an earlier LIST said), then the WATCH's events follow.
    */
-  watchResource(path: string, labelSelector: string | undefined, handlers: WatchHandlers, opts: WatchOptions = {}): WatchHandle {
+  watchResource<T extends WatchedObject = WatchedObject>(path: string, labelSelector: string | undefined, handlers: WatchHandlers<T>, opts: WatchOptions = {}): WatchHandle {
     const target = parseResourcePath(path);
     const what = `${target.plural} ${where(target.namespace)}`;
     const idleMs = opts.idleTimeoutMs ?? 300_000;
@@ -592,7 +403,8 @@ export class KubeCluster {
     };
     const emit = (type: WatchEventType, obj: WatchedObject) => {
       try {
-        handlers.onEvent(type, obj);
+        // The path chose the resource, so every object it delivers is a T.
+        handlers.onEvent(type, obj as T);
       } catch (err) {
         log.error({ err }, 'watch event handler threw');
       }
@@ -726,11 +538,3 @@ export class KubeCluster {
     };
   }
 }
-
-/** Annotations Driftwatch writes on a workload it pinned (read back by unpin and the watchers). */
-export const PIN_ANNOTATIONS = {
-  from: 'driftwatch.io/pinned-from',
-  by: 'driftwatch.io/pinned-by',
-  at: 'driftwatch.io/pinned-at',
-  reason: 'driftwatch.io/pin-reason',
-} as const;

@@ -1,43 +1,12 @@
+/**
+ * The command bus: every command declared once (usage, whether it changes a cluster, handler);
+ * the checks every command shares (access, confirmation, audit of refusals) happen here.
+ */
 import type { Clock } from '../domain/clock.js';
 import type { MessageModel } from '../domain/messages.js';
 import type { AccessPolicy } from './access.js';
 import type { Confirmations } from './confirm.js';
-
-/** Who asked, where: the same for Slack and the console. */
-export interface CommandContext {
-  user: string;
-  channel: string;
-  /** Set when the command came from a thread or a message shortcut. */
-  threadTs?: string;
-  face: 'slack' | 'console';
-}
-
-/** What a cluster-changing command will do, shown before anyone confirms. */
-export interface Plan {
-  /** Access rule name, e.g. `worker pin`. */
-  rule: string;
-  /** Before → after, namespace, cluster, warnings. */
-  preview: MessageModel;
-  /** Does it; returns what happened. Called at most once. */
-  execute(ctx: CommandContext): Promise<MessageModel>;
-}
-
-export type CommandReply =
-  | { kind: 'message'; message: MessageModel; visibility: 'ephemeral' | 'channel' }
-  | { kind: 'confirm'; id: string; preview: MessageModel };
-
-export class UsageError extends Error {}
-
-export interface CommandSpec {
-  family: string;
-  name: string;
-  usage: string;
-  summary: string;
-  /** Cluster-changing: access rule `${family} ${name}` and a confirmation first. */
-  guarded?: boolean;
-  /** Guarded commands return a plan; others answer directly. `rawArgs` is the text as typed (notes keep their quotes). */
-  handle(args: string[], ctx: CommandContext, rawArgs: string): Promise<MessageModel | Plan>;
-}
+import { info, UsageError, type CommandContext, type CommandReply, type CommandSpec } from './types.js';
 
 const MAX_TEXT = 2000;
 
@@ -51,7 +20,6 @@ function tokenize(text: string): string[] {
   return words;
 }
 
-export const info = (text: string, tone: MessageModel['tone'] = 'info'): MessageModel => ({ tone, title: [text] });
 
 /**
  * Every command declared once with its usage, whether it changes a cluster, and its handler;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Plan } from './bus.js';
+import type { Plan } from './types.js';
 
 const LIFETIME_MS = 5 * 60_000;
 

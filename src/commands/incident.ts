@@ -6,7 +6,7 @@ import { renderIncidentList, renderTimeline } from '../incidents/timeline.js';
 import type { IncidentRecord } from '../domain/model.js';
 import type { MessageModel } from '../domain/messages.js';
 import type { Store } from '../store/index.js';
-import { info, UsageError, type CommandContext, type CommandSpec } from './bus.js';
+import { info, UsageError, type CommandContext, type CommandSpec } from './types.js';
 
 /**
  * Which incident a command means (DESIGN.md): an explicit `#id`; else the thread it came from;
@@ -33,7 +33,15 @@ export function resolveIncident(store: Store, ctx: CommandContext, words: string
   return { incident: recent, rest: words };
 }
 
-export function incidentCommands(deps: { store: Store; engine: IncidentEngine; clock: Clock; formatTime: (at: number) => string }): CommandSpec[] {
+/** What the /incident commands need: the incidents, the engine that records actions, the clock, how times are written. */
+export interface IncidentCommandDeps {
+  store: Store;
+  engine: IncidentEngine;
+  clock: Clock;
+  formatTime: (at: number) => string;
+}
+
+export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
   const { store, engine, clock, formatTime } = deps;
   const family = 'incident';
   return [

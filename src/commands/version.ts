@@ -7,10 +7,18 @@
 import { workloadSubject, type EndpointConfig } from '../config.js';
 import type { RunningContainer } from '../incidents/engine.js';
 import type { Line, MessageModel } from '../domain/messages.js';
-import type { Runtime } from '../runtime.js';
-import { UsageError, type CommandSpec } from './bus.js';
+import type { Config } from '../config.js';
+import type { Store } from '../store/index.js';
+import { UsageError, type CommandSpec } from './types.js';
+import { declareCommand, word } from './args.js';
 import { digestOfImage, summarizeRunning } from './worker.js';
 import { subjectOf } from '../domain/subjects.js';
+
+/** What `/version status` reads: the configured subjects and what the watchers recorded about them. */
+export interface VersionCommandDeps {
+  config: Pick<Config, 'workers' | 'workloads' | 'endpoints'>;
+  store: Pick<Store, 'subjects' | 'digests'>;
+}
 
 export type Verdict = 'current' | 'stale' | 'split' | 'down' | 'unknown';
 
@@ -62,8 +70,8 @@ interface SpecLike {
 const verdictRank: Record<Verdict, number> = { down: 4, split: 3, stale: 2, unknown: 1, current: 0 };
 
 /** The `/version status` message (also the daily digest's table). `service` narrows it to one service or endpoint. */
-export function versionStatusMessage(runtime: Runtime, service?: string): MessageModel {
-  const { config, store } = runtime;
+export function versionStatusMessage(deps: VersionCommandDeps, service?: string): MessageModel {
+  const { config, store } = deps;
   const groups = new Map<string, EndpointConfig[]>();
   for (const endpoint of config.endpoints) {
     const key = endpoint.service ?? endpoint.name;
@@ -156,17 +164,14 @@ export function versionStatusMessage(runtime: Runtime, service?: string): Messag
 }
 
 
-export function versionCommands(runtime: Runtime): CommandSpec[] {
+export function versionCommands(deps: VersionCommandDeps): CommandSpec[] {
   return [
-    {
+    declareCommand({
       family: 'version',
       name: 'status',
-      usage: '/version status [<service>]',
       summary: 'desired vs running vs served, with a verdict per worker, workload and service',
-      async handle(args) {
-        if (args.length > 1) throw new UsageError('Name one service at most.');
-        return versionStatusMessage(runtime, args[0]);
-      },
-    },
+      args: { positionals: { service: { usage: '[<service>]', schema: word((text) => text) } }, extra: () => 'Name one service at most.' },
+      run: async ({ service }) => versionStatusMessage(deps, service),
+    }),
   ];
 }

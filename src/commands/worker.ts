@@ -6,38 +6,37 @@
  */
 import type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { digestOfImageId, parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../domain/image-ref.js';
-import { RegistryError } from '../clients/registry.js';
-import { PIN_ANNOTATIONS, type KubeCluster } from '../clients/kube.js';
-import type { WorkerConfig } from '../config.js';
-import type { RunningContainer } from '../incidents/engine.js';
+import { RegistryError, type RegistryClient } from '../clients/registry.js';
+import type { KubeCluster } from '../clients/kube.js';
+import type { Clock } from '../domain/clock.js';
+import type { Config, WorkerConfig } from '../config.js';
+import type { IncidentEngine, RunningContainer } from '../incidents/engine.js';
 import type { Correlation } from '../domain/model.js';
 import type { Line, MessageModel } from '../domain/messages.js';
-import type { Runtime } from '../runtime.js';
-import { info, UsageError, type CommandContext, type CommandSpec, type Plan } from './bus.js';
-import { clusterOf, clusterUsageError, deadlineOf, gitopsWarning, openIncidentFor, rolloutFollower, tell, type FollowOptions, type RolloutTarget } from './follow.js';
-import { subjectOf } from '../domain/subjects.js';
+import type { Store } from '../store/index.js';
+import { PIN_ANNOTATIONS, pinAnnotations, pinOf, type PinInfo } from '../kube/annotations.js';
+import { gitopsWarning } from '../kube/gitops.js';
+import { deadlineOf } from '../kube/rollout.js';
+import { info, UsageError, type CommandContext, type CommandSpec, type Plan } from './types.js';
+import { declareCommand, word } from './args.js';
+import { clusterOf, clusterUsageError, findWorker, workerSubject, workerTarget, type ClusterAccess } from './targets.js';
+import { openIncidentFor, tell, type RolloutFollower } from './follower.js';
+
+/** What the /worker commands need: the workers, their clusters, the registry, the store, the follower. */
+export interface WorkerCommandDeps extends ClusterAccess {
+  config: Pick<Config, 'workers'>;
+  store: Pick<Store, 'subjects' | 'digests' | 'audit' | 'incidents'>;
+  engine: Pick<IncidentEngine, 'lastGood' | 'recordAction' | 'notice'>;
+  clock: Clock;
+  registry(): Pick<RegistryClient, 'manifestExists'>;
+  follower: Pick<RolloutFollower, 'podsOf' | 'follow'>;
+}
 
 
 /* ------------------------------------------------------------------------------------------ */
 /* Pure helpers                                                                                */
 
 const clip = (text: string, max = 60) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
-
-/** The configured worker called `name`, or a usage error listing the workers there are. */
-export function findWorker(workers: WorkerConfig[], name: string | undefined): WorkerConfig {
-  const names = workers.map((worker) => worker.name);
-  if (workers.length === 0) throw new UsageError('No workers are configured (add them under `workers:` in the config).');
-  if (!name) throw new UsageError(`Name a worker: ${names.join(', ')}.`);
-  const worker = workers.find((candidate) => candidate.name === name);
-  if (!worker) throw new UsageError(`Unknown worker "${clip(name)}". Workers: ${names.join(', ')}.`);
-  return worker;
-}
-
-export const workerSubject = (worker: WorkerConfig) => subjectOf.worker(worker.name);
-
-export function workerTarget(worker: WorkerConfig): RolloutTarget {
-  return { cluster: worker.cluster, namespace: worker.namespace, kind: 'Deployment', name: worker.deployment ?? worker.name, subject: workerSubject(worker), label: `worker ${worker.name}` };
-}
 
 export type DigestArg = { kind: 'full'; digest: string } | { kind: 'prefix'; prefix: string } | { kind: 'previous' } | { kind: 'last-good' };
 
@@ -73,20 +72,6 @@ export function repositoryAsWritten(image: string): string {
 export const hasDigest = (image: string) => image.includes('@sha256:');
 export const digestOfImage = (image: string): string | undefined => (hasDigest(image) ? image.slice(image.indexOf('@') + 1) : undefined);
 
-/** A pin as recorded on the workload. */
-export interface PinInfo {
-  from: string;
-  by?: string;
-  at?: string;
-  reason?: string;
-}
-
-export function pinOf(annotations: Record<string, string> | undefined): PinInfo | undefined {
-  const from = annotations?.[PIN_ANNOTATIONS.from];
-  if (!from) return undefined;
-  return { from, by: annotations?.[PIN_ANNOTATIONS.by], at: annotations?.[PIN_ANNOTATIONS.at], reason: annotations?.[PIN_ANNOTATIONS.reason] };
-}
-
 /** `8b96908d ×2 ✓, c4331a2f ×1 ✗` — short digests per readiness, for phones. */
 export function summarizeRunning(containers: Array<{ digest?: string; ready: boolean }>): string {
   if (containers.length === 0) return 'no pods';
@@ -120,9 +105,9 @@ function containerOf(worker: WorkerConfig, deployment: V1Deployment): V1Containe
   return container;
 }
 
-async function readWorker(runtime: Runtime, worker: WorkerConfig): Promise<LiveWorker> {
+async function readWorker(deps: WorkerCommandDeps, worker: WorkerConfig): Promise<LiveWorker> {
   const target = workerTarget(worker);
-  const cluster = clusterOf(runtime, worker.cluster);
+  const cluster = clusterOf(deps, worker.cluster);
   let deployment: V1Deployment | undefined;
   try {
     deployment = await cluster.getWorkload('Deployment', target.namespace, target.name);
@@ -135,10 +120,10 @@ async function readWorker(runtime: Runtime, worker: WorkerConfig): Promise<LiveW
 }
 
 /** The tag the worker follows when not pinned: the recorded pin source, else its image if it names a tag. */
-function tagImageOf(runtime: Runtime, live: LiveWorker): string | undefined {
+function tagImageOf(deps: WorkerCommandDeps, live: LiveWorker): string | undefined {
   if (live.pin) return live.pin.from;
   if (!hasDigest(live.image)) return live.image;
-  const spec = runtime.store.subjects.state<{ containers?: Array<{ name: string; image: string }> }>(workerSubject(live.worker), 'spec')?.value;
+  const spec = deps.store.subjects.state<{ containers?: Array<{ name: string; image: string }> }>(workerSubject(live.worker), 'spec')?.value;
   const fromSpec = spec?.containers?.find((container) => container.name === live.container.name)?.image;
   return fromSpec && !hasDigest(fromSpec) ? fromSpec : undefined;
 }
@@ -152,8 +137,8 @@ function safeParse(image: string): ImageRef | undefined {
 }
 
 /** Every digest Driftwatch has seen for `repository`: tag histories, healthy pods, running pods. */
-function knownDigests(runtime: Runtime, repository: string): string[] {
-  const { store } = runtime;
+function knownDigests(deps: WorkerCommandDeps, repository: string): string[] {
+  const { store } = deps;
   const digests: string[] = [];
   for (const ref of store.digests.refs()) {
     const parsed = safeParse(ref);
@@ -170,12 +155,12 @@ function knownDigests(runtime: Runtime, repository: string): string[] {
 }
 
 /** The tag's digest history, trying the ref as written first, then any ref naming the same tag. */
-function tagHistory(runtime: Runtime, tagImage: string): string[] {
-  const direct = runtime.store.digests.historyOf(tagImage);
+function tagHistory(deps: WorkerCommandDeps, tagImage: string): string[] {
+  const direct = deps.store.digests.historyOf(tagImage);
   if (direct.length) return direct.map((sighting) => sighting.digest);
   const canonical = safeParse(tagImage)?.text;
-  const ref = runtime.store.digests.refs().find((candidate) => safeParse(candidate)?.text === canonical);
-  return ref ? runtime.store.digests.historyOf(ref).map((sighting) => sighting.digest) : [];
+  const ref = deps.store.digests.refs().find((candidate) => safeParse(candidate)?.text === canonical);
+  return ref ? deps.store.digests.historyOf(ref).map((sighting) => sighting.digest) : [];
 }
 
 const sourceWords: Record<NonNullable<Correlation['lastGood']>['source'], string> = {
@@ -187,27 +172,19 @@ const sourceWords: Record<NonNullable<Correlation['lastGood']>['source'], string
 /* ------------------------------------------------------------------------------------------ */
 /* The commands                                                                                */
 
-export interface WorkerCommandOptions {
-  follow?: FollowOptions;
-}
-
-export function workerCommands(runtime: Runtime, options: WorkerCommandOptions = {}): CommandSpec[] {
-  const { config, store, engine } = runtime;
-  const follower = () => rolloutFollower(runtime, options.follow);
+export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
+  const { config, store, engine, follower } = deps;
   const family = 'worker';
 
-  async function pinPlan(args: string[], ctx: CommandContext): Promise<Plan | MessageModel> {
-    const worker = findWorker(config.workers, args[0]);
-    if (args.length > 2) throw new UsageError(`Too many words after "pin ${worker.name}": ${args.slice(2).map((word) => `"${clip(word, 20)}"`).join(' ')}.`);
-    const wanted = parseDigestArg(args[1]);
-    const live = await readWorker(runtime, worker);
+  async function pinPlan(worker: WorkerConfig, wanted: DigestArg, ctx: CommandContext): Promise<Plan | MessageModel> {
+    const live = await readWorker(deps, worker);
     const subject = workerSubject(worker);
-    const tagImage = tagImageOf(runtime, live);
+    const tagImage = tagImageOf(deps, live);
     const refImage = tagImage ?? live.image;
     const ref = safeParse(refImage);
     if (!ref) throw new UsageError(`Worker ${worker.name} runs an image Driftwatch cannot parse (${clip(refImage, 120)}).`);
     const repository = repositoryOf(ref);
-    const incident = openIncidentFor(runtime, subject, ctx);
+    const incident = openIncidentFor(deps, subject, ctx);
 
     let digest: string;
     let source: string;
@@ -216,16 +193,16 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
         digest = wanted.digest;
         // A button sends the full digest; say what it is, as the root message did.
         const lastGood = incident?.correlation?.lastGood;
-        source = lastGood?.digest === digest ? sourceWords[lastGood.source] : tagImage && tagHistory(runtime, tagImage)[1] === digest ? `the previous digest of ${tagImage}` : 'as given';
+        source = lastGood?.digest === digest ? sourceWords[lastGood.source] : tagImage && tagHistory(deps, tagImage)[1] === digest ? `the previous digest of ${tagImage}` : 'as given';
         break;
       }
       case 'prefix':
-        digest = resolvePrefix(wanted.prefix, knownDigests(runtime, repository), repository);
+        digest = resolvePrefix(wanted.prefix, knownDigests(deps, repository), repository);
         source = `prefix ${wanted.prefix}`;
         break;
       case 'previous': {
         if (!tagImage) throw new UsageError(`Worker ${worker.name} runs ${clip(live.image, 120)}, which names no tag, so it has no "previous" digest; give a digest.`);
-        const history = tagHistory(runtime, tagImage);
+        const history = tagHistory(deps, tagImage);
         if (!history[1]) throw new UsageError(`No previous digest of ${tagImage} is known (${history[0] ? `only ${shortDigest(history[0])} was seen` : 'the tag was never checked'}); give a digest.`);
         digest = history[1];
         source = `the previous digest of ${tagImage}`;
@@ -245,12 +222,12 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
     if (digestOfImage(live.image) === digest) return info(`Worker ${worker.name} is already pinned to ${shortDigest(digest)} (${live.image}); nothing to do.`);
     let exists: boolean;
     try {
-      exists = await runtime.registry().manifestExists(ref, digest);
+      exists = await deps.registry().manifestExists(ref, digest);
     } catch (error) {
       const why = error instanceof RegistryError || error instanceof Error ? error.message : String(error);
       throw new UsageError(`Could not check ${shortDigest(digest)} in ${repository}: ${why}; nothing was changed.`);
     }
-    if (!exists) throw new UsageError(`${digest} is not in ${repository} (the registry answered 404); nothing was changed. Known digests: ${knownDigests(runtime, repository).slice(0, 6).map(shortDigest).join(', ') || 'none'}.`);
+    if (!exists) throw new UsageError(`${digest} is not in ${repository} (the registry answered 404); nothing was changed. Known digests: ${knownDigests(deps, repository).slice(0, 6).map(shortDigest).join(', ') || 'none'}.`);
 
     const after = `${repositoryAsWritten(refImage)}@${digest}`;
     const target = workerTarget(worker);
@@ -276,18 +253,13 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
       preview,
       async execute() {
         // Re-read: the preview is up to 5 minutes old, and a change since then must not be overwritten blindly.
-        const now = await readWorker(runtime, worker);
+        const now = await readWorker(deps, worker);
         if (now.image !== before) throw new Error(`the image of worker ${worker.name} changed since the preview (now ${now.image}); nothing was changed — run the command again`);
-        const current = openIncidentFor(runtime, subject, ctx) ?? incident;
-        const podsBefore = await follower().podsOf(now.cluster, now.deployment, target.namespace).catch(() => undefined);
-        const annotations = {
-          [PIN_ANNOTATIONS.from]: now.pin?.from ?? tagImage ?? before,
-          [PIN_ANNOTATIONS.by]: ctx.user,
-          [PIN_ANNOTATIONS.at]: new Date(runtime.clock.now()).toISOString(),
-          [PIN_ANNOTATIONS.reason]: current ? `incident #${current.id}` : 'manual',
-        };
+        const current = openIncidentFor(deps, subject, ctx) ?? incident;
+        const podsBefore = await follower.podsOf(target, now.deployment).catch(() => undefined);
+        const annotations = pinAnnotations({ from: now.pin?.from ?? tagImage ?? before, by: ctx.user, at: new Date(deps.clock.now()), reason: current ? `incident #${current.id}` : 'manual' });
         const audit = (result: string) =>
-          store.audit.record({ at: runtime.clock.now(), actor: ctx.user, action: 'worker pin', target: `${subject} (${worker.cluster}/${target.namespace}/Deployment/${target.name} container ${now.container.name})`, before, after, result, incidentId: current?.id ?? null });
+          store.audit.record({ at: deps.clock.now(), actor: ctx.user, action: 'worker pin', target: `${subject} (${worker.cluster}/${target.namespace}/Deployment/${target.name} container ${now.container.name})`, before, after, result, incidentId: current?.id ?? null });
         try {
           await now.cluster.patchContainerImage('Deployment', target.namespace, target.name, now.container.name, after, annotations);
         } catch (error) {
@@ -297,8 +269,8 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
         }
         audit('patched');
         const summary = `📌 Pinned worker ${worker.name} to ${shortDigest(digest)} by <@${ctx.user}> (was ${before}; ${source})`;
-        const threadKey = tell(runtime, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.pin', notice: 'pinned', summary, data: { before, after, digest, cluster: worker.cluster, namespace: target.namespace } });
-        void follower().follow({ target, user: ctx.user, rule: 'worker pin', what: `pin to ${shortDigest(digest)}`, ...(current ? { incidentId: current.id } : {}), podsBefore, ...(threadKey ? { threadKey } : {}) }, deadlineOf(now.deployment));
+        const threadKey = tell(deps, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.pin', notice: 'pinned', summary, data: { before, after, digest, cluster: worker.cluster, namespace: target.namespace } });
+        void follower.follow({ target, user: ctx.user, rule: 'worker pin', what: `pin to ${shortDigest(digest)}`, ...(current ? { incidentId: current.id } : {}), podsBefore, ...(threadKey ? { threadKey } : {}) }, deadlineOf(now.deployment));
         return {
           tone: 'ok',
           title: [`Pinned worker ${worker.name} to ${shortDigest(digest)}.`],
@@ -309,17 +281,15 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
     };
   }
 
-  async function unpinPlan(args: string[], ctx: CommandContext): Promise<Plan> {
-    const worker = findWorker(config.workers, args[0]);
-    if (args.length > 1) throw new UsageError(`Too many words after "unpin ${worker.name}": ${args.slice(1).map((word) => `"${clip(word, 20)}"`).join(' ')}.`);
-    const live = await readWorker(runtime, worker);
+  async function unpinPlan(worker: WorkerConfig, ctx: CommandContext): Promise<Plan> {
+    const live = await readWorker(deps, worker);
     const subject = workerSubject(worker);
     const target = workerTarget(worker);
     if (!live.pin) throw new UsageError(`Worker ${worker.name} is not pinned by Driftwatch (no ${PIN_ANNOTATIONS.from} annotation on deployment ${target.namespace}/${target.name}); it runs ${live.image}.`);
     const before = live.image;
     const after = live.pin.from;
     const warning = gitopsWarning(live.deployment.metadata);
-    const incident = openIncidentFor(runtime, subject, ctx);
+    const incident = openIncidentFor(deps, subject, ctx);
     const pinned: Line = [`by `, ...(live.pin.by ? [{ user: live.pin.by }] : ['?']), ...(live.pin.at ? [` at ${live.pin.at}`] : []), ...(live.pin.reason ? [` (${live.pin.reason})`] : [])];
     return {
       rule: 'worker unpin',
@@ -338,14 +308,14 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
         lines: [...(warning ? [[warning]] : []), ['Pods will pull the tag again, and with it whatever it points at now.'], [`Only `, { user: ctx.user }, ' can confirm, within 5 minutes.']],
       },
       async execute() {
-        const now = await readWorker(runtime, worker);
+        const now = await readWorker(deps, worker);
         if (now.image !== before || !now.pin) throw new Error(`worker ${worker.name} changed since the preview (now ${now.image}${now.pin ? '' : ', not pinned'}); nothing was changed — run the command again`);
-        const current = openIncidentFor(runtime, subject, ctx) ?? incident;
-        const podsBefore = await follower().podsOf(now.cluster, now.deployment, target.namespace).catch(() => undefined);
+        const current = openIncidentFor(deps, subject, ctx) ?? incident;
+        const podsBefore = await follower.podsOf(target, now.deployment).catch(() => undefined);
         // null deletes a key in a strategic merge patch: the pin annotations go with the pin.
         const removed = Object.fromEntries(Object.values(PIN_ANNOTATIONS).map((key) => [key, null])) as unknown as Record<string, string>;
         const audit = (result: string) =>
-          store.audit.record({ at: runtime.clock.now(), actor: ctx.user, action: 'worker unpin', target: `${subject} (${worker.cluster}/${target.namespace}/Deployment/${target.name} container ${now.container.name})`, before, after, result, incidentId: current?.id ?? null });
+          store.audit.record({ at: deps.clock.now(), actor: ctx.user, action: 'worker unpin', target: `${subject} (${worker.cluster}/${target.namespace}/Deployment/${target.name} container ${now.container.name})`, before, after, result, incidentId: current?.id ?? null });
         try {
           await now.cluster.patchContainerImage('Deployment', target.namespace, target.name, now.container.name, after, removed);
         } catch (error) {
@@ -353,8 +323,8 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
           throw new Error(`the unpin was not applied: ${(error as Error).message}`);
         }
         audit('patched');
-        const threadKey = tell(runtime, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.unpin', notice: 'unpinned', summary: `Unpinned worker ${worker.name} by <@${ctx.user}>: back to ${after} (was ${before})`, data: { before, after } });
-        void follower().follow({ target, user: ctx.user, rule: 'worker unpin', what: `unpin to ${after}`, ...(current ? { incidentId: current.id } : {}), podsBefore, ...(threadKey ? { threadKey } : {}) }, deadlineOf(now.deployment));
+        const threadKey = tell(deps, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.unpin', notice: 'unpinned', summary: `Unpinned worker ${worker.name} by <@${ctx.user}>: back to ${after} (was ${before})`, data: { before, after } });
+        void follower.follow({ target, user: ctx.user, rule: 'worker unpin', what: `unpin to ${after}`, ...(current ? { incidentId: current.id } : {}), podsBefore, ...(threadKey ? { threadKey } : {}) }, deadlineOf(now.deployment));
         return { tone: 'ok', title: [`Unpinned worker ${worker.name}: back to ${after}.`], lines: [[current ? `Following the rollout in the thread of incident #${current.id}.` : 'Following the rollout in the channel.']] };
       },
     };
@@ -365,7 +335,7 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
     const subject = workerSubject(worker);
     const hub = store.subjects.state<{ condition?: string }>(subject, 'confighub')?.value?.condition;
     try {
-      const live = await readWorker(runtime, worker);
+      const live = await readWorker(deps, worker);
       const pods: V1Pod[] = await live.cluster.listPods(worker.namespace, Object.entries(live.deployment.spec?.selector?.matchLabels ?? {}).map(([key, value]) => `${key}=${value}`).join(',') || undefined);
       const containers = pods.map((pod) => {
         const status = pod.status?.containerStatuses?.find((candidate) => candidate.name === live.container.name);
@@ -417,7 +387,7 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
   async function statusMessage(worker: WorkerConfig): Promise<MessageModel> {
     const row = await snapshot(worker);
     const target = workerTarget(worker);
-    const incident = openIncidentFor(runtime, workerSubject(worker));
+    const incident = openIncidentFor(deps, workerSubject(worker));
     const fields: Array<[string, Line]> = [
       ['Where', [`${worker.cluster} / ${target.namespace} / Deployment ${target.name} / container ${worker.container}`]],
       ['Image', row.image ? [{ code: row.image }] : ['unknown']],
@@ -432,45 +402,40 @@ export function workerCommands(runtime: Runtime, options: WorkerCommandOptions =
     return { tone: healthy ? 'ok' : 'warning', title: [`Worker ${worker.name}${row.pin ? ' (pinned)' : ''}`], fields, ...(lines.length ? { lines } : {}) };
   }
 
+  const aWorker = word((text) => findWorker(config.workers, text));
+  const tooMany = (after: string) => (words: string[], _usage: string, read: { worker?: WorkerConfig }) =>
+    `Too many words after "${after} ${read.worker?.name ?? ''}": ${words.map((extra) => `"${clip(extra, 20)}"`).join(' ')}.`;
   return [
-    {
+    declareCommand({
       family,
       name: 'pin',
-      usage: '/worker pin <worker> [<digest>|previous]',
       summary: "pin a worker's image to a digest (default: its last good digest)",
       guarded: true,
-      handle: pinPlan,
-    },
-    {
+      args: { positionals: { worker: { usage: '<worker>', schema: aWorker }, digest: { usage: '[<digest>|previous]', schema: word(parseDigestArg) } }, extra: tooMany('pin') },
+      run: ({ worker, digest }, ctx) => pinPlan(worker, digest, ctx),
+    }),
+    declareCommand({
       family,
       name: 'unpin',
-      usage: '/worker unpin <worker>',
       summary: 'put back the image a pin replaced',
       guarded: true,
-      handle: unpinPlan,
-    },
-    {
+      args: { positionals: { worker: { usage: '<worker>', schema: aWorker } }, extra: tooMany('unpin') },
+      run: ({ worker }, ctx) => unpinPlan(worker, ctx),
+    }),
+    declareCommand({
       family,
       name: 'status',
-      usage: '/worker status [<worker>]',
       summary: "a worker's image, pin, pods and ConfigHub condition",
-      async handle(args) {
-        if (args.length > 1) throw new UsageError('Name one worker at most.');
-        if (args.length === 0) return listMessage(config.workers);
-        return statusMessage(findWorker(config.workers, args[0]));
-      },
-    },
-    {
+      args: { positionals: { worker: { usage: '[<worker>]', schema: word((text) => (text === undefined ? undefined : findWorker(config.workers, text))) } }, extra: () => 'Name one worker at most.' },
+      run: async ({ worker }) => (worker ? statusMessage(worker) : listMessage(config.workers)),
+    }),
+    declareCommand({
       family,
       name: 'list',
-      usage: '/worker list',
       summary: 'every worker with its image, pin, pods and ConfigHub condition',
-      async handle(args) {
-        if (args.length > 0) throw new UsageError('/worker list takes no arguments; for one worker use /worker status <worker>.');
-        if (config.workers.length === 0) return info('No workers are configured.');
-        return listMessage(config.workers);
-      },
-    },
+      args: { positionals: {}, extra: () => '/worker list takes no arguments; for one worker use /worker status <worker>.' },
+      run: async () => (config.workers.length === 0 ? info('No workers are configured.') : listMessage(config.workers)),
+    }),
   ];
 }
 

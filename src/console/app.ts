@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
-import type { Runtime } from '../runtime.js';
-import type { CommandContext } from '../commands/bus.js';
+import type { CommandFace } from '../runtime.js';
+import type { CommandContext } from '../commands/types.js';
 import { ConsoleService } from './service.js';
 import { messageToText } from './render.js';
 
@@ -13,7 +13,7 @@ export class ConsoleApp {
   private readonly timeZone: string;
 
   constructor(
-    private readonly runtime: Runtime,
+    private readonly runtime: CommandFace,
     private readonly write: (text: string) => void = (text) => process.stdout.write(text),
   ) {
     this.timeZone = runtime.config.timezone;

@@ -1,6 +1,6 @@
 import { App, LogLevel, SocketModeReceiver, type RespondFn, type webApi } from '@slack/bolt';
-import type { Runtime } from '../runtime.js';
-import type { CommandContext, CommandReply } from '../commands/bus.js';
+import type { CommandFace } from '../runtime.js';
+import type { CommandContext, CommandReply } from '../commands/types.js';
 import type { MessageModel } from '../domain/messages.js';
 import type { Logger } from '../log.js';
 import { actionOf, toSlack } from './render.js';
@@ -37,7 +37,7 @@ const confirmButtons = (id: string): MessageModel['buttons'] => [
  * The Bolt app: slash commands, buttons and the "Add to timeline" shortcut, all acked first and
  * answered after, through the same command bus the console uses.
  */
-export function createSlackApp(runtime: Runtime, settings: SlackSettings): { app: App; client: webApi.WebClient; connected: () => boolean } {
+export function createSlackApp(runtime: CommandFace, settings: SlackSettings): { app: App; client: webApi.WebClient; connected: () => boolean } {
   const log = runtime.log.child({ component: 'slack' });
   // Our outbox handles 429 and 5xx itself (with its own backoff), so the client must not retry.
   const clientOptions = { ...(settings.apiUrl ? { slackApiUrl: settings.apiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true };

@@ -3,436 +3,21 @@
  * Deployments and pods (`cub worker install` layout: label `app=<worker>`) and each configured
  * workload with its pods, and reports per subject: pods failing (with the crash log and the digest
  * they run), the workload missing (and where it landed instead), rollouts (started, finished,
- * stuck), and the cluster's API being unreachable. The decisions are pure functions below; the
- * class only keeps watches alive, coalesces bursts and remembers what it already said.
+ * stuck), and the cluster's API being unreachable. The decisions are pure and live in `kube/`
+ * (pods, rollout); this class only keeps watches alive, coalesces bursts and remembers what it
+ * already said.
  */
 import type { Config } from '../config.js';
 import { workloadSubject } from '../config.js';
-import { PIN_ANNOTATIONS, classifyKubeError, selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchHandle, type WatchState, type WatchedObject, type WorkloadKind } from '../clients/kube.js';
-import { digestOfImageId, shortDigest } from '../domain/image-ref.js';
+import { classifyKubeError, selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchHandle, type WatchState, type WorkloadKind } from '../clients/kube.js';
 import { formatDuration } from '../domain/duration.js';
-import type { RunningContainer } from '../incidents/engine.js';
-import { describeSubject, subjectOf } from '../domain/subjects.js';
-import type { CheckObservation, NoticeObservation, ProblemDetail, ProblemKind } from '../domain/model.js';
-import { redact, type Logger } from '../log.js';
+import { subjectOf } from '../domain/subjects.js';
+import type { CheckObservation, NoticeObservation, ProblemKind } from '../domain/model.js';
+import type { Logger } from '../log.js';
+import { PIN_ANNOTATIONS } from '../kube/annotations.js';
+import { assessPods, crashLogKey, lastLogLines, pullMessagesOf, type PodFinding } from '../kube/pods.js';
+import { rolloutEdges, rolloutOf, templateContainers, type RolloutMemory } from '../kube/rollout.js';
 import type { ObservationSink, Watcher } from './types.js';
-
-type Json = any;
-
-/* ------------------------------------------------------------------------------------------ */
-/* Pods: pure assessment                                                                      */
-
-export interface PodAssessOptions {
-  /** Only this container counts (a worker's `container`; the first one when no container has that name). Undefined: every container. */
-  container?: string;
-  now: number;
-  /** A pod still starting after this long is a problem (Pending too long, running but never Ready). */
-  pendingTooLongMs: number;
-  /** Last lines of crashed containers, by `crashLogKey`. */
-  logs?: ReadonlyMap<string, string[]>;
-  /** The last informative pull error per `pod/container`: ImagePullBackOff itself only says "Back-off pulling image". */
-  pullMessages?: ReadonlyMap<string, string>;
-  /** Keep describing this pod while it still fails, so the summary doesn't hop between pods. */
-  focusPod?: string;
-}
-
-export type PodVerdict = 'ready' | 'starting' | 'bad';
-
-export interface PodFinding {
-  pod: string;
-  container: string;
-  verdict: PodVerdict;
-  /** CrashLoopBackOff, OOMKilled, ImagePullBackOff, ErrImagePull, CreateContainerConfigError, Pending, NotReady, Ready, Starting… */
-  reason: string;
-  summary: string;
-  /** The image as the pod spec writes it. */
-  image: string;
-  /** The digest it really runs (from containerStatuses[].imageID). */
-  digest?: string;
-  ready: boolean;
-  restarts: number;
-  /** "code 1: Error" */
-  lastExit?: string;
-  /** The kubelet's or scheduler's own words. */
-  message?: string;
-  /** The container terminated before: its previous log explains why. */
-  crashed: boolean;
-  /** A starting pod becomes a problem at this time if nothing changes. */
-  badAt?: number;
-}
-
-export interface PodsAssessment {
-  ok: boolean;
-  /** False while pods are still starting within their grace period: neither good nor bad yet. */
-  settled: boolean;
-  summary: string;
-  detail: ProblemDetail;
-  /** The failing pod the summary describes. */
-  focus?: PodFinding;
-  /** One finding per live pod (the worst of its containers). */
-  findings: PodFinding[];
-  /** Every counted container as it runs, for last-good digests. */
-  running: RunningContainer[];
-  /** Look again at this time if nothing changes (a starting pod's grace ends). */
-  recheckAt?: number;
-}
-
-const PULL_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'ErrImageNeverPull', 'InvalidImageName', 'RegistryUnavailable', 'ImageInspectError']);
-const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'PreStartHookError', 'PostStartHookError', 'ContainerCannotRun']);
-/** Which failing pod a summary describes first: what a responder can act on soonest. */
-const REASON_RANK = ['CreateContainerConfigError', 'ErrImagePull', 'ImagePullBackOff', 'OOMKilled', 'CrashLoopBackOff', 'Pending', 'NotReady'];
-const rank = (reason: string) => {
-  const byPull = PULL_REASONS.has(reason) ? REASON_RANK.indexOf('ImagePullBackOff') : CONFIG_REASONS.has(reason) ? 0 : REASON_RANK.indexOf(reason);
-  return byPull < 0 ? REASON_RANK.length : byPull;
-};
-
-/** The key under which a crashed container's previous log is cached: a new crash, a new key. */
-export const crashLogKey = (pod: string, container: string, restarts: number) => `${pod}/${container}#${restarts}`;
-
-
-/** An image as written without its tag or digest: `traderx/reference-data:v1` → `traderx/reference-data`. */
-export function imageName(image: string): string {
-  const noDigest = image.split('@')[0]!;
-  const slash = noDigest.lastIndexOf('/');
-  const colon = noDigest.lastIndexOf(':');
-  return colon > slash ? noDigest.slice(0, colon) : noDigest;
-}
-
-const oneLine = (text: string, max = 300) => {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-};
-
-/** The gist of a pull error: `pull access denied for traderx/reference-data`, `… not found`, `unauthorized`. */
-export function pullReason(message: string | undefined, image: string): string {
-  const text = message ?? '';
-  if (/pull access denied|repository does not exist|may require (authorization|'docker login')/i.test(text)) return `pull access denied for ${imageName(image)}`;
-  if (/manifest unknown|not found/i.test(text)) return `${image} not found in the registry`;
-  if (/unauthorized|authentication required|\b401\b/i.test(text)) return `registry refused our credentials for ${imageName(image)}`;
-  if (/toomanyrequests|rate limit|\b429\b/i.test(text)) return `registry rate limit pulling ${imageName(image)}`;
-  if (/no such host|i\/o timeout|connection refused|dial tcp/i.test(text)) return `registry unreachable pulling ${imageName(image)}`;
-  if (/invalid reference format|InvalidImageName/i.test(text)) return `invalid image name ${image}`;
-  return text ? oneLine(redact(text), 160) : `cannot pull ${image}`;
-}
-
-/** A pull message worth remembering (not the generic back-off line). */
-export function isInformativePullMessage(message: string | undefined): message is string {
-  return Boolean(message) && !/^Back-off pulling image/i.test(message!);
-}
-
-function describeExit(terminated: Json): string | undefined {
-  if (!terminated || typeof terminated !== 'object') return undefined;
-  const code = terminated.exitCode ?? (terminated.signal !== undefined ? `signal ${terminated.signal}` : '?');
-  const why = typeof terminated.message === 'string' && terminated.message.trim() ? oneLine(redact(terminated.message), 200) : terminated.reason;
-  return `code ${code}${why ? `: ${why}` : ''}`;
-}
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
-interface ContainerView {
-  name: string;
-  image: string;
-  status?: Json;
-}
-
-function containersOf(pod: WatchedObject, only: string | undefined): ContainerView[] {
-  const specs: Json[] = pod.spec?.containers ?? [];
-  const statuses: Json[] = pod.status?.containerStatuses ?? [];
-  let chosen = specs;
-  if (only !== undefined) {
-    const named = specs.filter((c) => c.name === only);
-    chosen = named.length > 0 ? named : specs.slice(0, 1);
-  }
-  return chosen.map((c) => ({ name: String(c.name), image: String(c.image ?? ''), status: statuses.find((s) => s.name === c.name) }));
-}
-
-/** Why a pod is not scheduled, from its PodScheduled condition: the FailedScheduling message. */
-function schedulingProblem(pod: WatchedObject): string | undefined {
-  const cond = (pod.status?.conditions ?? []).find((c: Json) => c.type === 'PodScheduled');
-  if (!cond || cond.status !== 'False') return undefined;
-  return oneLine(`${cond.reason === 'Unschedulable' ? 'FailedScheduling' : cond.reason ?? 'FailedScheduling'}: ${cond.message ?? ''}`.replace(/: $/, ''), 200);
-}
-
-function assessContainer(pod: WatchedObject, c: ContainerView, opts: PodAssessOptions): PodFinding {
-  const s = c.status;
-  const restarts: number = s?.restartCount ?? 0;
-  const waiting = s?.state?.waiting;
-  const running = s?.state?.running;
-  const terminated = s?.state?.terminated;
-  const last = s?.lastState?.terminated;
-  const runningDigest = digestOfImageId(s?.imageID);
-  const lastExit = describeExit(terminated ?? last);
-  const base = {
-    pod: pod.metadata.name,
-    container: c.name,
-    image: c.image,
-    ...(runningDigest ? { digest: runningDigest } : {}),
-    ready: s?.ready === true,
-    restarts,
-    ...(lastExit ? { lastExit } : {}),
-    crashed: Boolean(terminated || last),
-  };
-  const bad = (reason: string, summary: string, message?: string): PodFinding => ({ ...base, verdict: 'bad', reason, summary, ...(message ? { message } : {}) });
-  const starting = (badAt: number, reason = 'Starting'): PodFinding => ({ ...base, verdict: 'starting', reason, summary: reason, badAt });
-
-  if (s?.ready === true) return { ...base, verdict: 'ready', reason: 'Ready', summary: 'Ready' };
-  const waitingReason: string | undefined = waiting?.reason;
-  if (waitingReason && PULL_REASONS.has(waitingReason)) {
-    const remembered = opts.pullMessages?.get(`${pod.metadata.name}/${c.name}`);
-    const message = isInformativePullMessage(waiting.message) ? waiting.message : remembered ?? waiting.message;
-    return bad(waitingReason, `${waitingReason}: ${pullReason(message, c.image)}`, message ? oneLine(redact(message)) : undefined);
-  }
-  if (waitingReason && CONFIG_REASONS.has(waitingReason)) {
-    const message = waiting.message ? oneLine(redact(String(waiting.message)), 200) : undefined;
-    return bad(waitingReason, message ? `${waitingReason}: ${message}` : waitingReason, message);
-  }
-  const oom = terminated?.reason === 'OOMKilled' || (waitingReason === 'CrashLoopBackOff' && last?.reason === 'OOMKilled');
-  const lastFinished = Date.parse(last?.finishedAt ?? '');
-  // Between two crashes a container runs briefly (not Ready): still the same crash loop.
-  const justCrashed = restarts > 0 && last && last.exitCode !== 0 && Number.isFinite(lastFinished) && opts.now - lastFinished < opts.pendingTooLongMs;
-  if (waitingReason === 'CrashLoopBackOff' || (terminated && terminated.exitCode !== 0) || (running && justCrashed)) {
-    const reason = oom || (!waitingReason && last?.reason === 'OOMKilled') ? 'OOMKilled' : 'CrashLoopBackOff';
-    return bad(reason, `${reason}, ${plural(restarts, 'restart')}`, waiting?.message ? oneLine(redact(String(waiting.message)), 200) : undefined);
-  }
-  const grace = opts.pendingTooLongMs;
-  if (running) {
-    const since = Date.parse(running.startedAt ?? '') || Date.parse(pod.metadata.creationTimestamp ?? '') || opts.now;
-    if (opts.now - since >= grace) {
-      const cond = (pod.status?.conditions ?? []).find((x: Json) => x.type === 'Ready');
-      return bad('NotReady', `running but never Ready after ${formatDuration(grace)}`, cond?.message ? oneLine(String(cond.message), 200) : undefined);
-    }
-    return starting(since + grace);
-  }
-  const created = Date.parse(pod.metadata.creationTimestamp ?? '') || opts.now;
-  if (opts.now - created >= grace) {
-    const why = schedulingProblem(pod) ?? (waitingReason ? `${waitingReason}${waiting.message ? ` (${oneLine(String(waiting.message), 160)})` : ''}` : undefined);
-    return bad('Pending', `Pending for more than ${formatDuration(grace)}${why ? `: ${why}` : ''}`, why);
-  }
-  return starting(created + grace, waitingReason ?? 'Pending');
-}
-
-/** One pod's state: the worst of its counted containers (and any init container stuck in a failure). */
-export function assessPod(pod: WatchedObject, opts: PodAssessOptions): { finding: PodFinding; containers: PodFinding[] } | undefined {
-  const meta = pod.metadata as WatchedObject['metadata'] & { deletionTimestamp?: string };
-  // Terminating and finished pods (evicted, completed) are not what the workload runs.
-  if (meta.deletionTimestamp || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return undefined;
-  const containers = containersOf(pod, opts.container).map((c) => assessContainer(pod, c, opts));
-  for (const init of (pod.status?.initContainerStatuses ?? []) as Json[]) {
-    const reason = init?.state?.waiting?.reason;
-    if (reason && (reason === 'CrashLoopBackOff' || PULL_REASONS.has(reason) || CONFIG_REASONS.has(reason))) {
-      const spec = (pod.spec?.initContainers ?? []).find((c: Json) => c.name === init.name);
-      const found = assessContainer(pod, { name: String(init.name), image: String(spec?.image ?? init.image ?? ''), status: init }, opts);
-      containers.push({ ...found, summary: `init container ${init.name}: ${found.summary}` });
-    }
-  }
-  if (containers.length === 0) {
-    const created = Date.parse(pod.metadata.creationTimestamp ?? '') || opts.now;
-    const finding: PodFinding = { pod: pod.metadata.name, container: '', image: '', ready: false, restarts: 0, crashed: false, verdict: 'starting', reason: 'Pending', summary: 'Pending', badAt: created + opts.pendingTooLongMs };
-    return { finding, containers: [] };
-  }
-  const order: Record<PodVerdict, number> = { bad: 0, starting: 1, ready: 2 };
-  const worst = [...containers].sort((a, b) => order[a.verdict] - order[b.verdict] || rank(a.reason) - rank(b.reason))[0]!;
-  return { finding: worst, containers };
-}
-
-/**
- * The pods of one subject, judged together: ok when every live pod is Ready; bad as soon as one
- * pod fails (the summary describes one failing pod, the fields say how many); unsettled while pods
- * are only starting.
- */
-export function assessPods(pods: Iterable<WatchedObject>, opts: PodAssessOptions): PodsAssessment {
-  const findings: PodFinding[] = [];
-  const running: RunningContainer[] = [];
-  for (const pod of pods) {
-    const assessed = assessPod(pod, opts);
-    if (!assessed) continue;
-    findings.push(assessed.finding);
-    for (const c of assessed.containers) {
-      if (!c.container) continue;
-      running.push({ pod: c.pod, container: c.container, image: c.image, ...(c.digest ? { digest: c.digest } : {}), ready: c.ready });
-    }
-  }
-  findings.sort((a, b) => a.pod.localeCompare(b.pod));
-  running.sort((a, b) => a.pod.localeCompare(b.pod) || a.container.localeCompare(b.container));
-  const total = findings.length;
-  const bad = findings.filter((f) => f.verdict === 'bad');
-  const startingPods = findings.filter((f) => f.verdict === 'starting');
-  const readyCount = findings.filter((f) => f.verdict === 'ready').length;
-  if (bad.length > 0) {
-    const focus =
-      bad.find((f) => f.pod === opts.focusPod) ?? [...bad].sort((a, b) => rank(a.reason) - rank(b.reason) || a.pod.localeCompare(b.pod))[0]!;
-    const fields: Array<[string, string]> = [['Image', focus.image]];
-    if (focus.digest) fields.push(['Runs', shortDigest(focus.digest)]);
-    if (PULL_REASONS.has(focus.reason) && focus.message) fields.push(['Reason', focus.message]);
-    else if (focus.lastExit && (focus.reason === 'CrashLoopBackOff' || focus.reason === 'OOMKilled')) fields.push(['Last exit', focus.lastExit]);
-    else if (focus.message && focus.reason !== 'CrashLoopBackOff') fields.push(['Reason', focus.message]);
-    fields.push(['Pods', `${bad.length} of ${total} failing${readyCount ? `, ${readyCount} Ready` : ''}`]);
-    const quote = focus.crashed ? opts.logs?.get(crashLogKey(focus.pod, focus.container, focus.restarts)) : undefined;
-    const detail: ProblemDetail = {
-      fields,
-      ...(quote && quote.length > 0 ? { quote } : {}),
-      pod: focus.pod,
-      container: focus.container,
-      reason: focus.reason,
-      restarts: focus.restarts,
-      ...(focus.digest ? { digest: focus.digest } : {}),
-    };
-    return { ok: false, settled: true, summary: focus.summary, detail, focus, findings, running, ...recheck(startingPods) };
-  }
-  if (startingPods.length > 0) {
-    return { ok: false, settled: false, summary: `${readyCount} of ${total} pods Ready, ${startingPods.length} starting`, detail: {}, findings, running, ...recheck(startingPods) };
-  }
-  return { ok: true, settled: true, summary: total === 0 ? 'no pods' : `${plural(total, 'pod')} Ready`, detail: {}, findings, running };
-}
-
-function recheck(starting: PodFinding[]): { recheckAt?: number } {
-  const times = starting.map((f) => f.badAt).filter((t): t is number => typeof t === 'number');
-  return times.length > 0 ? { recheckAt: Math.min(...times) } : {};
-}
-
-/** The last `max` non-empty lines of a log, each through `redact()`. */
-export function lastLogLines(text: string, max = 8): string[] {
-  return text
-    .split('\n')
-    .map((line) => line.replace(/\s+$/, ''))
-    .filter((line) => line.trim() !== '')
-    .slice(-max)
-    .map((line) => redact(line.length > 400 ? `${line.slice(0, 399)}…` : line));
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Workloads and rollouts: pure                                                               */
-
-export interface RolloutState {
-  desired: number;
-  updated: number;
-  ready: number;
-  available: number;
-  /** All pods, old revisions included. */
-  total: number;
-  generation: number;
-  observedGeneration: number;
-  /** The Progressing condition's reason (Deployments). */
-  progressing?: string;
-  message?: string;
-}
-
-export type RolloutPhase = 'complete' | 'progressing' | 'failed';
-
-/** Where a workload's rollout stands, from its status as the controller wrote it. */
-export function rolloutOf(workload: WatchedObject): { state: RolloutState; phase: RolloutPhase } {
-  const spec = workload.spec ?? {};
-  const status = workload.status ?? {};
-  const generation = Number(workload.metadata.generation ?? 1);
-  const observedGeneration = Number(status.observedGeneration ?? 0);
-  let state: RolloutState;
-  let settledRevision = true;
-  if (workload.kind === 'DaemonSet') {
-    state = {
-      desired: status.desiredNumberScheduled ?? 0,
-      updated: status.updatedNumberScheduled ?? 0,
-      ready: status.numberReady ?? 0,
-      available: status.numberAvailable ?? 0,
-      total: status.currentNumberScheduled ?? 0,
-      generation,
-      observedGeneration,
-    };
-  } else {
-    state = {
-      desired: spec.replicas ?? 1,
-      updated: status.updatedReplicas ?? 0,
-      ready: status.readyReplicas ?? 0,
-      available: status.availableReplicas ?? status.readyReplicas ?? 0,
-      total: status.replicas ?? 0,
-      generation,
-      observedGeneration,
-    };
-    if (workload.kind === 'StatefulSet' && status.updateRevision) settledRevision = status.currentRevision === status.updateRevision;
-  }
-  const progressing = (status.conditions ?? []).find((c: Json) => c.type === 'Progressing');
-  if (progressing?.reason) state.progressing = String(progressing.reason);
-  if (progressing?.message) state.message = String(progressing.message);
-  if (progressing?.reason === 'ProgressDeadlineExceeded') return { state, phase: 'failed' };
-  const complete =
-    observedGeneration >= generation &&
-    state.updated >= state.desired &&
-    state.ready >= state.desired &&
-    state.available >= state.desired &&
-    state.total <= state.updated &&
-    settledRevision;
-  return { state, phase: complete ? 'complete' : 'progressing' };
-}
-
-/** The containers of a workload's pod template, as written. */
-export function templateContainers(workload: WatchedObject): Array<{ name: string; image: string; imagePullPolicy?: string }> {
-  return ((workload.spec?.template?.spec?.containers ?? []) as Json[]).map((c) => ({
-    name: String(c.name),
-    image: String(c.image ?? ''),
-    ...(c.imagePullPolicy ? { imagePullPolicy: String(c.imagePullPolicy) } : {}),
-  }));
-}
-
-/** What is remembered per subject so notices go out on edges only. */
-export interface RolloutMemory {
-  generation: number;
-  finished: boolean;
-  failed: boolean;
-  images: Array<{ name: string; image: string }>;
-  startedAt?: number;
-}
-
-export interface RolloutEdge {
-  kind: 'rollout_started' | 'rollout_finished' | 'rollout_failed';
-  summary: string;
-  lines: string[];
-  data: Record<string, unknown>;
-}
-
-/**
- * The rollout notices one look at a workload calls for, given what was said before. The first
- * look only sets the baseline: a rollout we didn't see start is not announced as started.
- */
-export function rolloutEdges(
-  previous: RolloutMemory | undefined,
-  workload: WatchedObject,
-  subject: string,
-  now: number,
-): { memory: RolloutMemory; edges: RolloutEdge[] } {
-  const { state, phase } = rolloutOf(workload);
-  const images = templateContainers(workload).map(({ name, image }) => ({ name, image }));
-  const who = describeSubject(subject);
-  const edges: RolloutEdge[] = [];
-  if (!previous) return { memory: { generation: state.generation, finished: phase === 'complete', failed: phase === 'failed', images }, edges };
-  // An older copy of the workload (a relist racing a watch event) says nothing new.
-  if (state.generation < previous.generation) return { memory: previous, edges };
-  let memory = previous;
-  if (state.generation > previous.generation) {
-    const lines = images.flatMap(({ name, image }) => {
-      const before = previous.images.find((p) => p.name === name)?.image;
-      return before !== image ? [`${name}: ${before ?? '(new container)'} → ${image}`] : [];
-    });
-    edges.push({ kind: 'rollout_started', summary: `Rollout started: ${who} (generation ${state.generation})`, lines, data: { generation: state.generation, images } });
-    memory = { generation: state.generation, finished: false, failed: false, images, startedAt: now };
-  } else {
-    memory = { ...previous, images };
-  }
-  const counts = `${state.updated}/${state.desired} updated, ${state.ready} Ready, ${state.available} available`;
-  if (phase === 'complete' && !memory.finished) {
-    const took = memory.startedAt !== undefined ? ` in ${formatDuration(now - memory.startedAt)}` : '';
-    edges.push({ kind: 'rollout_finished', summary: `Rollout finished: ${who} — ${counts}${took}`, lines: [], data: { ...state } });
-    memory = { ...memory, finished: true, failed: false };
-  }
-  if (phase === 'failed' && !memory.failed) {
-    edges.push({
-      kind: 'rollout_failed',
-      summary: `Rollout failed: ${who} — ${state.progressing}${state.message ? `: ${state.message}` : ''}`,
-      lines: [counts],
-      data: { ...state },
-    });
-    memory = { ...memory, failed: true };
-  }
-  return { memory, edges };
-}
 
 /** `Deployment reference-data not found in traderx; found in default`. */
 export function describeMissing(kind: WorkloadKind, namespace: string, name: string, elsewhere: string[] | undefined): string {
@@ -517,11 +102,11 @@ interface Target {
   container?: string;
   /** Workers: `app=<worker>`; workloads take theirs from the workload's selector. */
   fixedSelector?: string;
-  workload?: WatchedObject;
+  workload?: WatchedWorkload;
   workloadListed: boolean;
   workloadBlind?: string;
   workloadWatch?: WatchEntry;
-  pods: Map<string, WatchedObject>;
+  pods: Map<string, WatchedPod>;
   podSelector?: string;
   podWatch?: WatchEntry;
   podsListed: boolean;
@@ -672,10 +257,10 @@ export class KubeWatcher implements Watcher {
 
   /* ---------------- watches ---------------- */
 
-  private watch(cluster: ClusterWatch, path: string, labelSelector: string | undefined, fieldSelector: string | undefined, onEvent: (type: string, obj: WatchedObject) => void, onState: (entry: WatchEntry, state: WatchState, error?: KubeError) => void): WatchEntry {
+  private watch<T extends WatchedObject>(cluster: ClusterWatch, path: string, labelSelector: string | undefined, fieldSelector: string | undefined, onEvent: (type: string, obj: T) => void, onState: (entry: WatchEntry, state: WatchState, error?: KubeError) => void): WatchEntry {
     const entry: WatchEntry = { cluster, restartsSeen: 0 };
     cluster.watches.add(entry);
-    entry.handle = cluster.client!.watchResource(
+    entry.handle = cluster.client!.watchResource<T>(
       path,
       labelSelector,
       {
@@ -716,7 +301,7 @@ export class KubeWatcher implements Watcher {
 
   private startWorkloadWatch(target: Target): void {
     const path = `/apis/apps/v1/namespaces/${encodeURIComponent(target.namespace)}/${pluralOf[target.kind]}`;
-    target.workloadWatch = this.watch(
+    target.workloadWatch = this.watch<WatchedWorkload>(
       target.cluster,
       path,
       undefined,
@@ -750,7 +335,7 @@ export class KubeWatcher implements Watcher {
     target.podSelector = selector;
     target.pods.clear();
     target.podsListed = false;
-    target.podWatch = this.watch(
+    target.podWatch = this.watch<WatchedPod>(
       target.cluster,
       `/api/v1/namespaces/${encodeURIComponent(target.namespace)}/pods`,
       selector,
@@ -763,10 +348,7 @@ export class KubeWatcher implements Watcher {
           for (const key of [...target.pullMessages.keys()]) if (key.startsWith(`${name}/`)) target.pullMessages.delete(key);
         } else {
           target.pods.set(name, pod);
-          for (const s of [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])] as Json[]) {
-            const waiting = s?.state?.waiting;
-            if (waiting && PULL_REASONS.has(waiting.reason) && isInformativePullMessage(waiting.message)) target.pullMessages.set(`${name}/${s.name}`, waiting.message);
-          }
+          for (const [key, message] of pullMessagesOf(pod)) target.pullMessages.set(key, message);
         }
         this.schedule(target);
       },
@@ -944,17 +526,17 @@ export class KubeWatcher implements Watcher {
     if (workload) this.judgeRollout(target, workload, force);
   }
 
-  private judgeRollout(target: Target, workload: WatchedObject, force: boolean): void {
+  private judgeRollout(target: Target, workload: WatchedWorkload, force: boolean): void {
     const { sink } = this.deps;
-    const template = workload.spec?.template ?? {};
+    const template = workload.spec?.template;
     const containers = templateContainers(workload);
     const pinnedFrom = workload.metadata?.annotations?.[PIN_ANNOTATIONS.from];
-    const spec = { containers, labels: template.metadata?.labels ?? {}, annotations: template.metadata?.annotations ?? {}, ...(pinnedFrom ? { pinnedFrom } : {}) };
+    const spec = { containers, labels: template?.metadata?.labels ?? {}, annotations: template?.metadata?.annotations ?? {}, ...(pinnedFrom ? { pinnedFrom } : {}) };
     this.setState(target, 'spec', spec, false, () => {
       sink.state(target.subject, 'spec', spec);
       sink.links(target.subject, 'spec', [...new Set(containers.map((c) => subjectOf.image(c.image)))]);
     });
-    const { state, phase } = rolloutOf(workload);
+    const { state, phase } = rolloutOf(workload, target.kind);
     this.setState(target, 'rollout', state, false, () => sink.state(target.subject, 'rollout', state));
     const { memory, edges } = rolloutEdges(target.rollout, workload, target.subject, this.now());
     target.rollout = memory;

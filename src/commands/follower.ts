@@ -1,0 +1,279 @@
+/**
+ * What happens after a cluster-changing command acts: where its story is told (the thread of the
+ * open incident about that subject, else notices in the channel), and following the rollout it
+ * started until the new pods are Ready, the rollout fails, or time runs out. The verdicts come
+ * from `kube/rollout.ts` and `kube/pods.ts`, the same the watcher reports.
+ */
+import { selectorString, type Workload } from '../clients/kube.js';
+import type { Clock } from '../domain/clock.js';
+import { formatDuration } from '../domain/duration.js';
+import type { IncidentRecord, NoticeKind } from '../domain/model.js';
+import type { IncidentEngine } from '../incidents/engine.js';
+import { podProblem } from '../kube/pods.js';
+import { judgeRollout, type RolloutProgress } from '../kube/rollout.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import type { ClusterAccess, RolloutTarget } from './targets.js';
+import type { CommandContext } from './types.js';
+
+/* ------------------------------------------------------------------------------------------ */
+/* Where the story goes                                                                        */
+
+/** What telling a change's story needs: the incidents and links it may belong to, and the engine that posts. */
+export interface StoryDeps {
+  store: Pick<Store, 'incidents' | 'subjects'>;
+  engine: Pick<IncidentEngine, 'recordAction' | 'notice'>;
+}
+
+/**
+ * The open incident a change to `subject` belongs to: the incident whose thread the button was
+ * pressed in, else the oldest open incident whose primary subject is `subject` or linked to it.
+ * The one place commands ask this (the engine's rule for problems lives in incidents/).
+ */
+export function openIncidentFor(deps: Pick<StoryDeps, 'store'>, subject: string, ctx?: CommandContext): IncidentRecord | undefined {
+  const { store } = deps;
+  if (ctx?.threadTs) {
+    const id = store.incidents.incidentByThread(ctx.channel, ctx.threadTs);
+    const incident = id ? store.incidents.incident(id) : undefined;
+    if (incident?.status === 'open') return incident;
+  }
+  const linked = store.subjects.linked(subject);
+  return store.incidents.openIncidents().find((incident) => incident.primarySubject === subject || linked.has(incident.primarySubject));
+}
+
+/** One step of a change, as `tell` records it. */
+export interface StoryStep {
+  subject: string;
+  incidentId?: number;
+  user: string;
+  action: string;
+  notice: NoticeKind;
+  summary: string;
+  data?: Record<string, unknown>;
+  replyTo?: string;
+}
+
+/**
+ * One step of a change: on the incident's timeline and thread; with no incident, as a message in
+ * the channel whose thread the later steps reply in (`replyTo`). Returns that message's key.
+ */
+export function tell(deps: StoryDeps, step: StoryStep): string | undefined {
+  if (step.incidentId !== undefined && deps.store.incidents.incident(step.incidentId)) {
+    deps.engine.recordAction(step.incidentId, step.user, step.action, step.summary, step.data ?? {});
+    return undefined;
+  }
+  return deps.engine.notice({ subject: step.subject, kind: step.notice, summary: step.summary, actor: step.user, ...(step.data ? { data: step.data } : {}), ...(step.replyTo ? { replyTo: step.replyTo } : {}) });
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Following                                                                                   */
+
+export interface FollowOptions {
+  /** How often the workload and its pods are read. Default 2 s. */
+  pollMs?: number;
+  /** Give up after this long. Default: the Deployment's progressDeadlineSeconds + 1 min, else 10 min. */
+  timeoutMs?: number;
+  /** At most one progress reply per this long. Default 30 s. */
+  progressEveryMs?: number;
+  /** Consecutive failed reads before giving up. Default 5. */
+  maxReadErrors?: number;
+  /** A new pod crashing within this long of its last crash is failing (the watcher's `pendingTooLongMs`). Default 5 min. */
+  podGraceMs?: number;
+}
+
+export interface FollowJob {
+  target: RolloutTarget;
+  /** Who asked; the replies name them. */
+  user: string;
+  /** The access rule of the change (`worker pin`), for the audit trail. */
+  rule: string;
+  /** What was done, for the outcome line: `pin to sha256:8b96908d`. */
+  what: string;
+  incidentId?: number;
+  /** With no incident: the key of the command's own message, whose thread the outcome goes into. */
+  threadKey?: string;
+  /**
+   * Pods that existed before the change; only newer pods can make it fail. Unknown (the list
+   * failed): only the workload's own status and the deadline decide.
+   */
+  podsBefore: Set<string> | undefined;
+}
+
+export interface FollowOutcome {
+  state: 'done' | 'failed' | 'stopped';
+  summary: string;
+}
+
+/** What the follower needs: the clusters to read, where to tell, the clock, the log. */
+export interface RolloutFollowerDeps extends ClusterAccess {
+  store: Pick<Store, 'incidents' | 'subjects' | 'audit'>;
+  engine: Pick<IncidentEngine, 'recordAction' | 'notice'>;
+  clock: Clock;
+  log: Logger;
+}
+
+interface StopSignal {
+  stopped: boolean;
+  wake?: () => void;
+}
+
+const sleep = (ms: number, signal: StopSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+
+const podKey = (pod: { metadata?: { uid?: string; name?: string } }) => pod.metadata?.uid ?? pod.metadata?.name ?? '';
+
+/** The pod label selector of a workload, or undefined when it selects nothing we can write. */
+export const podSelectorOf = (workload: Workload): string | undefined => selectorString(workload.spec?.selector) || undefined;
+
+/**
+ * Follows rollouts in the background, one loop per change, and tells their outcome where the
+ * change was told. One per runtime, shared by every command; time comes from the injected clock.
+ */
+export class RolloutFollower {
+  private readonly jobs = new Set<Promise<FollowOutcome>>();
+  private readonly signals = new Set<StopSignal>();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: RolloutFollowerDeps,
+    private options: FollowOptions = {},
+  ) {
+    this.log = deps.log.child({ component: 'rollout-follow' });
+  }
+
+  /** Changes the options from now on (tests: a short poll). */
+  configure(options: FollowOptions): void {
+    this.options = { ...this.options, ...options };
+  }
+
+  /** Pod uids of the workload now, taken before a change so its new pods can be told apart. */
+  async podsOf(target: Pick<RolloutTarget, 'cluster' | 'namespace'>, workload: Workload): Promise<Set<string>> {
+    const pods = await this.deps.cluster(target.cluster).listPods(target.namespace, podSelectorOf(workload));
+    return new Set(pods.map(podKey));
+  }
+
+  /** Starts following; the promise settles when the outcome has been told. */
+  follow(job: FollowJob, deadlineHintMs?: number): Promise<FollowOutcome> {
+    const signal: StopSignal = { stopped: false };
+    this.signals.add(signal);
+    const run = this.run(job, signal, deadlineHintMs)
+      .catch((error: unknown): FollowOutcome => {
+        this.log.error({ err: error, subject: job.target.subject }, 'following a rollout crashed');
+        return { state: 'failed', summary: `following the rollout crashed: ${(error as Error).message}` };
+      })
+      .finally(() => {
+        this.signals.delete(signal);
+        this.jobs.delete(run);
+      });
+    this.jobs.add(run);
+    return run;
+  }
+
+  /** Rollouts being followed right now. */
+  active(): number {
+    return this.jobs.size;
+  }
+
+  /** Resolves when every rollout followed now has been told. */
+  async idle(): Promise<void> {
+    while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
+  }
+
+  /** Stops following (shutdown); nothing more is posted. */
+  async stopAll(): Promise<void> {
+    for (const signal of this.signals) {
+      signal.stopped = true;
+      signal.wake?.();
+    }
+    await this.idle();
+  }
+
+  private async run(job: FollowJob, signal: StopSignal, deadlineHintMs?: number): Promise<FollowOutcome> {
+    const { target } = job;
+    const { clock } = this.deps;
+    const pollMs = this.options.pollMs ?? 2_000;
+    const timeoutMs = this.options.timeoutMs ?? deadlineHintMs ?? 600_000;
+    const progressEveryMs = this.options.progressEveryMs ?? 30_000;
+    const maxReadErrors = this.options.maxReadErrors ?? 5;
+    const podGraceMs = this.options.podGraceMs ?? 5 * 60_000;
+    const cluster = this.deps.cluster(target.cluster);
+    const started = clock.now();
+    let lastProgressAt = started;
+    let lastProgressKey = '';
+    let readErrors = 0;
+    let last: RolloutProgress | undefined;
+    while (!signal.stopped) {
+      try {
+        const workload = await cluster.getWorkload(target.kind, target.namespace, target.name);
+        if (!workload) return this.finish(job, 'failed', `${target.kind} ${target.namespace}/${target.name} disappeared from cluster ${target.cluster}`, started);
+        const progress = judgeRollout(target.kind, workload);
+        last = progress;
+        readErrors = 0;
+        if (progress.state === 'done') return this.finish(job, 'done', `${progress.ready}/${progress.desired} new pods Ready`, started);
+        const before = job.podsBefore;
+        const newPods = before ? (await cluster.listPods(target.namespace, podSelectorOf(workload))).filter((pod) => !before.has(podKey(pod))) : [];
+        const problem = podProblem(newPods, { now: clock.now(), pendingTooLongMs: podGraceMs });
+        if (progress.state === 'failed' || problem) return this.finish(job, 'failed', problem ?? progress.reason ?? 'the rollout failed', started);
+        const key = `${progress.updated}/${progress.ready}`;
+        if (key !== lastProgressKey && clock.now() - lastProgressAt >= progressEveryMs) {
+          lastProgressKey = key;
+          lastProgressAt = clock.now();
+          if (job.incidentId !== undefined) {
+            this.post(job, 'action.rollout_progress', 'rollout_started', `⏳ ${target.label}: ${progress.updated}/${progress.desired} pods updated, ${progress.ready} ready${progress.reason ? ` (${progress.reason})` : ''}`);
+          }
+        }
+      } catch (error) {
+        readErrors++;
+        this.log.warn({ err: error, subject: target.subject, readErrors }, 'reading a rollout failed');
+        if (readErrors >= maxReadErrors) return this.finish(job, 'failed', `lost track of it: ${(error as Error).message}`, started);
+      }
+      if (clock.now() - started >= timeoutMs) {
+        const where = last ? `${last.updated}/${last.desired} pods updated, ${last.ready} ready${last.reason ? ` (${last.reason})` : ''}` : 'no status read';
+        return this.finish(job, 'failed', `not finished after ${formatDuration(timeoutMs)}: ${where}`, started);
+      }
+      await sleep(pollMs, signal);
+    }
+    return { state: 'stopped', summary: 'stopped following' };
+  }
+
+  private finish(job: FollowJob, state: 'done' | 'failed', detail: string, started: number): FollowOutcome {
+    const { clock, store } = this.deps;
+    const took = formatDuration(clock.now() - started);
+    const { target } = job;
+    const summary =
+      state === 'done'
+        ? `✅ Rollout finished: ${target.label} (${job.what}) — ${detail}, after ${took}`
+        : `❌ Rollout failed: ${target.label} (${job.what}) — ${detail}. The pods that were Ready before keep running; see /rollout status ${target.subject}`;
+    this.post(job, state === 'done' ? 'action.rollout_finished' : 'action.rollout_failed', state === 'done' ? 'rollout_finished' : 'rollout_failed', summary);
+    try {
+      store.audit.record({
+        at: clock.now(),
+        actor: job.user,
+        action: `${job.rule} rollout`,
+        target: `${target.subject} (${job.what})`,
+        before: null,
+        after: null,
+        result: state === 'done' ? `finished: ${detail}` : `failed: ${detail}`,
+        incidentId: job.incidentId ?? null,
+      });
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not audit the rollout outcome');
+    }
+    return { state, summary };
+  }
+
+  private post(job: FollowJob, action: string, notice: NoticeKind, summary: string): void {
+    try {
+      tell(this.deps, { subject: job.target.subject, ...(job.incidentId !== undefined ? { incidentId: job.incidentId } : {}), ...(job.threadKey ? { replyTo: job.threadKey } : {}), user: job.user, action, notice, summary });
+    } catch (error) {
+      // The store may be closing (shutdown); the log keeps what the thread could not.
+      this.log.warn({ err: error, summary }, 'could not post rollout progress');
+    }
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * What a command acts on: the configured worker or workload a user named (nothing else can be
+ * touched), the cluster client for it, and cluster errors turned into answers that say nothing
+ * was changed.
+ */
+import { workloadSubject, type Config, type WorkerConfig } from '../config.js';
+import { KubeError, type KubeCluster, type WorkloadKind } from '../clients/kube.js';
+import { subjectOf } from '../domain/subjects.js';
+import { UsageError } from './types.js';
+
+/** A workload a command changes: where it lives and how messages name it. */
+export interface RolloutTarget {
+  cluster: string;
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+  /** `worker:<name>` or `workload:<cluster>/<ns>/<kind>/<name>`. */
+  subject: string;
+  /** How people call it: `worker cost-optimizer-worker`, `DaemonSet relay/relay (cluster rackspace)`. */
+  label: string;
+}
+
+/** The clusters a command may reach: the configured ones, by name. */
+export interface ClusterAccess {
+  cluster(name: string): KubeCluster;
+}
+
+const clip = (text: string, max = 60) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Workers                                                                                     */
+
+/** The configured worker called `name`, or a usage error listing the workers there are. */
+export function findWorker(workers: WorkerConfig[], name: string | undefined): WorkerConfig {
+  const names = workers.map((worker) => worker.name);
+  if (workers.length === 0) throw new UsageError('No workers are configured (add them under `workers:` in the config).');
+  if (!name) throw new UsageError(`Name a worker: ${names.join(', ')}.`);
+  const worker = workers.find((candidate) => candidate.name === name);
+  if (!worker) throw new UsageError(`Unknown worker "${clip(name)}". Workers: ${names.join(', ')}.`);
+  return worker;
+}
+
+export const workerSubject = (worker: WorkerConfig) => subjectOf.worker(worker.name);
+
+export function workerTarget(worker: WorkerConfig): RolloutTarget {
+  return { cluster: worker.cluster, namespace: worker.namespace, kind: 'Deployment', name: worker.deployment ?? worker.name, subject: workerSubject(worker), label: `worker ${worker.name}` };
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Workloads                                                                                   */
+
+/** Every worker and workload the config names, as things a rollout command can act on. */
+export function configuredTargets(config: Pick<Config, 'workers' | 'workloads'>): RolloutTarget[] {
+  return [
+    ...config.workers.map(workerTarget),
+    ...config.workloads.map((workload) => ({
+      cluster: workload.cluster,
+      namespace: workload.namespace,
+      kind: workload.kind,
+      name: workload.name,
+      subject: workloadSubject(workload),
+      label: `${workload.kind} ${workload.namespace}/${workload.name} (cluster ${workload.cluster})`,
+    })),
+  ];
+}
+
+const asWorkloadSubject = (target: RolloutTarget) => `workload:${target.cluster}/${target.namespace}/${target.kind}/${target.name}`;
+
+/** The configured targets a `<workload>` word names (a name, `ns/name`, `worker:<name>`, or a full `workload:<cluster>/<ns>/<kind>/<name>`). */
+export interface WorkloadMatch {
+  word: string;
+  matches: RolloutTarget[];
+}
+
+/** Reads the `<workload>` word; none, a flag in its place, or a name nothing configured has is a usage error listing the choices. */
+export function matchWorkloads(config: Pick<Config, 'workers' | 'workloads' | 'clusters'>, word: string | undefined, usage: string): WorkloadMatch {
+  const targets = configuredTargets(config);
+  const choices = () => targets.map((target) => (target.subject.startsWith('worker:') ? target.subject : `${target.namespace}/${target.name}${config.clusters.length > 1 ? ` (${target.cluster})` : ''}`)).join(', ') || 'none configured';
+  if (!word) throw new UsageError(`Name a workload: ${choices()}.`);
+  if (word.startsWith('-')) throw new UsageError(`Put the workload first, then flags: ${usage}.`);
+  let matches: RolloutTarget[];
+  if (word.startsWith('worker:')) {
+    matches = [workerTarget(findWorker(config.workers, word.slice('worker:'.length)))];
+  } else if (word.startsWith('workload:')) {
+    matches = targets.filter((target) => target.subject === word || asWorkloadSubject(target) === word);
+    if (matches.length === 0) throw new UsageError(`Unknown workload "${clip(word, 80)}". Workloads: ${choices()}.`);
+  } else {
+    const slash = word.indexOf('/');
+    const [wantedNs, wantedName] = slash > 0 ? [word.slice(0, slash), word.slice(slash + 1)] : [undefined, word];
+    matches = targets.filter((target) => (target.name === wantedName || target.subject === `worker:${wantedName}`) && (wantedNs === undefined || target.namespace === wantedNs));
+    if (matches.length === 0) throw new UsageError(`Unknown workload "${clip(word)}". Workloads: ${choices()}.`);
+  }
+  return { word, matches };
+}
+
+/** `-n <namespace>` and `--cluster <name>`: narrow the matches to one, or a usage error that says why not. */
+export function narrowWorkload(config: Pick<Config, 'workers' | 'workloads' | 'clusters'>, match: WorkloadMatch, filter: { namespace?: string | undefined; cluster?: string | undefined }): RolloutTarget {
+  const { word, matches } = match;
+  const { namespace, cluster } = filter;
+  if (cluster !== undefined && !config.clusters.some((candidate) => candidate.name === cluster)) {
+    throw new UsageError(`Cluster "${clip(cluster, 40)}" is not in the config. Clusters: ${config.clusters.map((candidate) => candidate.name).join(', ') || 'none'}.`);
+  }
+  const namespaces = [...new Set(configuredTargets(config).map((target) => target.namespace))];
+  if (namespace !== undefined && !namespaces.includes(namespace)) {
+    throw new UsageError(`Namespace "${clip(namespace, 40)}" is not one the config names. Namespaces: ${namespaces.join(', ') || 'none'}.`);
+  }
+  const filtered = matches.filter((target) => (namespace === undefined || target.namespace === namespace) && (cluster === undefined || target.cluster === cluster));
+  if (filtered.length === 0) {
+    throw new UsageError(`"${clip(word)}" is not in ${[namespace && `namespace ${namespace}`, cluster && `cluster ${cluster}`].filter(Boolean).join(' / ')}. It is: ${matches.map((target) => target.label).join('; ')}.`);
+  }
+  if (filtered.length > 1) {
+    throw new UsageError(`"${clip(word)}" names ${filtered.length} workloads: ${filtered.map((target) => `${target.label} → ${asWorkloadSubject(target)}`).join('; ')}. Add -n <namespace> or --cluster <name>, or give the full workload:… name.`);
+  }
+  return filtered[0]!;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Clusters                                                                                    */
+
+/** A cluster problem met while planning becomes an answer that says nothing was changed. */
+export function clusterUsageError(error: unknown, cluster: string): Error {
+  if (error instanceof KubeError) {
+    if (error.kind === 'unreachable') return new UsageError(`Cluster ${cluster} is unreachable (${error.message.replace(/^cluster \S+: /, '')}); nothing was changed. Try again when its API answers.`);
+    if (error.kind === 'forbidden' || error.kind === 'unauthorized') return new UsageError(`Driftwatch may not read that in cluster ${cluster} (${error.message.replace(/^cluster \S+: /, '')}); nothing was changed.`);
+    return new UsageError(`${error.message}; nothing was changed.`);
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** The cluster client, with a configuration problem (no kubeconfig context…) as a usage answer. */
+export function clusterOf(clusters: ClusterAccess, name: string): KubeCluster {
+  try {
+    return clusters.cluster(name);
+  } catch (error) {
+    throw new UsageError(`Cluster ${name} cannot be used: ${(error as Error).message}; nothing was changed.`);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Wiring only: build the parts from the config and start the face that was picked — Slack
+ * (`run`), the terminal (`console`), or the terminal against the built-in sandbox (`demo`).
+ * Only cli.ts imports this file.
+ */
+import { ConfigError, type Config } from './config.js';
+import { logger } from './log.js';
+import { Runtime } from './runtime.js';
+import { ConsoleApp } from './console/app.js';
+import { createSlackApp } from './slack/app.js';
+import { SlackService } from './slack/service.js';
+
+/** `driftwatch run`: the bot connected to Slack, until SIGTERM. */
+export async function runSlack(config: Config, env: NodeJS.ProcessEnv): Promise<void> {
+  const botToken = env.SLACK_BOT_TOKEN;
+  const mode = config.slack.mode;
+  if (!botToken) throw new ConfigError('environment', ['SLACK_BOT_TOKEN: required to run against Slack (xoxb-…)']);
+  if (mode === 'socket' && !env.SLACK_APP_TOKEN) throw new ConfigError('environment', ['SLACK_APP_TOKEN: required in Socket Mode (xapp-…); or set slack.mode: http with SLACK_SIGNING_SECRET']);
+  if (mode === 'http' && !env.SLACK_SIGNING_SECRET) throw new ConfigError('environment', ['SLACK_SIGNING_SECRET: required in HTTP mode']);
+  const log = logger();
+  let groupLookup: ((group: string) => Promise<string[]>) | undefined;
+  const runtime = new Runtime(config, { log, groupMembers: (group) => groupLookup?.(group) ?? Promise.resolve([]) });
+  const { app, client, connected } = createSlackApp(runtime, {
+    mode,
+    botToken,
+    ...(env.SLACK_APP_TOKEN ? { appToken: env.SLACK_APP_TOKEN } : {}),
+    ...(env.SLACK_SIGNING_SECRET ? { signingSecret: env.SLACK_SIGNING_SECRET } : {}),
+    ...(env.SLACK_API_URL ? { apiUrl: env.SLACK_API_URL } : {}),
+    port: config.slack.port,
+  });
+  groupLookup = async (group) => (await client.usergroups.users.list({ usergroup: group })).users ?? [];
+  let started = false;
+  await runtime.startServices({ service: new SlackService(client), slackConnected: () => started && connected() });
+  await app.start();
+  started = true;
+  log.info({ mode, channel: config.slack.channel }, 'driftwatch connected to Slack');
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'shutting down: stopping watchers, draining the outbox (10 s at most)');
+      void (async () => {
+        started = false;
+        await app.stop().catch(() => {});
+        await runtime.shutdown(10_000);
+        resolve();
+      })();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}
+
+/** `driftwatch console`: the same bot in this terminal, until stdin ends or SIGTERM. */
+export async function runConsole(config: Config, banner: string): Promise<void> {
+  const runtime = new Runtime(config, { log: logger() });
+  const app = new ConsoleApp(runtime);
+  await runtime.startServices({ service: app.service() });
+  const stop = async () => {
+    await runtime.shutdown();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+  process.stdout.write(banner);
+  await app.run(process.stdin);
+  await runtime.shutdown();
+  // stdin, keep-alive sockets and timers would keep a finished console alive.
+  process.exit(0);
+}
+
+/** `driftwatch demo`: the console against a sandbox that replays the seed incidents, no network. */
+export async function runDemo(): Promise<void> {
+  // Loaded only here: `run` and `console` never need the sandbox.
+  const { startDemo, autopilot } = await import('./sandbox/index.js');
+  const demo = await startDemo();
+  const runtime = new Runtime(demo.sandbox.config, { log: logger(), kubeRecheckMs: 2000 });
+  const app = new ConsoleApp(runtime);
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      demo.story.stop();
+      await runtime.shutdown(2_000);
+      await demo.close();
+      // stdin, keep-alive sockets and timers would keep a finished demo alive.
+      process.exit(0);
+    })());
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+  await runtime.startServices({ service: app.service() });
+  process.stdout.write(demo.banner);
+  demo.story.start();
+  const ended = await app.run(process.stdin);
+  if (ended === 'eof' && !stopping && demo.story.currentPhase !== 'done') {
+    await autopilot(demo, {
+      openIncidents: () => runtime.store.incidents.openIncidents().map((incident) => incident.primarySubject),
+      type: (line) => app.handleLine(line),
+      say: (text) => process.stdout.write(text),
+    });
+  }
+  await stop();
+}
