@@ -21,6 +21,7 @@ import { V1MicroTime, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-
 import { classifyKubeError } from '../clients/kube.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { logger, type Logger } from '../log.js';
+import { realTimers, type Timers } from './timers.js';
 
 /** The three calls the elector makes; client-node's `CoordinationV1Api` has this shape. */
 export interface LeaseApi {
@@ -29,15 +30,6 @@ export interface LeaseApi {
   replaceNamespacedLease(param: { name: string; namespace: string; body: V1Lease }): Promise<V1Lease>;
 }
 
-export interface Timers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realTimers: Timers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 /** Hooks for `driftwatch_leader` and `driftwatch_lease_transitions_total` (see metrics.ts). */
 export interface LeaseMetrics {
