@@ -30,6 +30,13 @@ const duration = (fallback: string, minMs = 1) =>
 /** How often something is polled: at least a second, so a typo can't flood what is probed. */
 const every = (fallback: string) => duration(fallback, 1000);
 
+/** A lease duration: Lease.spec.leaseDurationSeconds holds whole seconds. */
+const wholeSeconds = (fallback: string) =>
+  duration(fallback, 1000).refine((ms) => ms % 1000 === 0, 'expected whole seconds, like 15s');
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
 const slackId = (prefix: string, what: string) =>
   z.string().regex(new RegExp(`^(${prefix})[A-Z0-9]{2,}$`), `expected a Slack ${what} id like ${prefix.split('|')[0]}0123ABCD`);
 
@@ -56,12 +63,18 @@ const httpUrl = z.string().superRefine((text, ctx) => {
   }
 });
 
-/** A lease duration: Lease.spec.leaseDurationSeconds holds whole seconds. */
-const wholeSeconds = (fallback: string) =>
-  duration(fallback, 1000).refine((ms) => ms % 1000 === 0, 'expected whole seconds, like 15s');
-
-const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/** A PostgreSQL URL; the rest (password, sslmode…) may come from the PG* environment variables. Never echoed: it may hold a password. */
+const postgresUrl = z.string().superRefine((text, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
+    ctx.addIssue({ code: 'custom', message: `expected a PostgreSQL URL like postgres://driftwatch@db.internal:5432/driftwatch, got ${url ? url.protocol : 'text that is not a URL'}` });
+  }
+});
 
 const accessRule = z.strictObject({
   users: z.array(slackId('U|W', 'user')).default([]),
@@ -90,13 +103,8 @@ export const configSchema = z
           return false;
         }
       }, 'expected an IANA time zone like UTC or Europe/Berlin'),
-    store: z
-      .strictObject({
-        path: z.string().default('./data/driftwatch.db'),
-        /** PostgreSQL instead of the SQLite file; PG* env vars (PGPASSWORD, PGSSLMODE) fill in the rest. */
-        url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a PostgreSQL URL like postgres://driftwatch@db:5432/driftwatch').optional(),
-      })
-      .prefault({}),
+    // `path`: the embedded SQLite file (the default); `url`: PostgreSQL instead, for several replicas.
+    store: z.strictObject({ path: z.string().default('./data/driftwatch.db'), url: postgresUrl.optional() }).prefault({}),
     server: z.strictObject({ port: z.number().int().min(0).max(65535).default(9090) }).prefault({}),
     clusters: z
       .array(

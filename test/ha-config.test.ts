@@ -54,7 +54,7 @@ describe('ha config', () => {
   });
 
   it('store.url must be a PostgreSQL URL', () => {
-    expect(problems({ store: { url: 'mysql://db/x' } })).toEqual(['store.url: expected a PostgreSQL URL like postgres://driftwatch@db:5432/driftwatch']);
+    expect(problems({ store: { url: 'mysql://db/x' } })).toEqual(['store.url: expected a PostgreSQL URL like postgres://driftwatch@db.internal:5432/driftwatch, got mysql:']);
   });
 });
 
