@@ -4,12 +4,11 @@
  * token so faults can cut off one of them. Real time, short durations; every bound asserted is
  * the contract's (release: retryPeriod + 2 s; kill: leaseDuration + 5 s; renewDeadline).
  */
-import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LeaseElector } from '../src/ha/elector.js';
-import { leaseMetrics } from '../src/ha/metrics.js';
+import { electorFor, type LeaseElector } from '../src/ha/index.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 
 const NAMESPACE = 'driftwatch';
@@ -35,17 +34,9 @@ function replica(identity: string) {
   kc.loadFromString(apiserver.kubeconfig('fake', identity));
   const registry = new Registry();
   const events: string[] = [];
-  const elector = new LeaseElector({
-    api: kc.makeApiClient(CoordinationV1Api),
-    namespace: NAMESPACE,
-    name: NAME,
-    identity,
-    leaseDurationMs: LEASE_MS,
-    renewDeadlineMs: RENEW_MS,
-    retryPeriodMs: RETRY_MS,
-    log: pino({ level: 'silent' }),
-    metrics: leaseMetrics(registry),
-  });
+  // built the way the runtime builds it: from the `ha` config, identity from POD_NAME
+  const ha = { cluster: 'fake', namespace: NAMESPACE, lease: NAME, leaseDuration: LEASE_MS, renewDeadline: RENEW_MS, retryPeriod: RETRY_MS };
+  const elector = electorFor(ha, kc, registry, { env: { POD_NAME: identity }, log: pino({ level: 'silent' }) });
   elector.on('startedLeading', (term) => events.push(`started ${term}`));
   elector.on('stoppedLeading', (reason) => events.push(`stopped: ${reason}`));
   electors.push(elector);

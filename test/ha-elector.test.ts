@@ -10,6 +10,7 @@ import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LeaseElector, type LeaseApi } from '../src/ha/elector.js';
 import { leaseMetrics } from '../src/ha/metrics.js';
+import { leaderCheck } from '../src/ha/readiness.js';
 import { leaseRejection } from '../src/sandbox/leases.js';
 import { pino } from 'pino';
 
@@ -165,8 +166,11 @@ describe('LeaseElector', () => {
     // the leader renews every retryPeriod and keeps its acquireTime
     expect(Date.parse(spec.renewTime as string)).toBeGreaterThan(Date.now() - RETRY_MS - 1);
     expect(store.writes.filter((w) => w.client === 'pod-b')).toEqual([]);
-    expect(a.elector.status()).toEqual({ role: 'leader', identity: 'pod-a', holder: 'pod-a', lastError: undefined });
-    expect(b.elector.status()).toEqual({ role: 'standby', identity: 'pod-b', holder: 'pod-a', lastError: undefined });
+    expect(a.elector.status()).toEqual({ role: 'leader', identity: 'pod-a', term: 0, holder: 'pod-a', lastError: undefined });
+    expect(b.elector.status()).toEqual({ role: 'standby', identity: 'pod-b', term: undefined, holder: 'pod-a', lastError: undefined });
+    // /readyz: both ready, each body says its role
+    expect(leaderCheck(a.elector.status())).toEqual({ ok: true, detail: 'leader (term 0, as pod-a)' });
+    expect(leaderCheck(b.elector.status())).toEqual({ ok: true, detail: 'standby (pod-a leads)' });
   });
 
   it('a create race is lost with a 409, logged with context, and the loser becomes a standby', async () => {
@@ -259,6 +263,7 @@ describe('LeaseElector', () => {
     expect([a.elector.isLeader(), b.elector.isLeader()]).toEqual([false, false]);
     expect(a.elector.status().lastError).toBe('lease driftwatch/driftwatch-leader: unreachable on get: connect ECONNREFUSED 127.0.0.1:6443');
     expect(b.elector.status().lastError).toBe(`lease driftwatch/driftwatch-leader: no answer within ${RENEW_MS} ms`);
+    expect(leaderCheck(a.elector.status())).toEqual({ ok: false, detail: 'standby: lease driftwatch/driftwatch-leader: unreachable on get: connect ECONNREFUSED 127.0.0.1:6443' });
     a.api.mode = 'ok';
     b.api.mode = 'ok';
     await run(LEASE_MS + 5_000, [a.elector, b.elector], () => a.elector.isLeader() || b.elector.isLeader());

@@ -57,6 +57,8 @@ export interface LeaseElectorOptions {
 export interface ElectorStatus {
   role: 'leader' | 'standby';
   identity: string;
+  /** The term this replica leads under; undefined on a standby. */
+  term: number | undefined;
   /** Who the Lease names, as last read (undefined: free, or never read). */
   holder: string | undefined;
   /** The last attempt's failure, e.g. `lease driftwatch/driftwatch-leader: unreachable on get: …`; undefined after a success. */
@@ -102,7 +104,7 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
   }
 
   status(): ElectorStatus {
-    return { role: this.leading ? 'leader' : 'standby', identity: this.options.identity, holder: this.observed?.spec.holderIdentity || undefined, lastError: this.lastError };
+    return { role: this.leading ? 'leader' : 'standby', identity: this.options.identity, term: this.term(), holder: this.observed?.spec.holderIdentity || undefined, lastError: this.lastError };
   }
 
   /** Starts campaigning (the first attempt is immediate). */
