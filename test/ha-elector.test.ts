@@ -304,6 +304,34 @@ describe('LeaseElector', () => {
     expect(a.events.at(-1)).toBe('stopped: the lease is held by pod-b');
   });
 
+  it('a paused leader whose renewDeadline passed is no leader the moment it wakes, before any timer runs', async () => {
+    const store = new LeaseStore();
+    const a = elector(store, 'pod-a');
+    a.elector.start();
+    await run(1_000, [a.elector], () => a.elector.isLeader());
+    const renewedAt = Date.parse(store.lease()!.spec.renewTime as string);
+    vi.setSystemTime(renewedAt + RENEW_MS); // the clock moved on; no timer has fired yet
+    expect(a.elector.isLeader()).toBe(false);
+    expect(a.elector.term()).toBeUndefined();
+    expect(a.elector.status().role).toBe('standby');
+  });
+
+  it('release on a black-holed apiserver gives up after renewDeadline, leaving the lease to expire', async () => {
+    const store = new LeaseStore();
+    const a = elector(store, 'pod-a');
+    a.elector.start();
+    await run(1_000, [a.elector], () => a.elector.isLeader());
+    a.api.mode = 'hang';
+    let released = false;
+    const release = a.elector.release().then(() => (released = true));
+    expect(a.elector.isLeader()).toBe(false);
+    await vi.advanceTimersByTimeAsync(RENEW_MS);
+    await release;
+    expect(released).toBe(true);
+    expect(a.logged.at(-1)).toBe(`lease driftwatch/driftwatch-leader: no answer within ${RENEW_MS} ms on release; a standby takes over when the lease expires`);
+    expect(store.lease()!.spec.holderIdentity).toBe('pod-a');
+  });
+
   it('every API failure is logged with context and is a failed attempt, never a crash', async () => {
     const store = new LeaseStore();
     const a = elector(store, 'pod-a');

@@ -67,7 +67,8 @@ export interface ElectorStatus {
 
 const STANDBY_JITTER = 0.25;
 
-type Attempt = { leading: true; term: number } | { leading: false; lostTo?: string };
+/** `at`: when the attempt started, i.e. the renewTime it wrote. */
+type Attempt = { leading: true; term: number; at: number } | { leading: false; lostTo?: string };
 
 export class LeaseElector extends EventEmitter<{ startedLeading: [term: number]; stoppedLeading: [reason: string] }> {
   private readonly clock: Clock;
@@ -78,6 +79,10 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
   private running = false;
   private leading = false;
   private currentTerm: number | undefined;
+  /** The leader acts until here: its last successful renew's start + renewDeadline. */
+  private leadingUntil = 0;
+  /** The attempt under way, if any (release waits for it). */
+  private inFlight: Promise<Attempt> | undefined;
   private tickTimer: unknown;
   private deadlineTimer: unknown;
   /** Bumped on every stop and loss, so an answer that arrives later is ignored. */
@@ -94,17 +99,22 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
     this.log = (options.log ?? logger()).child({ component: 'elector', lease: `${options.namespace}/${options.name}`, identity: options.identity });
   }
 
+  /**
+   * Whether this replica may act as the leader now. Also false once renewDeadline has passed
+   * since the last renew began, even before the timer that stops leading has run (a process
+   * that was paused runs its due callbacks in an arbitrary order when it wakes up).
+   */
   isLeader(): boolean {
-    return this.leading;
+    return this.leading && this.clock.now() < this.leadingUntil;
   }
 
   /** The term this replica leads under (`leaseTransitions` when it acquired); undefined when not leading. */
   term(): number | undefined {
-    return this.leading ? this.currentTerm : undefined;
+    return this.isLeader() ? this.currentTerm : undefined;
   }
 
   status(): ElectorStatus {
-    return { role: this.leading ? 'leader' : 'standby', identity: this.options.identity, term: this.term(), holder: this.observed?.spec.holderIdentity || undefined, lastError: this.lastError };
+    return { role: this.isLeader() ? 'leader' : 'standby', identity: this.options.identity, term: this.term(), holder: this.observed?.spec.holderIdentity || undefined, lastError: this.lastError };
   }
 
   /** Starts campaigning (the first attempt is immediate). */
@@ -121,22 +131,29 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
    * `stoppedLeading` before writing: call it once this replica's leader work has stopped.
    */
   async release(): Promise<void> {
+    if (!this.running) return;
     this.running = false;
     this.timers.clearTimeout(this.tickTimer);
-    const wasLeading = this.leading;
     const term = this.currentTerm;
+    const wasLeading = this.leading;
     this.stopLeading('released');
-    if (!wasLeading) return;
     const { api, namespace, name, identity } = this.options;
-    try {
-      const lease = await this.withDeadline(api.readNamespacedLease({ name, namespace }));
-      if (lease.spec?.holderIdentity !== identity) return;
+    const release = async (): Promise<boolean> => {
+      // An attempt under way may still take the Lease: wait for it, then give up whatever it holds.
+      const pending = await this.inFlight?.catch(() => undefined);
+      if (!wasLeading && !pending?.leading) return false;
+      const lease = await api.readNamespacedLease({ name, namespace });
+      if (lease.spec?.holderIdentity !== identity) return false;
       const now = new V1MicroTime(this.clock.now());
       const spec: V1LeaseSpec = { leaseDurationSeconds: 1, leaseTransitions: lease.spec.leaseTransitions ?? term, acquireTime: now, renewTime: now };
-      await this.withDeadline(api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec } }));
-      this.log.info({ term }, `${this.where}: released`);
+      await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec } });
+      return true;
+    };
+    try {
+      // One renewDeadline for all of it: shutdown must not wait on a black-holed apiserver.
+      if (await this.withDeadline(release())) this.log.info({ term }, `${this.where}: released`);
     } catch (error) {
-      this.log.warn(`${this.failure(error, 'release')}; a standby takes over when the lease expires`);
+      this.log.warn(`${(error as Error).message === 'deadline' ? `${this.where}: no answer within ${this.options.renewDeadlineMs} ms on release` : this.failure(error, 'release')}; a standby takes over when the lease expires`);
     }
   }
 
@@ -149,12 +166,15 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
     const generation = this.generation;
     let attempt: Attempt;
     try {
-      attempt = await this.withDeadline(this.tryAcquireOrRenew());
-    } catch (error) {
+      this.inFlight = this.withDeadline(this.tryAcquireOrRenew());
+      attempt = await this.inFlight;
+    } catch {
       // Only the deadline rejects here; tryAcquireOrRenew turns API failures into results.
       this.lastError = `${this.where}: no answer within ${this.options.renewDeadlineMs} ms`;
       this.log.warn(this.lastError);
       attempt = { leading: false };
+    } finally {
+      this.inFlight = undefined;
     }
     if (!this.running) return;
     if (generation !== this.generation && attempt.leading && !this.leading) {
@@ -162,7 +182,7 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
       attempt = { leading: false };
     }
     if (attempt.leading) {
-      this.renewed(attempt.term);
+      this.renewed(attempt.term, attempt.at);
     } else if (this.leading && attempt.lostTo) {
       this.stopLeading(`the lease is held by ${attempt.lostTo}`);
     }
@@ -170,11 +190,13 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
     this.schedule(this.options.retryPeriodMs * (1 + jitter));
   }
 
-  private renewed(term: number): void {
+  private renewed(term: number, at: number): void {
     // The Lease changed hands behind our back (e.g. an operator cleared it): a new term is a new leadership.
     if (this.leading && term !== this.currentTerm) this.stopLeading(`the term moved from ${this.currentTerm} to ${term}`);
+    // Counted from when the renew began (the renewTime the others judge by), not from its answer.
+    this.leadingUntil = at + this.options.renewDeadlineMs;
     this.timers.clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = this.timers.setTimeout(() => this.stopLeading(`no renew within renewDeadline (${this.options.renewDeadlineMs} ms)`), this.options.renewDeadlineMs);
+    this.deadlineTimer = this.timers.setTimeout(() => this.stopLeading(`no renew within renewDeadline (${this.options.renewDeadlineMs} ms)`), Math.max(0, this.leadingUntil - this.clock.now()));
     if (this.leading) return;
     this.leading = true;
     this.currentTerm = term;
@@ -214,7 +236,7 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
       try {
         const created = await api.createNamespacedLease({ namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: this.claim(now, 0) } });
         this.observe(created.spec ?? {}, this.clock.now());
-        return { leading: true, term: 0 };
+        return { leading: true, term: 0, at: now };
       } catch (createError) {
         // 409: another replica created it first; reading it now starts our observation of its holder.
         const failure = this.failed(createError, 'create');
@@ -238,7 +260,7 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
     try {
       const written = await api.replaceNamespacedLease({ name, namespace, body });
       this.observe(written.spec ?? {}, this.clock.now());
-      return { leading: true, term };
+      return { leading: true, term, at: now };
     } catch (error) {
       return this.failed(error, 'update');
     }
