@@ -105,6 +105,8 @@ describe('LeaseElector against the fake apiserver', () => {
     const cut = Date.now();
     const stopped = await watch([a.elector, b.elector], RENEW_MS + 1_000, () => !a.elector.isLeader());
     expect(stopped).toBeLessThanOrEqual(RENEW_MS + 100);
+    // the stoppedLeading event (what stops the leader's work) follows on the deadline timer
+    await watch([a.elector, b.elector], 1_000, () => a.events.length === 2);
     expect(a.events.at(-1)).toMatch(/^stopped: no renew within renewDeadline/);
     expect(await a.leaderGauge()).toBe(0);
     await watch([a.elector, b.elector], LEASE_MS + 5_000 - (Date.now() - cut), () => b.elector.isLeader());
