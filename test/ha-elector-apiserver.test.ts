@@ -4,7 +4,7 @@
  * token so faults can cut off one of them. Real time, short durations; every bound asserted is
  * the contract's (release: retryPeriod + 2 s; kill: leaseDuration + 5 s; renewDeadline).
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -75,6 +75,14 @@ describe('LeaseElector against the fake apiserver', () => {
     expect(spec.acquireTime).toMatch(/\.\d{6}Z$/);
     expect(Date.now() - Date.parse(spec.renewTime as string)).toBeLessThan(RETRY_MS + 500);
     expect([await a.leaderGauge(), await b.leaderGauge()].sort()).toEqual([0, 1]);
+    // what the fake would say to a plain Date (3 fractional digits), as a real apiserver does
+    const kc = new KubeConfig();
+    kc.loadFromString(apiserver.kubeconfig('fake'));
+    const plain = await kc
+      .makeApiClient(CoordinationV1Api)
+      .replaceNamespacedLease({ name: NAME, namespace: NAMESPACE, body: { metadata: { name: NAME, namespace: NAMESPACE, resourceVersion: storedLease()!.metadata.resourceVersion }, spec: { ...spec, renewTime: new Date() as never } } })
+      .catch((error: { code: number }) => error);
+    expect((plain as { code: number }).code).toBe(400);
     const requests = apiserver.requests().filter((r) => r.path.includes('/leases'));
     expect(requests.some((r) => r.method === 'PUT' && r.client === leader)).toBe(true);
   });
