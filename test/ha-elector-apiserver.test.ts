@@ -56,6 +56,18 @@ async function watch(all: LeaseElector[], ms: number, until?: () => boolean): Pr
   return ms;
 }
 
+/**
+ * The new leader's term is above `previous` and is what the Lease says. (Not exactly previous + 1:
+ * on a loaded machine an acquisition can take longer than these tests' 1.2 s renewDeadline, and
+ * then the elector rightly drops it and takes the Lease again under a further term; the unit tests
+ * pin the exact count on a manual clock.)
+ */
+function expectNewTerm(replica: { elector: LeaseElector; events: string[] }, previous: number): void {
+  const term = replica.elector.term();
+  expect(term, replica.events.join(', ')).toBeGreaterThan(previous);
+  expect(storedLease()!.spec).toMatchObject({ holderIdentity: replica.elector.status().identity, leaseTransitions: term });
+}
+
 function storedLease() {
   return apiserver.get('Lease', NAMESPACE, NAME) as { metadata: { resourceVersion: string }; spec: Record<string, unknown> } | undefined;
 }
@@ -98,8 +110,7 @@ describe('LeaseElector against the fake apiserver', () => {
     await a.elector.release();
     expect(a.events).toEqual(['started 0', 'stopped: released']);
     await watch([a.elector, b.elector], RETRY_MS + 2_000 - (Date.now() - released), () => b.elector.isLeader());
-    expect(b.elector.term()).toBe(1);
-    expect(storedLease()!.spec).toMatchObject({ holderIdentity: 'pod-b', leaseTransitions: 1 });
+    expectNewTerm(b, 0);
   });
 
   it('a leader cut off from the apiserver stops within renewDeadline; the other leads within leaseDuration + 5 s', async () => {
@@ -118,7 +129,7 @@ describe('LeaseElector against the fake apiserver', () => {
     expect(a.events.at(-1)).toMatch(/^stopped: no renew within renewDeadline/);
     expect(await a.leaderGauge()).toBe(0);
     await watch([a.elector, b.elector], LEASE_MS + 5_000 - (Date.now() - cut), () => b.elector.isLeader());
-    expect(b.elector.term()).toBe(1);
+    expectNewTerm(b, 0);
     // reachable again, pod-a finds pod-b holding the Lease and stays a standby
     apiserver.setUnreachable(false, { client: 'pod-a' });
     await watch([a.elector, b.elector], 2 * LEASE_MS);
@@ -165,7 +176,7 @@ describe('LeaseElector against the fake apiserver', () => {
       expect(apiserver.requests().filter((r) => r.client === 'pod-a' && r.method !== 'GET')).toEqual([]);
       clearInterval(foreign);
       await watch([a.elector], LEASE_MS + 5_000, () => a.elector.isLeader());
-      expect(a.elector.term()).toBe(5);
+      expectNewTerm({ elector: a.elector, events: [] }, 4);
     } finally {
       clearInterval(foreign);
     }
