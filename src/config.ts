@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './domain/duration.js';
@@ -30,6 +31,13 @@ const duration = (fallback: string, minMs = 1) =>
 /** How often something is polled: at least a second, so a typo can't flood what is probed. */
 const every = (fallback: string) => duration(fallback, 1000);
 
+/** A lease duration: Lease.spec.leaseDurationSeconds holds whole seconds. */
+const wholeSeconds = (fallback: string) =>
+  duration(fallback, 1000).refine((ms) => ms % 1000 === 0, 'expected whole seconds, like 15s');
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
 const slackId = (prefix: string, what: string) =>
   z.string().regex(new RegExp(`^(${prefix})[A-Z0-9]{2,}$`), `expected a Slack ${what} id like ${prefix.split('|')[0]}0123ABCD`);
 
@@ -53,6 +61,19 @@ const httpUrl = z.string().superRefine((text, ctx) => {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     ctx.addIssue({ code: 'custom', message: `expected an http(s) URL, got ${url.protocol} in ${JSON.stringify(text)}` });
+  }
+});
+
+/** A PostgreSQL URL; the rest (password, sslmode…) may come from the PG* environment variables. Never echoed: it may hold a password. */
+const postgresUrl = z.string().superRefine((text, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
+    ctx.addIssue({ code: 'custom', message: `expected a PostgreSQL URL like postgres://driftwatch@db.internal:5432/driftwatch, got ${url ? url.protocol : 'text that is not a URL'}` });
   }
 });
 
@@ -83,7 +104,8 @@ export const configSchema = z
           return false;
         }
       }, 'expected an IANA time zone like UTC or Europe/Berlin'),
-    store: z.strictObject({ path: z.string().default('./data/driftwatch.db') }).prefault({}),
+    // `path`: the embedded SQLite file (the default); `url`: PostgreSQL instead, for several replicas.
+    store: z.strictObject({ path: z.string().default('./data/driftwatch.db'), url: postgresUrl.optional() }).prefault({}),
     server: z.strictObject({ port: z.number().int().min(0).max(65535).default(9090) }).prefault({}),
     clusters: z
       .array(
@@ -186,6 +208,24 @@ export const configSchema = z
         }),
       )
       .default([]),
+    ha: z
+      .strictObject({
+        cluster: z.string().min(1),
+        namespace: z.string().regex(dnsLabel, 'expected a Kubernetes namespace name like driftwatch').default('driftwatch'),
+        lease: z.string().regex(dnsSubdomain, 'expected a Lease name like driftwatch-leader').default('driftwatch-leader'),
+        /** Default: $POD_NAME, else the hostname (resolved by `leaseIdentity`, so the schema stays host-independent). */
+        identity: z.string().min(1).optional(),
+        leaseDuration: wholeSeconds('15s'),
+        renewDeadline: duration('10s', 1000),
+        retryPeriod: duration('2s', 100),
+      })
+      .superRefine((ha, ctx) => {
+        // client-go's own checks: a leader must give up before its lease can expire for the others.
+        if (ha.renewDeadline >= ha.leaseDuration) ctx.addIssue({ code: 'custom', path: ['renewDeadline'], message: `must be shorter than ha.leaseDuration (${formatDuration(ha.leaseDuration)}), got ${formatDuration(ha.renewDeadline)}` });
+        if (ha.retryPeriod >= ha.renewDeadline) ctx.addIssue({ code: 'custom', path: ['retryPeriod'], message: `must be shorter than ha.renewDeadline (${formatDuration(ha.renewDeadline)}), got ${formatDuration(ha.retryPeriod)}` });
+      })
+      .optional(),
+    heartbeat: z.strictObject({ url: httpUrl, every: every('1m') }).optional(),
     digest: z.strictObject({ cron: z.string().default('0 9 * * 1-5').refine((expression) => validateCron(expression), 'expected a cron expression like "0 9 * * 1-5"') }).prefault({}),
   })
   .superRefine((config, ctx) => crossReferences(config, (path, message) => ctx.addIssue({ code: 'custom', path, message })));
@@ -200,6 +240,8 @@ interface CrossReferenced {
   routes?: Array<{ match?: { cluster?: string } }>;
   images?: Array<{ ref: string }>;
   access?: Record<string, unknown>;
+  store?: { url?: string };
+  ha?: { cluster?: string };
 }
 
 /** Duplicates and references to things the config doesn't define. */
@@ -250,6 +292,11 @@ function crossReferences(config: CrossReferenced, report: (path: (string | numbe
     if (imageRefs.has(image.ref)) report(['images', index, 'ref'], `duplicate image ${image.ref}`);
     imageRefs.add(image.ref);
   });
+  if (config.ha) {
+    if (typeof config.ha.cluster === 'string') checkCluster(config.ha.cluster, ['ha', 'cluster']);
+    // Several replicas share one store: a SQLite file can't be that.
+    if (!config.store?.url) report(['ha'], 'needs store.url (PostgreSQL): replicas share one database, and a SQLite file (store.path) has a single writer');
+  }
   for (const command of Object.keys(config.access ?? {})) {
     if (!accessCommands.includes(command)) {
       report(['access', command], `unknown command "${command}"${nearest(command, accessCommands)} (commands: ${accessCommands.join(', ')})`);
@@ -264,6 +311,13 @@ export type Config = z.output<typeof configSchema>;
 export type WorkerConfig = Config['workers'][number];
 export type WorkloadConfig = Config['workloads'][number];
 export type EndpointConfig = Config['endpoints'][number];
+export type HaConfig = NonNullable<Config['ha']>;
+export type HeartbeatConfig = NonNullable<Config['heartbeat']>;
+
+/** Who this replica is in the Lease: `ha.identity`, else $POD_NAME (downward API), else the hostname. */
+export function leaseIdentity(ha: Pick<HaConfig, 'identity'>, env: NodeJS.ProcessEnv = process.env, host: () => string = hostname): string {
+  return ha.identity ?? (env.POD_NAME || host());
+}
 
 export class ConfigError extends Error {
   constructor(

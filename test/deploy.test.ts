@@ -1,6 +1,6 @@
 /**
  * The container image and the Kubernetes manifests, checked the way an operator meets them:
- * `kubectl kustomize deploy/` renders, every object validates against the Kubernetes schemas
+ * `kubectl kustomize deploy/` (and the several-replicas overlay `deploy/ha/`) renders, every object validates against the Kubernetes schemas
  * (kubernetes-models, generated from the upstream OpenAPI), the RBAC grants exactly what the
  * kube client needs and nothing broader, the pod is locked down, the sample config is valid for
  * our own parser and agrees with the manifests, and the Dockerfile keeps its invariants.
@@ -18,14 +18,18 @@ import { Secret } from 'kubernetes-models/v1/Secret';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Service } from 'kubernetes-models/v1/Service';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
-import { parseConfig, type Config } from '../src/config.js';
+import { leaseIdentity, parseConfig, type Config } from '../src/config.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const deployDir = join(root, 'deploy');
+/** The manifests themselves; deploy/ and deploy/ha/ are kustomizations over them. */
+const baseDir = join(deployDir, 'base');
+const haDir = join(deployDir, 'ha');
 
 /* ---------------- types and helpers (pure) ---------------- */
 
@@ -61,6 +65,7 @@ const models: Record<string, new (data: never) => { validate(): void }> = {
   'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'v1/Service': Service,
   'apps/v1/Deployment': Deployment,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
   'rbac.authorization.k8s.io/v1/Role': Role,
@@ -112,6 +117,7 @@ function rbacProblems(objects: K8sObject[]): string[] {
       for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames', 'nonResourceURLs'] as const) {
         if ((rule[field] ?? []).some((value) => value.includes('*'))) problems.push(`${at}: wildcard in ${field}`);
       }
+      if (isLeaderElectionRule(role, rule)) return;
       for (const verb of rule.verbs.filter((v) => !allowedVerbs.includes(v))) problems.push(`${at}: verb ${verb} is not allowed`);
       if ((rule.resources ?? []).some((r) => r === 'secrets' || r.startsWith('secrets/'))) problems.push(`${at}: grants access to secrets`);
       if (rule.nonResourceURLs?.length) problems.push(`${at}: grants nonResourceURLs`);
@@ -132,6 +138,22 @@ function rbacProblems(objects: K8sObject[]): string[] {
     if (binding.kind === 'ClusterRoleBinding' && grantsPatch) problems.push(`${where}: grants patch in every namespace`);
   }
   return problems;
+}
+
+/**
+ * The one exception to get/list/watch/patch, for deploy/ha's leader election, in a namespaced Role
+ * only: get and update of one named Lease, and create of leases (which RBAC can't limit by name).
+ */
+function isLeaderElectionRule(role: K8sObject, rule: PolicyRule): boolean {
+  const only = (values: string[] | undefined, expected: string[]) => JSON.stringify(values ?? []) === JSON.stringify(expected);
+  if (role.kind !== 'Role' || !only(rule.apiGroups, ['coordination.k8s.io']) || !only(rule.resources, ['leases'])) return false;
+  if (rule.resourceNames?.length === 1) return rule.verbs.every((verb) => verb === 'get' || verb === 'update');
+  return !rule.resourceNames?.length && only(rule.verbs, ['create']);
+}
+
+/** Does this set of rules allow `verb` on the object `name` of `group`/`resource` (rules without resourceNames cover every name)? */
+function allowsOn(rules: PolicyRule[], group: string, resource: string, verb: string, name: string): boolean {
+  return rules.some((rule) => (rule.apiGroups ?? []).includes(group) && (rule.resources ?? []).includes(resource) && rule.verbs.includes(verb) && (!rule.resourceNames?.length || rule.resourceNames.includes(name)));
 }
 
 /** Does this set of rules allow `verb` on `group`/`resource`? (No wildcards: rbacProblems rejects them.) */
@@ -191,14 +213,14 @@ function kubectlPath(): string | undefined {
 
 /* ---------------- the objects under test ---------------- */
 
-const kustomization = parse(readFileSync(join(deployDir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+const kustomization = parse(readFileSync(join(baseDir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
 /** What `kubectl apply -k` would send, straight from the listed files (for when kubectl is missing). */
-const listedObjects = kustomization.resources.flatMap((file) => yamlObjects(readFileSync(join(deployDir, file), 'utf8'), file));
+const listedObjects = kustomization.resources.flatMap((file) => yamlObjects(readFileSync(join(baseDir, file), 'utf8'), file));
 const kubectl = kubectlPath();
 if (!kubectl) console.warn('deploy.test.ts: kubectl not found (Debian package kubectl): skipping the `kubectl kustomize deploy/` render; the files are checked as listed');
 const rendered = kubectl ? yamlObjects(execFileSync(kubectl, ['kustomize', deployDir], { encoding: 'utf8', timeout: 10_000 }), 'kubectl kustomize deploy/') : undefined;
 const objects = rendered ?? listedObjects;
-const secretTemplate = yamlObjects(readFileSync(join(deployDir, 'secret.example.yaml'), 'utf8'), 'secret.example.yaml');
+const secretTemplate = yamlObjects(readFileSync(join(baseDir, 'secret.example.yaml'), 'utf8'), 'secret.example.yaml');
 
 function the(kind: string, name?: string): K8sObject {
   const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
@@ -242,7 +264,7 @@ describe('schema validation (kubernetes-models)', () => {
     expect(schemaProblems({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' } })).toEqual(['Pod/x: no schema for v1 Pod']);
   });
 
-  it('validates every file in deploy/ itself, the Secret template included', () => {
+  it('validates every file in deploy/base/ itself, the Secret template included', () => {
     expect([...listedObjects, ...secretTemplate].flatMap(schemaProblems)).toEqual([]);
   });
 });
@@ -302,7 +324,7 @@ describe('RBAC', () => {
   });
 
   it('explains every rule with a comment', () => {
-    const lines = readFileSync(join(deployDir, 'rbac.yaml'), 'utf8').split('\n');
+    const lines = readFileSync(join(baseDir, 'rbac.yaml'), 'utf8').split('\n');
     lines.forEach((line, index) => {
       if (/^\s*- apiGroups:/.test(line)) expect(lines[index - 1]!.trim().startsWith('#'), `rbac.yaml line ${index + 1} has no comment above it`).toBe(true);
     });
@@ -380,6 +402,100 @@ describe('the sample config in the ConfigMap', () => {
     expect(sampleConfig.clusters.length).toBeGreaterThan(0);
     expect(sampleConfig.clusters.every((c) => c.context === undefined), 'in-cluster: no context').toBe(true);
     expect(sampleConfig.workers.every((w) => w.namespace === 'confighub')).toBe(true);
+  });
+});
+
+/* ---------------- deploy/ha: several replicas ---------------- */
+
+const haKustomization = parse(readFileSync(join(haDir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+const haRendered = kubectl ? yamlObjects(execFileSync(kubectl, ['kustomize', haDir], { encoding: 'utf8', timeout: 10_000 }), 'kubectl kustomize deploy/ha/') : undefined;
+const haSecretTemplate = yamlObjects(readFileSync(join(haDir, 'secret.example.yaml'), 'utf8'), 'ha/secret.example.yaml');
+
+describe(`kubectl kustomize deploy/ha/ (several replicas)${kubectl ? '' : ' — SKIPPED: kubectl not found (install Debian package kubectl)'}`, () => {
+  const objectsHa = haRendered ?? [];
+  const theHa = (kind: string, name?: string): any => {
+    const found = objectsHa.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+    if (found.length !== 1) throw new Error(`deploy/ha: expected one ${kind}${name ? `/${name}` : ''}, found ${found.length}`);
+    return found[0]!;
+  };
+  const haDeployment = () => theHa('Deployment', 'driftwatch');
+  const haContainer = () => haDeployment().spec.template.spec.containers.find((c: any) => c.name === 'driftwatch');
+  const haConfig = (): Config => parseConfig(parse(theHa('ConfigMap').data['driftwatch.yml'] as string), 'deploy/ha/configmap-patch.yaml driftwatch.yml');
+
+  it.skipIf(!kubectl)('renders the base without its volume claim, plus the Lease RBAC and a PodDisruptionBudget, each valid', () => {
+    expect(objectsHa.flatMap(schemaProblems)).toEqual([]);
+    expect(haSecretTemplate.flatMap(schemaProblems)).toEqual([]);
+    expect(objectsHa.map((o) => o.kind).sort()).toEqual(
+      ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Namespace', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+    );
+    expect(haKustomization.resources).not.toContain('secret.example.yaml');
+  });
+
+  it.skipIf(!kubectl)('runs 2 replicas with a rolling update that keeps one up, spread over nodes, on no volume but /tmp and the config', () => {
+    const deployment = haDeployment();
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+    const spec = deployment.spec.template.spec;
+    expect(spec.volumes.map((v: any) => v.name).sort()).toEqual(['config', 'tmp']);
+    expect(haContainer().volumeMounts.map((m: any) => m.mountPath).sort()).toEqual(['/etc/driftwatch', '/tmp']);
+    expect(spec.topologySpreadConstraints[0]).toMatchObject({ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: deployment.spec.selector.matchLabels } });
+    // the base's lock-down and probes carry over unchanged
+    expect(haContainer().securityContext).toEqual(container.securityContext);
+    expect(spec.securityContext).toEqual(podSpec.securityContext);
+    expect(haContainer().readinessProbe).toEqual(container.readinessProbe);
+  });
+
+  it.skipIf(!kubectl)('has a PodDisruptionBudget that keeps one replica through voluntary disruptions', () => {
+    const pdb = theHa('PodDisruptionBudget');
+    expect(pdb.metadata.namespace).toBe(haDeployment().metadata.namespace);
+    expect(pdb.spec.minAvailable).toBe(1);
+    expect(pdb.spec.minAvailable).toBeLessThan(haDeployment().spec.replicas);
+    expect(haDeployment().spec.template.metadata.labels).toMatchObject(pdb.spec.selector.matchLabels);
+  });
+
+  it.skipIf(!kubectl)('names each pod in the Lease by POD_NAME from the downward API, and the config leaves identity to it', () => {
+    const podName = haContainer().env.find((e: any) => e.name === 'POD_NAME');
+    expect(podName.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+    const ha = haConfig().ha!;
+    expect(ha.identity).toBeUndefined();
+    expect(leaseIdentity(ha, { POD_NAME: 'driftwatch-7d9f-x2k4q' })).toBe('driftwatch-7d9f-x2k4q');
+  });
+
+  it.skipIf(!kubectl)("grants get/update of the one Lease the config names, create of leases, and nothing else of coordination.k8s.io", () => {
+    expect(rbacProblems(objectsHa)).toEqual([]);
+    const config = haConfig();
+    const ha = config.ha!;
+    expect(config.clusters.find((c) => c.name === ha.cluster)?.context, 'the Lease is in the cluster Driftwatch runs in').toBeUndefined();
+    const rules = effectiveRules(objectsHa, account, ha.namespace);
+    for (const verb of ['get', 'update', 'create']) expect(allowsOn(rules, 'coordination.k8s.io', 'leases', verb, ha.lease), `${verb} lease ${ha.lease}`).toBe(true);
+    for (const verb of ['get', 'update']) expect(allowsOn(rules, 'coordination.k8s.io', 'leases', verb, 'kube-scheduler'), `${verb} another lease`).toBe(false);
+    for (const verb of ['list', 'watch', 'patch', 'delete']) expect(allowsOn(rules, 'coordination.k8s.io', 'leases', verb, ha.lease), `${verb} leases`).toBe(false);
+    expect(allowsOn(effectiveRules(objectsHa, account, 'kube-system'), 'coordination.k8s.io', 'leases', 'get', ha.lease)).toBe(false);
+    const lines = readFileSync(join(haDir, 'lease-rbac.yaml'), 'utf8').split('\n');
+    lines.forEach((line, index) => {
+      if (/^\s*- apiGroups:/.test(line)) expect(lines[index - 1]!.trim().startsWith('#'), `ha/lease-rbac.yaml line ${index + 1} has no comment above it`).toBe(true);
+    });
+  });
+
+  it('the RBAC checker still catches a Lease rule that is broader than that', () => {
+    const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'loose', namespace: 'driftwatch' } };
+    expect(rbacProblems([{ ...role, rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'update'] }] }])).toEqual(['Role/loose rule 0: verb update is not allowed']);
+    expect(rbacProblems([{ ...role, rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'delete'] }] }])).toEqual(['Role/loose rule 0: verb create is not allowed', 'Role/loose rule 0: verb delete is not allowed']);
+    expect(rbacProblems([{ ...role, kind: 'ClusterRole', rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['driftwatch-leader'], verbs: ['update'] }] }])).toEqual(['ClusterRole/loose rule 0: verb update is not allowed']);
+  });
+
+  it.skipIf(!kubectl)('takes the PostgreSQL password from the Secret whose template ships in deploy/ha/, and keeps it out of store.url', () => {
+    const config = haConfig();
+    expect(config.store.url).toMatch(/^postgres:\/\//);
+    expect(new URL(config.store.url!).password).toBe('');
+    const [secret] = haSecretTemplate as any[];
+    const password = haContainer().env.find((e: any) => e.name === 'PGPASSWORD');
+    expect(password.valueFrom).toEqual({ secretKeyRef: { name: secret.metadata.name, key: 'PGPASSWORD' } });
+    expect(secret.metadata.namespace).toBe(haDeployment().metadata.namespace);
+    expect(secret.stringData).toEqual({ PGPASSWORD: '' });
+    expect(secret.data).toBeUndefined();
+    // the tokens still come from the base's Secret
+    expect(haContainer().envFrom).toEqual(container.envFrom);
   });
 });
 
