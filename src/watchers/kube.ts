@@ -282,7 +282,10 @@ export function assessPods(pods: Iterable<WatchedObject>, opts: PodAssessOptions
   if (startingPods.length > 0) {
     return { ok: false, settled: false, summary: `${readyCount} of ${total} pods Ready, ${startingPods.length} starting`, detail: {}, findings, running, ...recheck(startingPods) };
   }
-  return { ok: true, settled: true, summary: total === 0 ? 'no pods' : `${plural(total, 'pod')} Ready`, detail: {}, findings, running };
+  // What runs now, so a resolved root shows the recovered digest rather than the crashing one.
+  const now = findings.find((f) => f.digest) ?? findings[0];
+  const fields: Array<[string, string]> = now ? [['Image', now.image], ...(now.digest ? [['Runs', shortDigest(now.digest)] as [string, string]] : []), ['Pods', `${readyCount} of ${total} Ready`]] : [];
+  return { ok: true, settled: true, summary: total === 0 ? 'no pods' : `${plural(total, 'pod')} Ready`, detail: fields.length ? { fields } : {}, findings, running };
 }
 
 function recheck(starting: PodFinding[]): { recheckAt?: number } {
