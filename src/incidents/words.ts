@@ -5,6 +5,9 @@ export type NameOf = (user: string) => string;
 
 export const rawId: NameOf = (user) => user;
 
+/** For Slack replies that keep `<@U…>` mentions as they are (Slack shows each reader the name). */
+export const asMention: NameOf = (user) => `<@${user}>`;
+
 /** Event types in words, so no reader sees `problem.opened` or `notice.tag_moved`. */
 const eventWords: Record<string, string> = {
   'problem.opened': 'went bad',
@@ -75,7 +78,7 @@ export interface TimelineEntry {
  * Collapses runs of machine chatter (restart counts, flapping, reminders) of one subject into
  * one line: "restarts 3 → 17, 14 updates". A run needs 3 events; people's events never collapse.
  */
-export function collapseChatter(events: TimelineEvent[], nameOf: NameOf = rawId): TimelineEntry[] {
+export function collapseChatter(events: TimelineEvent[], nameOf: NameOf = asMention): TimelineEntry[] {
   const entries: TimelineEntry[] = [];
   let index = 0;
   while (index < events.length) {
