@@ -3,7 +3,7 @@ import type { IncidentRecord } from '../domain/model.js';
 import { describeSubject } from '../domain/subjects.js';
 import type { TimelineEvent } from '../store/events.js';
 import { summaryFigures } from './summary.js';
-import { clip, eventWord, isMitigatingAction, rawId, type NameOf } from './words.js';
+import { clip, eventWord, isChartedAction, rawId, type NameOf } from './words.js';
 
 /**
  * The incident's timeline chart as data: what the PNG in the thread and the status page's SVG
@@ -104,7 +104,7 @@ export function chartModel(incident: IncidentRecord, events: TimelineEvent[], op
   for (const event of events) if (event.type === 'notice.tag_moved') marks.push({ at: event.at, kind: 'tag_move', label: 'tag moved' });
   marks.push({ at: figures.detected, kind: 'detected', label: 'detected' });
   if (figures.acknowledged !== null) marks.push({ at: figures.acknowledged, kind: 'acknowledged', label: `ack ${figures.acknowledgedBy ? nameOf(figures.acknowledgedBy) : ''}`.trim() });
-  const actions = events.filter(isMitigatingAction);
+  const actions = events.filter(isChartedAction);
   for (const event of actions.slice(-MAX_MARKS)) marks.push({ at: event.at, kind: 'action', label: `${eventWord(event.type)} · ${nameOf(event.actor!)}` });
   if (figures.resolved !== null) marks.push({ at: figures.resolved, kind: 'resolved', label: 'resolved' });
   const drawn = lanes(events, incident.primarySubject, from, to);

@@ -48,12 +48,21 @@ export function peopleOf(events: TimelineEvent[]): string[] {
 
 export const clip = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
+/** Events with an actor that change nothing out there, or only report on a change already made. */
+const notChanges = new Set(['human.ack', 'human.note', 'human.mute', 'incident.resolved', 'action.pin_failed', 'action.rollout_progress', 'action.rollout_finished', 'action.rollout_failed']);
+
 /**
- * Human actions that change the system (pin, unpin, restart, rollout, mute…): the ones TTM
- * measures from. Acks, notes and the resolution itself change nothing out there.
+ * A change a person made to the system (pin, unpin, restart, rollout undo…): what TTM measures
+ * from. Acks, notes, mutes, failed attempts, the follower's rollout reports and the resolution
+ * itself are not.
  */
 export function isMitigatingAction(event: TimelineEvent): boolean {
-  return event.actor !== null && event.type !== 'human.ack' && event.type !== 'human.note' && event.type !== 'incident.resolved';
+  return event.actor !== null && !notChanges.has(event.type);
+}
+
+/** What the chart marks as an action: every change a person made, and how its rollout ended. */
+export function isChartedAction(event: TimelineEvent): boolean {
+  return isMitigatingAction(event) || (event.actor !== null && (event.type === 'action.rollout_finished' || event.type === 'action.rollout_failed'));
 }
 
 /** The first good observation after bad ones: a recovering edge, or straight to recovered. */
