@@ -75,7 +75,6 @@ export function chartLayout(model: ChartModel): ChartLayout {
 
 function escapeXml(text: string): string {
   // Control characters are not allowed in XML at all; the rest is escaped.
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
