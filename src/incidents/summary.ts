@@ -169,7 +169,7 @@ export function summaryMarkdown(incident: IncidentRecord, events: TimelineEvent[
     `| Mitigated | ${figures.mitigated !== null ? formatTime(figures.mitigated) : '—'} | TTM ${duration(figures.ttmMs)} |`,
     `| Resolved | ${figures.resolved !== null ? formatTime(figures.resolved) : '—'} | TTR ${duration(figures.ttrMs)} |`,
     '',
-    'TTD, TTM and TTR count from the first bad signal, TTA from detection. Mitigated: the first recovering observation after the last action taken before resolution.',
+    'TTD, TTM and TTR count from the first bad signal, TTA from detection. Mitigated: the first recovering observation after the last change a person made before resolution (pin, unpin, restart, undo), or the first one when nobody changed anything.',
     '',
     '## Timeline',
     '',
