@@ -67,6 +67,21 @@ describe('timelines that keep the newest events', () => {
     expect(file.trimEnd().split('\n')).toHaveLength(5000 + 2);
     expect(file).toContain('(Lena)');
     expect(file).not.toContain('problem.');
+    expect(Buffer.byteLength(file)).toBeLessThan(1024 * 1024);
+  });
+
+  it('an incident with no events beyond its opening: one line, a summary still open, no earlier count', () => {
+    const b = new EventBuilder();
+    b.add(T0 + 5 * MINUTE, 'incident.opened', '#7 worker cost-optimizer-worker: worker pods failing');
+    const incident = incidentRecord({ status: 'open' });
+    const timeline = messageToPlainText(renderTimeline(incident, b.events));
+    expect(timeline).toContain('+5m · incident opened: #7 worker');
+    expect(timeline).not.toContain('earlier');
+    const summary = messageToPlainText(renderSummary(incident, b.events, null));
+    expect(summary).toContain('Acknowledged: not yet');
+    expect(summary).toContain('Mitigated: no recovery observed');
+    expect(summary).toContain('Resolved: still open');
+    expect(summary).toContain('(TTD 5m)');
   });
 });
 
