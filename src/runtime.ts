@@ -11,6 +11,7 @@ import { CommandBus } from './commands/bus.js';
 import { AccessPolicy, type GroupMembers } from './commands/access.js';
 import { Confirmations } from './commands/confirm.js';
 import { incidentCommands } from './commands/incident.js';
+import { idsAsNames, type PeopleDirectory } from './commands/people.js';
 import { workerCommands } from './commands/worker.js';
 import { rolloutCommands } from './commands/rollout.js';
 import { versionCommands, versionStatusMessage } from './commands/version.js';
@@ -75,6 +76,8 @@ export class Runtime {
   readonly log: Logger;
   readonly defaultChannel: string;
   readonly metrics = new Metrics();
+  /** Names for postmortems; the Slack face puts its users.info directory here. */
+  people: PeopleDirectory = idsAsNames;
   private poster: Poster | undefined;
   private watchers: Watcher[] = [];
   private server: Server | undefined;
@@ -108,7 +111,7 @@ export class Runtime {
     this.bus = new CommandBus(access, new Confirmations(), this.clock, (entry) =>
       this.store.audit.record({ ...entry, at: this.clock.now(), before: null, after: null, incidentId: null }),
     );
-    this.bus.register(...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone) }));
+    this.bus.register(...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone), people: () => this.people }));
     this.bus.register(...workerCommands(this), ...rolloutCommands(this), ...versionCommands(this));
     this.versionStatus = () => versionStatusMessage(this);
     this.posterOptions = options.poster ?? {};

@@ -238,6 +238,15 @@ describe('driftwatch demo (child process, no network)', () => {
     await demo.waitFor(/\[demo\] relay-dfw1 now answers X-Relay-Version: 0\.2\.0/, 20_000, prompt.end);
     await demo.waitFor(new RegExp(`✅ Resolved: #${staleId} endpoint relay-dfw1: stale deploy`), 20_000, prompt.end);
 
+    // The postmortem: figures with TTM, versions as versions (never the registry host), the chart.
+    const before = demo.stdout.length;
+    demo.type(`/incident summary #${workerId}`);
+    await demo.waitFor(new RegExp(`Summary of #${workerId}[\\s\\S]*?TTM \\d`), 15_000, before);
+    await demo.waitFor(new RegExp(`── incident-${workerId}-summary\\.md ──`), 15_000, before);
+    await demo.waitFor(new RegExp(`── incident-${workerId}-timeline\\.png \\(\\d+ KB\\) ──`), 15_000, before);
+    expect(demo.stdout.slice(before)).not.toMatch(/Versions: .*127\.0\.0/);
+    expect(demo.stdout.slice(before)).not.toMatch(/problem\.opened|notice\.tag_moved/);
+
     demo.type('/version status');
     await demo.waitFor(/Version status[\s\S]*?svc relay\s+0\.2\.0\s+0\.2\.0\s+current/, 10_000, prompt.end);
     demo.type('quit');

@@ -211,6 +211,9 @@ describe('EndpointWatcher: seed 004, the stale deploy nobody could see from the 
     expect(thread.some((text) => text.startsWith('edge-sjc3 now serves 0.2.0; it served no version for 3h 12m'))).toBe(true);
     expect(thread.at(-1)).toContain('Resolved after 3h 12m 30s');
     expect(h.service.current(roots[0]!)).toMatch(/^Resolved: #1 endpoint edge-sjc3: stale deploy/);
+    // The resolved root shows what is served now, not the first bad answer.
+    expect(h.service.current(roots[0]!)).toContain('Served: 0.2.0');
+    expect(h.service.current(roots[0]!)).not.toContain('Served: none');
     expect(h.runtime.store.subjects.state<ServedState>('endpoint:edge-sjc3', 'served')!.value).toMatchObject({ version: '0.2.0', status: 200, expected: '0.2.0', expectedSource: `image label of ${IMAGE}` });
 
     // After a restart the history is read back: the same version is no change and no notice.

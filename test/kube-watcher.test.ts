@@ -17,6 +17,7 @@ import { rolloutEdges, rolloutOf } from '../src/kube/rollout.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 import { RecordingService, type Posted } from './support/recording-service.js';
 import type { CheckObservation } from '../src/domain/model.js';
+import { shortDigest } from '../src/domain/image-ref.js';
 
 const quiet = createLogger({ level: 'silent' });
 const GOOD = 'sha256:8b96908dd57fd906ce9168aa9c283b3285029fc86adcf7a2079d622650ca02b5';
@@ -375,6 +376,8 @@ const opts = { container: 'worker', now: NOW, pendingTooLongMs: 5 * 60_000 };
 describe('assessPods', () => {
   it('all Ready is ok; one crash-looping pod is bad, quoted from its previous log, with the digest it runs', () => {
     expect(assessPods([readyPod('a'), readyPod('b')], opts)).toMatchObject({ ok: true, settled: true });
+    // A good look names what runs now, so a resolved root shows the recovered digest.
+    expect(assessPods([readyPod('a'), readyPod('b')], opts).detail.fields).toEqual([['Image', expect.any(String)], ['Runs', shortDigest(GOOD)], ['Pods', '2 of 2 Ready']]);
     const crashing = pod('c', {
       phase: 'Running',
       containerStatuses: [{ name: 'worker', ready: false, restartCount: 4, imageID: `ghcr.io/confighubai/confighub-worker@${BAD}`, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 1, reason: 'Error', finishedAt: iso(5_000) } } }],

@@ -79,13 +79,15 @@ describe('timelines and summaries', () => {
     expect(figures).toMatchObject({ firstBadSignal: start, detected: start + 5 * MINUTE, acknowledged: start + 7 * MINUTE, acknowledgedBy: 'U0LEAD', resolved: start + 14 * MINUTE });
     expect(figures).toMatchObject({ ttdMs: 5 * MINUTE, ttaMs: 2 * MINUTE, ttrMs: 14 * MINUTE });
 
+    fake!.setUser({ id: 'U0ONCALL', name: 'omar', real_name: 'Omar Oncall', display_name: 'Omar' });
     await slash('summary #1');
     const summary = await answered(/Summary of #1/);
     const text = fake!.messageText(summary.body as never);
     expect(text).toContain('TTD 5m');
     expect(text).toContain('TTA 2m');
     expect(text).toContain('TTR 14m');
-    expect(text).toMatch(/worker cost-optimizer-worker muted until .* by <@U0ONCALL>/);
+    // People by their display name (users.info), not their id.
+    expect(text).toMatch(/worker cost-optimizer-worker muted until .* by Omar/);
     expect(text).toContain('rolled back the tag in CI');
     const file = await waitFor(() => fake!.thread(CHANNEL, root.ts).flatMap((reply) => reply.files ?? []).find((candidate) => candidate.name === 'incident-1-summary.md'), { what: 'markdown file in thread' });
     expect(file.content).toContain('| Detected | 2026-11-24 03:05:00 UTC | TTD 5m |');

@@ -2,7 +2,12 @@ import type { Clock } from '../domain/clock.js';
 import { parseDuration } from '../domain/duration.js';
 import { renderSummary, summaryMarkdown } from '../incidents/summary.js';
 import type { IncidentEngine } from '../incidents/engine.js';
-import { renderIncidentList, renderTimeline } from '../incidents/timeline.js';
+import { renderIncidentList, renderTimeline, timelineFile } from '../incidents/timeline.js';
+import { chartModel } from '../incidents/chart.js';
+import { renderChartSvg } from '../incidents/chart-svg.js';
+import { peopleOf } from '../incidents/words.js';
+import { svgToPng } from '../report/chart-png.js';
+import { idsAsNames, namesOf, type PeopleDirectory } from './people.js';
 import type { IncidentRecord } from '../domain/model.js';
 import type { MessageModel } from '../domain/messages.js';
 import type { Store } from '../store/index.js';
@@ -39,10 +44,13 @@ export interface IncidentCommandDeps {
   engine: IncidentEngine;
   clock: Clock;
   formatTime: (at: number) => string;
+  /** Display names for summaries (Slack's users.info); ids when absent. */
+  people?: () => PeopleDirectory;
 }
 
 export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
   const { store, engine, clock, formatTime } = deps;
+  const people = deps.people ?? (() => idsAsNames);
   const family = 'incident';
   return [
     {
@@ -59,11 +67,18 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
     {
       family,
       name: 'timeline',
-      usage: '/incident timeline [#id]',
-      summary: 'every event of an incident, with absolute and relative times',
+      usage: '/incident timeline [#id] [all]',
+      summary: 'the newest events of an incident (with `all`, the whole timeline as a file in its thread)',
       async handle(args, ctx) {
-        const { incident } = resolveIncident(store, ctx, args);
-        return renderTimeline(incident, store.events.forIncident(incident.id));
+        const { incident, rest } = resolveIncident(store, ctx, args);
+        if (rest.length > 1 || (rest[0] !== undefined && rest[0] !== 'all')) throw new UsageError(`"${rest.join(' ')}" is not an option of timeline: /incident timeline [#id] [all]`);
+        const events = store.events.forIncident(incident.id);
+        const shown = renderTimeline(incident, events);
+        if (rest[0] !== 'all') return shown;
+        const nameOf = await namesOf(people(), peopleOf(events));
+        const filename = `incident-${incident.id}-timeline.txt`;
+        engine.attachFile(incident.id, { filename, title: `Incident #${incident.id} timeline (${events.length} events)`, content: timelineFile(incident, events, formatTime, nameOf) });
+        return { ...shown, lines: [...(shown.lines ?? []), [`${filename} (all ${events.length} events) goes into the incident's thread.`]] };
       },
     },
     {
@@ -95,15 +110,26 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
       family,
       name: 'summary',
       usage: '/incident summary [#id]',
-      summary: 'what broke, TTD/TTA/TTR, actions and notes — with a Markdown file for the postmortem',
+      summary: 'what broke, TTD/TTA/TTM/TTR, actions and notes — with a Markdown file and a timeline chart for the postmortem',
       async handle(args, ctx) {
         const { incident } = resolveIncident(store, ctx, args);
         const events = store.events.forIncident(incident.id);
         const rootPostedAt = store.outbox.byKey(`inc-${incident.id}-root`)?.sentAt;
-        const filename = `incident-${incident.id}-summary.md`;
-        engine.attachFile(incident.id, { filename, title: `Incident #${incident.id} summary`, content: summaryMarkdown(incident, events, formatTime, rootPostedAt) });
-        const summary = renderSummary(incident, events, rootPostedAt);
-        return { ...summary, lines: [...(summary.lines ?? []), [`${filename} goes into the incident's thread.`]] };
+        const nameOf = await namesOf(people(), peopleOf(events));
+        const markdown = `incident-${incident.id}-summary.md`;
+        engine.attachFile(incident.id, { filename: markdown, title: `Incident #${incident.id} summary`, content: summaryMarkdown(incident, events, formatTime, rootPostedAt, nameOf) });
+        const files = [markdown];
+        const chart = `incident-${incident.id}-timeline.png`;
+        let chartProblem: string | undefined;
+        try {
+          const png = svgToPng(renderChartSvg(chartModel(incident, events, { now: clock.now(), rootPostedAt, nameOf, formatTime })));
+          engine.attachFile(incident.id, { filename: chart, title: `Incident #${incident.id} timeline`, content: png.toString('base64'), encoding: 'base64' });
+          files.push(chart);
+        } catch (error) {
+          chartProblem = `The timeline chart could not be drawn: ${(error as Error).message}`;
+        }
+        const summary = renderSummary(incident, events, rootPostedAt, nameOf);
+        return { ...summary, lines: [...(summary.lines ?? []), [`${files.join(' and ')} go${files.length === 1 ? 'es' : ''} into the incident's thread.`], ...(chartProblem ? [[chartProblem]] : [])] };
       },
     },
     {

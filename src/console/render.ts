@@ -1,4 +1,4 @@
-import type { Line, MessageModel } from '../domain/messages.js';
+import { attachmentBytes, type Line, type MessageModel } from '../domain/messages.js';
 import { formatTime } from '../domain/duration.js';
 import { redact } from '../log.js';
 
@@ -9,6 +9,8 @@ export function lineToText(line: Line, timeZone: string): string {
     .map((span) => (typeof span === 'string' ? span.replace(/<@(\w+)>/g, '@$1').replace(/<#(\w+)>/g, '#$1').replace(/<!subteam\^(\w+)>/g, '@$1') : 'at' in span ? formatTime(span.at, timeZone) : 'code' in span ? `\`${span.code}\`` : `@${span.user}`))
     .join('');
 }
+
+const formatBytes = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${Math.round(bytes / 1024)} KB`);
 
 /** A message as terminal text, indented by `indent`. */
 export function messageToText(message: MessageModel, timeZone: string, indent = ''): string {
@@ -23,6 +25,7 @@ export function messageToText(message: MessageModel, timeZone: string, indent = 
   for (const quoted of message.quote ?? []) out.push(`${indent}   │ ${quoted}`);
   if (message.buttons?.length) out.push(`${indent}   ${message.buttons.map((button) => `[${button.label}]`).join(' ')}`);
   if (message.context) out.push(`${indent}   (${lineToText(message.context, timeZone)})`);
-  if (message.attachment) out.push(`${indent}   ── ${message.attachment.filename} ──`, ...message.attachment.content.trimEnd().split('\n').map((line) => `${indent}   ${line}`));
+  if (message.attachment?.encoding === 'base64') out.push(`${indent}   ── ${message.attachment.filename} (${formatBytes(attachmentBytes(message.attachment).length)}) ──`);
+  else if (message.attachment) out.push(`${indent}   ── ${message.attachment.filename} ──`, ...message.attachment.content.trimEnd().split('\n').map((line) => `${indent}   ${line}`));
   return redact(out.join('\n'));
 }

@@ -31,8 +31,24 @@ export interface MessageModel {
   buttons?: Button[];
   /** A table (version status): header row then rows. */
   table?: { columns: string[]; rows: string[][] };
-  /** A file (the summary's Markdown), uploaded into a thread. */
-  attachment?: { filename: string; title: string; content: string };
+  /** A file (the summary's Markdown, the timeline chart), uploaded into a thread. */
+  attachment?: Attachment;
+}
+
+/**
+ * A file for a thread. Text travels as is (and is redacted on the way out); binary content
+ * (a PNG) travels as base64, since the outbox stores messages as JSON.
+ */
+export interface Attachment {
+  filename: string;
+  title: string;
+  content: string;
+  encoding?: 'base64';
+}
+
+/** The bytes of an attachment as they are uploaded. */
+export function attachmentBytes(file: Attachment): Buffer {
+  return file.encoding === 'base64' ? Buffer.from(file.content, 'base64') : Buffer.from(file.content, 'utf8');
 }
 
 export function plain(line: Line): string {

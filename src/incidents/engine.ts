@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../domain/duration.js';
-import type { MessageModel } from '../domain/messages.js';
+import type { Attachment, MessageModel } from '../domain/messages.js';
 import type { Store } from '../store/index.js';
 import type { OutboxRole } from '../store/outbox.js';
 import { parseImageRef, repositoryOf } from '../domain/image-ref.js';
@@ -82,7 +82,7 @@ export class IncidentEngine {
   }
 
   /** Uploads a file (the summary's Markdown) into the incident's thread, through the outbox like every message. */
-  attachFile(incidentId: number, file: { filename: string; title: string; content: string }): void {
+  attachFile(incidentId: number, file: Attachment): void {
     const incident = this.requireIncident(incidentId);
     this.enqueue({
       key: `file-${incident.id}-${randomUUID()}`,
@@ -216,9 +216,10 @@ export class IncidentEngine {
       goodStreak: next.goodStreak,
       firstBadAt: next.firstBadAt,
       lastAt: now,
-      // A good observation keeps the last bad description, so the resolved root still says what broke.
+      // A good observation keeps the last bad description, so the resolved root still says what
+      // broke, but its fields (served version, running digest) are the last observed values.
       summary: observation.ok && previous ? previous.summary : observation.summary,
-      detail: observation.ok && previous ? previous.detail : (observation.detail ?? {}),
+      detail: observation.ok && previous ? { ...previous.detail, ...(observation.detail?.fields ? { fields: observation.detail.fields } : {}) } : (observation.detail ?? {}),
       incidentId: previous?.incidentId ?? null,
     };
     if (next.edge === 'none') {

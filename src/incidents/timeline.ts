@@ -3,39 +3,47 @@ import type { Line, MessageModel } from '../domain/messages.js';
 import type { TimelineEvent } from '../store/events.js';
 import { describeSubject } from '../domain/subjects.js';
 import type { IncidentRecord } from '../domain/model.js';
+import { clip, collapseChatter, eventWord, withNames, type NameOf, type TimelineEntry } from './words.js';
 
-const eventLabels: Record<string, string> = {
-  'problem.opened': 'alert',
-  'problem.changed': 'changed',
-  'problem.relapsed': 'bad again',
-  'problem.recovering': 'recovering',
-  'problem.resolved': 'recovered',
-  'incident.opened': 'incident opened',
-  'incident.reopened': 'reopened',
-  'incident.resolved': 'resolved',
-  'human.ack': 'acknowledged',
-  'human.note': 'note',
-};
+/** How many timeline lines a reply shows: the newest ones, with the count of the others. */
+export const TIMELINE_LINES = 25;
+/** A line's text is clipped so the reply stays within Slack's limits however long the notes. */
+const LINE_CHARS = 240;
 
-function label(type: string): string {
-  if (eventLabels[type]) return eventLabels[type];
-  if (type.startsWith('notice.')) return type.slice('notice.'.length).replace(/_/g, ' ');
-  if (type.startsWith('action.')) return type.slice('action.'.length).replace(/[._]/g, ' ');
-  return type;
+function entryLine(entry: TimelineEntry, origin: number): Line {
+  const by: Line = entry.actor ? [' (', { user: entry.actor }, ')'] : [];
+  const span = entry.until !== undefined ? `–+${formatDuration(entry.until - origin)}` : '';
+  const word = entry.type === 'chatter' ? 'updates' : eventWord(entry.type);
+  return [{ at: entry.at }, ` +${formatDuration(entry.at - origin)}${span} · ${word}: ${clip(entry.text, LINE_CHARS)}`, ...by];
 }
 
-/** Every event of an incident with its absolute time and its offset from the first bad signal. */
-export function renderTimeline(incident: IncidentRecord, events: TimelineEvent[]): MessageModel {
-  const origin = Math.min(incident.firstBadAt, ...events.map((event) => event.at));
-  const lines: Line[] = events.map((event) => {
-    const by: Line = event.actor ? [' (', { user: event.actor }, ')'] : [];
-    return [{ at: event.at }, ` +${formatDuration(event.at - origin)} · ${label(event.type)}: ${event.summary}`, ...by];
-  });
+/**
+ * The newest events of an incident (machine chatter collapsed) with absolute times and offsets
+ * from the first bad signal; older ones are counted, never silently dropped.
+ */
+export function renderTimeline(incident: IncidentRecord, events: TimelineEvent[], limit = TIMELINE_LINES): MessageModel {
+  const origin = Math.min(incident.firstBadAt, ...events.slice(0, 1).map((event) => event.at));
+  const entries = collapseChatter(events);
+  const shown = entries.slice(-limit);
+  const earlier = entries.slice(0, entries.length - shown.length).reduce((sum, entry) => sum + entry.count, 0);
+  const lines: Line[] = shown.map((entry) => entryLine(entry, origin));
+  if (earlier > 0) lines.unshift([`… ${earlier} earlier event${earlier === 1 ? '' : 's'} not shown — `, { code: `/incident timeline #${incident.id} all` }, ' puts the whole timeline into the thread as a file']);
   return {
     tone: incident.status === 'open' ? incident.severity : 'ok',
-    title: [`Timeline of #${incident.id} — ${describeSubject(incident.primarySubject)} (${incident.status})`],
+    title: [`Timeline of #${incident.id} — ${describeSubject(incident.primarySubject)} (${incident.status}, ${events.length} event${events.length === 1 ? '' : 's'})`],
     lines: lines.length ? lines : [['(no events recorded)']],
   };
+}
+
+/** The whole timeline, every event uncollapsed, as a text file for the thread. */
+export function timelineFile(incident: IncidentRecord, events: TimelineEvent[], formatTime: (at: number) => string, nameOf: NameOf): string {
+  const origin = Math.min(incident.firstBadAt, ...events.slice(0, 1).map((event) => event.at));
+  const out = [`Timeline of incident #${incident.id}: ${describeSubject(incident.primarySubject)} (${incident.status}, ${events.length} events)`, ''];
+  for (const event of events) {
+    const by = event.actor ? ` (${nameOf(event.actor)})` : '';
+    out.push(`${formatTime(event.at)}  +${formatDuration(event.at - origin)}  ${eventWord(event.type)}: ${withNames(event.summary, nameOf)}${by}`);
+  }
+  return `${out.join('\n')}\n`;
 }
 
 /** One line per incident for `/incident list`. */

@@ -8,7 +8,7 @@ import type { Wire } from '../clients/kube.js';
 import { digestOfImageId, shortDigest } from '../domain/image-ref.js';
 import { formatDuration } from '../domain/duration.js';
 import type { ProblemDetail } from '../domain/model.js';
-import type { RunningContainer } from '../incidents/engine.js';
+import type { RunningContainer } from '../domain/model.js';
 import { redact } from '../log.js';
 
 /** A pod from a typed read (Date timestamps) or from a watch (string timestamps). */
@@ -320,7 +320,10 @@ export function assessPods(pods: Iterable<PodLike>, opts: PodAssessOptions): Pod
   if (startingPods.length > 0) {
     return { ok: false, settled: false, summary: `${readyCount} of ${total} pods Ready, ${startingPods.length} starting`, detail: {}, findings, running, ...recheck(startingPods) };
   }
-  return { ok: true, settled: true, summary: total === 0 ? 'no pods' : `${plural(total, 'pod')} Ready`, detail: {}, findings, running };
+  // What runs now, so a resolved root shows the recovered digest rather than the crashing one.
+  const current = findings.find((f) => f.digest) ?? findings[0];
+  const fields: Array<[string, string]> = current ? [['Image', current.image], ...(current.digest ? [['Runs', shortDigest(current.digest)] as [string, string]] : []), ['Pods', `${readyCount} of ${total} Ready`]] : [];
+  return { ok: true, settled: true, summary: total === 0 ? 'no pods' : `${plural(total, 'pod')} Ready`, detail: fields.length ? { fields } : {}, findings, running };
 }
 
 function recheck(starting: PodFinding[]): { recheckAt?: number } {

@@ -4,6 +4,7 @@ import type { CommandContext, CommandReply } from '../commands/types.js';
 import type { MessageModel } from '../domain/messages.js';
 import type { Logger } from '../log.js';
 import { actionOf, toSlack } from './render.js';
+import { SlackPeople } from './people.js';
 
 export interface SlackSettings {
   mode: 'socket' | 'http';
@@ -127,6 +128,7 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
     log.error({ err: error }, 'slack app error');
   });
 
+  runtime.people = new SlackPeople(app.client);
   return { app, client: app.client, connected: () => (socketReceiver ? socketUp : true) };
 }
 

@@ -39,6 +39,22 @@ function buttonBlock(button: Button, index: number): Record<string, unknown> {
   };
 }
 
+const SECTION_CHARS = 3000;
+
+/** Lines packed into as few section texts of at most 3000 characters as they fit in, in order. */
+function sectionsOf(lines: string[]): string[] {
+  const sections: string[] = [];
+  let current = '';
+  for (const line of lines.map((text) => clip(text, SECTION_CHARS))) {
+    if (current && current.length + 1 + line.length > SECTION_CHARS) {
+      sections.push(current);
+      current = line;
+    } else current = current ? `${current}\n${line}` : line;
+  }
+  if (current) sections.push(current);
+  return sections;
+}
+
 /** Block Kit for a message; `text` is the plain fallback (notifications, screen readers). */
 export function toSlack(message: MessageModel): { text: string; blocks: Array<Record<string, unknown>> } {
   const blocks: Array<Record<string, unknown>> = [];
@@ -52,7 +68,8 @@ export function toSlack(message: MessageModel): { text: string; blocks: Array<Re
       });
     }
   }
-  if (message.lines?.length) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(message.lines.map(lineToMrkdwn).join('\n'), 3000) } });
+  // A section holds 3000 characters: long line lists (a timeline) go into several, split between lines.
+  for (const text of sectionsOf((message.lines ?? []).map(lineToMrkdwn))) blocks.push({ type: 'section', text: { type: 'mrkdwn', text } });
   if (message.table) {
     const { columns, rows } = message.table;
     const widths = columns.map((column, index) => Math.max(column.length, ...rows.map((row) => (row[index] ?? '').length)));

@@ -1,5 +1,5 @@
 import type { types, webApi } from '@slack/bolt';
-import { DeliveryError, type Delivery, type MessageService } from '../domain/messages.js';
+import { attachmentBytes, DeliveryError, type Delivery, type MessageService } from '../domain/messages.js';
 import { toSlack } from './render.js';
 import { redact } from '../log.js';
 
@@ -79,7 +79,9 @@ export class SlackService implements MessageService {
     const file = delivery.message.attachment;
     if (!file) return;
     try {
-      await this.client.filesUploadV2({ channel_id: delivery.channel, thread_ts: delivery.threadTs, filename: file.filename, title: file.title, content: redact(file.content) });
+      // Text is redacted on the way out; a binary file (the chart) was redacted as SVG before it was drawn.
+      const body = file.encoding === 'base64' ? { file: attachmentBytes(file) } : { content: redact(file.content) };
+      await this.client.filesUploadV2({ channel_id: delivery.channel, thread_ts: delivery.threadTs, filename: file.filename, title: file.title, ...body });
     } catch (error) {
       throw classifySlackError(error, 'files.uploadV2');
     }

@@ -7,7 +7,10 @@ export interface OutboxRow {
   id: number;
   key: string;
   channel: string;
-  /** `file`: the message's attachment uploaded into its thread (the summary's Markdown). */
+  /**
+   * `file`: the message's attachment uploaded into its thread (the summary's Markdown, the
+   * timeline chart as base64 PNG, the whole timeline), exactly once like every message.
+   */
   kind: 'post' | 'update' | 'file';
   incidentId: number | null;
   role: OutboxRole;

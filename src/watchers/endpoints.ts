@@ -184,7 +184,11 @@ export function endpointChecks({ endpoint, result, served, expectation }: ProbeJ
 export function staleCheck(subject: string, versionHeader: string, served: ServedState, expectation: Expectation): CheckObservation | undefined {
   if (expectation.version === undefined) return undefined;
   const expected = `${expectation.version} (${expectation.source})`;
-  if (served.version === expectation.version) return { subject, problem: 'endpoint_stale', ok: true, summary: `serves ${served.version} as expected` };
+  if (served.version === expectation.version) {
+    // The fields of a good look too: a resolved root shows what is served now, not the first bad answer.
+    const fields: Array<[string, string]> = [['Expected', expected], ['Served', served.version], ['Since', formatInstant(served.since)]];
+    return { subject, problem: 'endpoint_stale', ok: true, summary: `serves ${served.version} as expected`, detail: { fields } };
+  }
   const what =
     served.version !== null
       ? `serves ${served.version}`

@@ -45,7 +45,10 @@ export interface FakeFile {
   name: string;
   title: string;
   size: number;
+  /** The uploaded bytes as UTF-8 text (Markdown, timelines). */
   content: string;
+  /** The uploaded bytes as they arrived (a PNG). */
+  bytes: Buffer;
 }
 
 export interface MessageMetadata {
@@ -108,6 +111,8 @@ export interface FakeUser {
   real_name: string;
   tz: string;
   is_bot?: boolean;
+  /** The profile's display name; Slack sends "" when the person never set one. Default: `name`. */
+  display_name?: string;
 }
 
 export interface FakeSlackOptions {
@@ -832,7 +837,7 @@ export class FakeSlack {
             tz: user.tz,
             is_bot: user.is_bot ?? false,
             deleted: false,
-            profile: { real_name: user.real_name, display_name: user.name },
+            profile: { real_name: user.real_name, display_name: user.display_name ?? user.name },
           },
         };
       }
@@ -841,7 +846,7 @@ export class FakeSlack {
         const length = Number(p.length);
         if (!filename || !Number.isInteger(length) || length < 0) return fail('invalid_arguments');
         const id = this.newId('F');
-        this.files.set(id, { id, name: filename, title: filename, size: length, content: '', uploaded: false });
+        this.files.set(id, { id, name: filename, title: filename, size: length, content: '', bytes: Buffer.alloc(0), uploaded: false });
         return { ok: true, upload_url: `${this.baseUrl}/upload/${id}`, file_id: id };
       }
       case 'files.completeUploadExternal':
@@ -977,7 +982,7 @@ export class FakeSlack {
       if (!file) return fail('file_not_found');
       if (!file.uploaded) return fail('file_upload_not_complete');
       if (entry.title) file.title = entry.title;
-      done.push({ id: file.id, name: file.name, title: file.title, size: file.size, content: file.content });
+      done.push({ id: file.id, name: file.name, title: file.title, size: file.size, content: file.content, bytes: file.bytes });
     }
     const channel = str(p.channel_id);
     if (channel) {
@@ -1011,6 +1016,7 @@ export class FakeSlack {
     const field = Object.values(parsed.params).find((v) => Buffer.isBuffer(v) || typeof v === 'string');
     const content = field === undefined ? raw : Buffer.isBuffer(field) ? field : Buffer.from(String(field));
     file.content = content.toString('utf8');
+    file.bytes = content;
     file.size = content.length;
     file.uploaded = true;
     res.writeHead(200, { 'content-type': 'text/plain' }).end(`OK - ${content.length}`);
@@ -1171,7 +1177,7 @@ export class FakeSlack {
     if (m.bot_id) Object.assign(out, { bot_id: m.bot_id, app_id: this.appId });
     if (m.blocks) out.blocks = m.blocks;
     if (m.attachments) out.attachments = m.attachments;
-    if (m.files) out.files = m.files.map(({ content: _content, ...f }) => f);
+    if (m.files) out.files = m.files.map(({ content: _content, bytes: _bytes, ...f }) => f);
     if (m.edited) out.edited = m.edited;
     if (m.thread_ts) {
       out.thread_ts = m.thread_ts;
