@@ -186,7 +186,7 @@ export function staleCheck(subject: string, versionHeader: string, served: Serve
   const expected = `${expectation.version} (${expectation.source})`;
   if (served.version === expectation.version) {
     // The fields of a good look too: a resolved root shows what is served now, not the first bad answer.
-    const fields: Array<[string, string]> = [['Expected', expected], ['Served', served.version], ['Since', formatInstant(served.since)]];
+    const fields: Array<[string, string]> = [['Expected', expected], ['Served', served.version], ['Since', formatTime(served.since, 'UTC')]];
     return { subject, problem: 'endpoint_stale', ok: true, summary: `serves ${served.version} as expected`, detail: { fields } };
   }
   const what =
