@@ -198,11 +198,14 @@ export class DeliveryMemory {
 
   /** True when `id` was already seen (within `keepMs`); remembers it otherwise. */
   seen(id: string, now: number): boolean {
-    for (const [oldest, at] of this.seenAt) {
-      if (now - at < this.keepMs && this.seenAt.size < this.max) break;
+    const at = this.seenAt.get(id);
+    if (at !== undefined && now - at < this.keepMs) return true;
+    this.seenAt.delete(id);
+    // Expired ids go, and the oldest make room when full (insertion order is age order).
+    for (const [oldest, seenAt] of this.seenAt) {
+      if (now - seenAt < this.keepMs && this.seenAt.size < this.max) break;
       this.seenAt.delete(oldest);
     }
-    if (this.seenAt.has(id)) return true;
     this.seenAt.set(id, now);
     return false;
   }

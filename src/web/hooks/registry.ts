@@ -9,8 +9,8 @@ import { isDigest } from '../../domain/image-ref.js';
 import { accepted, isObject, jsonObject, malformed, sameSecret, text, unauthorized, unsupportedMediaType, type HookVerdict } from './verdict.js';
 import { checksFor, type PushedTag, type WatchedTags } from './watched-tags.js';
 
-export const REGISTRY_EVENTS_TYPE = 'application/vnd.docker.distribution.events.v2+json';
-const CONTENT_TYPES = [REGISTRY_EVENTS_TYPE, 'application/json'];
+// distribution 2.8 (Debian's docker-registry) sends the v1 type; the v2 type is the same envelope.
+const CONTENT_TYPES = ['application/vnd.docker.distribution.events.v1+json', 'application/vnd.docker.distribution.events.v2+json', 'application/json'];
 const MANIFEST_TYPES = new Set<string>(Object.values(MEDIA_TYPES));
 
 export interface RegistryDelivery {
