@@ -88,7 +88,7 @@ export const configSchema = z
     store: z.strictObject({ path: z.string().default('./data/driftwatch.db') }).prefault({}),
     server: z
       .strictObject({
-        host: z.string().min(1).default('0.0.0.0'),
+        host: z.string().min(1, 'expected an address to listen on, like 0.0.0.0 or 127.0.0.1').default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(9090),
       })
       .prefault({}),

@@ -195,3 +195,29 @@ describe('GitHub delivery ids', () => {
     expect(memory.seen('c', 2004)).toBe(true);
   });
 });
+
+describe('webhook and registry url config', () => {
+  it('defaults each secret variable, serves only the hooks configured, and names the path of every error', async () => {
+    const { parseConfig } = await import('../src/config.js');
+    expect(parseConfig({}).webhooks).toEqual({});
+    expect(parseConfig({ webhooks: { registry: {}, ghcr: {}, dockerhub: {} } }).webhooks).toEqual({
+      registry: { tokenEnv: 'DRIFTWATCH_REGISTRY_WEBHOOK_TOKEN' },
+      ghcr: { secretEnv: 'DRIFTWATCH_GHCR_WEBHOOK_SECRET' },
+      dockerhub: { tokenEnv: 'DRIFTWATCH_DOCKERHUB_WEBHOOK_TOKEN' },
+    });
+    expect(parseConfig({ registries: { 'ghcr.io': { url: 'http://127.0.0.1:5000' } } }).registries['ghcr.io']).toEqual({ insecure: false, url: 'http://127.0.0.1:5000' });
+    const problems = (() => {
+      try {
+        parseConfig({ webhooks: { registry: { tokenEnv: 'not a name' }, gitlab: {}, ghcr: { secretenv: 'X' } }, registries: { 'ghcr.io': { url: 'ftp://mirror' } }, server: { host: '' } });
+      } catch (error) {
+        return (error as { problems: string[] }).problems.join('\n');
+      }
+      return '';
+    })();
+    expect(problems).toContain('webhooks.registry.tokenEnv: expected an environment variable name like MY_SECRET');
+    expect(problems).toContain('webhooks.gitlab: unknown key');
+    expect(problems).toContain('webhooks.ghcr.secretenv: unknown key; did you mean "secretEnv"?');
+    expect(problems).toContain('registries.ghcr.io.url: expected an http(s) URL, got ftp: in "ftp://mirror"');
+    expect(problems).toContain('server.host: expected an address to listen on, like 0.0.0.0 or 127.0.0.1');
+  });
+});
