@@ -46,6 +46,8 @@ export interface Hooks {
 /** How long and how many GitHub delivery ids are remembered to refuse a replay. */
 const DELIVERY_MEMORY_MS = 24 * 3_600_000;
 const DELIVERY_MEMORY_MAX = 10_000;
+/** When a payload names a digest the registry doesn't serve yet, look again after these delays (1.7 s in all). */
+const RECHECK_DELAYS_MS = [10, 40, 150, 500, 1000];
 /** At most one warning per hook and refusal kind in this time; the metric counts all of them. */
 const REFUSAL_LOG_EVERY_MS = 60_000;
 
@@ -92,16 +94,22 @@ export function registerHooks(app: FastifyInstance, deps: HooksDeps): Hooks {
   };
 
   const check = (name: HookName, { ref, digest }: TagCheck) => {
-    if (!deps.checker) return;
-    deps.checker.checkNow(ref).then(
-      (served) => {
-        if (served === undefined) log.debug({ hook: name, image: ref }, `webhook check of ${ref}: the registry check failed; nothing posted`);
-        else if (digest !== undefined && digest !== served) {
-          log.debug({ hook: name, image: ref, named: digest, served }, `webhook named ${shortDigest(digest)} for ${ref}, but the registry serves ${shortDigest(served)}; the payload's digest alone posts nothing`);
-        } else log.debug({ hook: name, image: ref, served }, `webhook check of ${ref}: the registry serves ${shortDigest(served)}`);
-      },
-      (error: unknown) => log.error({ err: error, hook: name, image: ref }, 'webhook check crashed'),
-    );
+    const checker = deps.checker;
+    if (!checker) return;
+    void (async () => {
+      let served = await checker.checkNow(ref);
+      // distribution posts the event before it links the tag, so a HEAD right away can still
+      // see the old digest (or 404 for a new tag): look again a few times before concluding.
+      for (const delayMs of digest === undefined ? [] : RECHECK_DELAYS_MS) {
+        if (served === digest) break;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        served = await checker.checkNow(ref);
+      }
+      if (served === undefined) log.debug({ hook: name, image: ref }, `webhook check of ${ref}: the registry check failed; nothing posted`);
+      else if (digest !== undefined && digest !== served) {
+        log.debug({ hook: name, image: ref, named: digest, served }, `webhook named ${shortDigest(digest)} for ${ref}, but the registry serves ${shortDigest(served)}; the payload's digest alone posts nothing`);
+      } else log.debug({ hook: name, image: ref, served }, `webhook check of ${ref}: the registry serves ${shortDigest(served)}`);
+    })().catch((error: unknown) => log.error({ err: error, hook: name, image: ref }, 'webhook check crashed'));
   };
 
   const answer = (name: HookName, request: FastifyRequest, reply: FastifyReply, verdict: HookVerdict, deliveryId?: string) => {
