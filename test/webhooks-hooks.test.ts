@@ -17,7 +17,7 @@ import { createLogger } from '../src/log.js';
 import { Runtime } from '../src/runtime.js';
 import { RegistryWatcher, registrySettings } from '../src/watchers/registry.js';
 import { registerHealth } from '../src/web/health.js';
-import { registerHooks, type Hooks } from '../src/web/hooks/index.js';
+import { RECHECK_DELAYS_MS, registerHooks, type Hooks } from '../src/web/hooks/index.js';
 import { githubSignature } from '../src/web/hooks/ghcr.js';
 import { createWebApp } from '../src/web/server.js';
 import { waitFor } from './support/fake-slack.js';
@@ -303,10 +303,24 @@ describe.skipIf(!registryAvailable())(`webhooks against the real registry${regis
     const served = await registry.pushImage(repository, 'latest');
     const h = await harness(watchedConfig(repository));
     expect((await postRegistry(h, [registryEvent(registry.host, repository, 'latest', FAKE_DIGEST)])).statusCode).toBe(202);
-    const line = await waitFor(() => h.logs.find((entry) => entry.includes('but the registry serves')), { what: 'the debug line' });
+    const line = await waitFor(() => h.logs.find((entry) => entry.includes('but the registry serves')), { timeoutMs: 10_000, what: 'the debug line' });
     expect(JSON.parse(line)).toMatchObject({ level: 20, named: FAKE_DIGEST, served: served.digest });
-    expect(h.client.heads).toBe(1);
+    // It looked again a few times (the registry may not have linked the tag yet), then gave up.
+    expect(h.client.heads).toBe(1 + RECHECK_DELAYS_MS.length);
     expect(await h.moves()).toEqual([]);
+  });
+
+  it('an event that arrives before the registry serves its digest still brings the notice', async () => {
+    const repository = 'team/early';
+    const first = await registry.pushImage(repository, 'latest', { seed: 'one' });
+    // The same seed gives the same manifest: learn the digest under another tag first.
+    const next = await registry.pushImage(repository, 'staging', { seed: 'two' });
+    const h = await harness(watchedConfig(repository));
+    expect((await postRegistry(h, [registryEvent(registry.host, repository, 'latest', next.digest)])).statusCode).toBe(202);
+    await waitFor(() => h.client.heads >= 1, { what: 'the first HEAD' });
+    expect((await registry.pushImage(repository, 'latest', { seed: 'two' })).digest).toBe(next.digest);
+    await waitFor(async () => (await h.moves()).length === 1, { timeoutMs: 10_000, what: 'the notice after the registry caught up' });
+    expect((await h.moves())[0]).toContain(`moved: ${shortDigest(first.digest)} → ${shortDigest(next.digest)}`);
   });
 
   it('/readyz and /metrics show when each hook last received a valid delivery, and nothing secret', async () => {

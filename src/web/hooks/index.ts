@@ -47,7 +47,7 @@ export interface Hooks {
 const DELIVERY_MEMORY_MS = 24 * 3_600_000;
 const DELIVERY_MEMORY_MAX = 10_000;
 /** When a payload names a digest the registry doesn't serve yet, look again after these delays (1.7 s in all). */
-const RECHECK_DELAYS_MS = [10, 40, 150, 500, 1000];
+export const RECHECK_DELAYS_MS = [10, 40, 150, 500, 1000];
 /** At most one warning per hook and refusal kind in this time; the metric counts all of them. */
 const REFUSAL_LOG_EVERY_MS = 60_000;
 
