@@ -76,6 +76,8 @@ const postgresUrl = z.string().superRefine((text, ctx) => {
     ctx.addIssue({ code: 'custom', message: `expected a PostgreSQL URL like postgres://driftwatch@db.internal:5432/driftwatch, got ${url ? url.protocol : 'text that is not a URL'}` });
   }
 });
+/** The name of an environment variable holding a secret. */
+const envName = (fallback: string) => z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name like MY_SECRET').default(fallback);
 
 const accessRule = z.strictObject({
   users: z.array(slackId('U|W', 'user')).default([]),
@@ -106,7 +108,20 @@ export const configSchema = z
       }, 'expected an IANA time zone like UTC or Europe/Berlin'),
     // `path`: the embedded SQLite file (the default); `url`: PostgreSQL instead, for several replicas.
     store: z.strictObject({ path: z.string().default('./data/driftwatch.db'), url: postgresUrl.optional() }).prefault({}),
-    server: z.strictObject({ port: z.number().int().min(0).max(65535).default(9090) }).prefault({}),
+    server: z
+      .strictObject({
+        host: z.string().min(1, 'expected an address to listen on, like 0.0.0.0 or 127.0.0.1').default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(9090),
+      })
+      .prefault({}),
+    // Each hook is served only when its section is present; the secret comes from the named variable.
+    webhooks: z
+      .strictObject({
+        registry: z.strictObject({ tokenEnv: envName('DRIFTWATCH_REGISTRY_WEBHOOK_TOKEN') }).optional(),
+        ghcr: z.strictObject({ secretEnv: envName('DRIFTWATCH_GHCR_WEBHOOK_SECRET') }).optional(),
+        dockerhub: z.strictObject({ tokenEnv: envName('DRIFTWATCH_DOCKERHUB_WEBHOOK_TOKEN') }).optional(),
+      })
+      .prefault({}),
     clusters: z
       .array(
         z.strictObject({
@@ -123,6 +138,8 @@ export const configSchema = z
           insecure: z.boolean().default(false),
           username: z.string().optional(),
           passwordEnv: z.string().optional(),
+          /** Where this registry name is really served (a mirror or pull-through cache). */
+          url: httpUrl.optional(),
         }),
       )
       .default({}),

@@ -21,10 +21,12 @@ import type { ObservationSink, Watcher } from './watchers/types.js';
 import { createWatchers } from './watchers/index.js';
 import { KubeCluster } from './clients/kube.js';
 import { RegistryClient } from './clients/registry.js';
-import { registrySettings } from './watchers/registry.js';
+import { RegistryWatcher, registrySettings } from './watchers/registry.js';
 import { Metrics } from './metrics.js';
-import { startHealthServer } from './web/server.js';
-import type { Server } from 'node:http';
+import { createWebApp, listen } from './web/server.js';
+import { registerHealth } from './web/health.js';
+import { registerHooks } from './web/hooks/index.js';
+import type { FastifyInstance } from 'fastify';
 import { createTask, type ScheduledTask } from 'node-cron';
 import { dueCronMinute, renderDigest } from './incidents/digest.js';
 import { subjectOf } from './domain/subjects.js';
@@ -49,6 +51,8 @@ export interface CommandFace {
   readonly config: { readonly timezone: string; readonly console: { readonly user: string } };
   readonly store: { readonly incidents: Pick<Store['incidents'], 'incidentByThread'> };
   readonly engine: Pick<IncidentEngine, 'note'>;
+  /** The Slack face fills in display names (users.info); the console keeps ids. */
+  people: PeopleDirectory;
 }
 
 /** The channel used when no Slack channel is configured (console, demo). */
@@ -80,7 +84,9 @@ export class Runtime {
   people: PeopleDirectory = idsAsNames;
   private poster: Poster | undefined;
   private watchers: Watcher[] = [];
-  private server: Server | undefined;
+  private web: FastifyInstance | undefined;
+  /** The port the web server listens on (health, metrics, webhooks); undefined when it isn't. */
+  webPort: number | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private readonly kubeClusters = new Map<string, KubeCluster>();
   private registryClient: RegistryClient | undefined;
@@ -213,36 +219,52 @@ export class Runtime {
       ...(this.kubeRecheckMs ? { kubeRecheckMs: this.kubeRecheckMs } : {}),
     });
     for (const watcher of this.watchers) await watcher.start();
-    const { store, metrics } = this;
-    this.server = await startHealthServer(
-      this.config.server.port,
+    await this.startWeb(options.slackConnected);
+  }
+
+  /** The web server: /healthz, /readyz, /metrics and the configured registry webhooks. */
+  private async startWeb(slackConnected: (() => boolean) | undefined): Promise<void> {
+    const { store, metrics, config } = this;
+    const web = createWebApp({ log: this.log.child({ component: 'web' }) });
+    const hooks = registerHooks(web, {
+      webhooks: config.webhooks,
+      registries: config.registries,
+      env: process.env,
+      checker: this.watchers.find((watcher): watcher is RegistryWatcher => watcher instanceof RegistryWatcher),
       metrics,
-      {
-        checks: () => ({
-          store: { ok: store.db.open },
-          // Messages Slack refused for good (channel_not_found, not_in_channel…): visible, not fatal.
-          delivery: { ok: true, detail: `${store.outbox.depth()} pending, ${store.outbox.failedCount()} refused by Slack` },
-          ...(options.slackConnected ? { slack: { ok: options.slackConnected() } } : {}),
-          ...Object.fromEntries(this.watchers.flatMap((watcher) => Object.entries(watcher.health?.() ?? {}))),
-        }),
-      },
-      () => {
+      log: this.log.child({ component: 'webhooks' }),
+    });
+    registerHealth(web, {
+      metrics,
+      checks: () => ({
+        store: { ok: store.db.open },
+        // Messages Slack refused for good (channel_not_found, not_in_channel…): visible, not fatal.
+        delivery: { ok: true, state: `${store.outbox.depth()} pending, ${store.outbox.failedCount()} refused by Slack` },
+        ...(slackConnected ? { slack: { ok: slackConnected() } } : {}),
+        ...Object.fromEntries(this.watchers.flatMap((watcher) => Object.entries(watcher.health?.() ?? {}))),
+        ...hooks.readiness(),
+      }),
+      beforeScrape: () => {
         metrics.outboxDepth.set(store.outbox.depth());
         metrics.outboxFailed.set(store.outbox.failedCount());
       },
-    ).catch((error: Error) => {
-      // A busy port must not stop the bot from alerting; it only loses /healthz and /metrics.
-      this.log.warn(`health server on port ${this.config.server.port} not started: ${error.message}`);
-      return undefined;
     });
+    try {
+      this.webPort = await listen(web, config.server.host, config.server.port);
+      this.web = web;
+    } catch (error) {
+      // A busy port must not stop the bot from alerting; it only loses /healthz, /metrics and the hooks.
+      this.log.warn(`web server on ${config.server.host}:${config.server.port} not started: ${(error as Error).message}`);
+      await web.close().catch(() => undefined);
+    }
   }
-
 
   /** SIGTERM: stop the watchers, drain the outbox for a bounded time, close the store. */
   async shutdown(drainMs = 10_000): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
+    // No new deliveries first, so no webhook starts a check on a stopping watcher.
+    await this.web?.close();
     await Promise.allSettled(this.watchers.map((watcher) => watcher.stop()));
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await this.stop(drainMs);
     await this.registryClient?.close();
   }

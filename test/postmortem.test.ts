@@ -15,7 +15,6 @@ import { createLogger } from '../src/log.js';
 import { createSlackApp } from '../src/slack/app.js';
 import { SlackService } from '../src/slack/service.js';
 import { SlackPeople } from '../src/slack/people.js';
-import { rolloutFollower } from '../src/commands/follow.js';
 import { shortDigest } from '../src/domain/image-ref.js';
 import { formatDuration, formatTime } from '../src/domain/duration.js';
 import { summaryFigures } from '../src/incidents/summary.js';
@@ -78,7 +77,7 @@ describe.skipIf(!registryAvailable())(`the postmortem of a whole incident${regis
       }),
       { clock, log: createLogger({ level: 'silent' }), poster: { baseBackoffMs: 100 } },
     );
-    rolloutFollower(runtime, { pollMs: 25, timeoutMs: 15_000 });
+    runtime.follower.configure({ pollMs: 25, timeoutMs: 15_000 });
     const created = createSlackApp(runtime, { mode: 'socket', botToken: BOT, appToken: APP, apiUrl: fake.apiUrl, port: 0 });
     app = created.app;
     runtime.startDelivery(new SlackService(created.client));
@@ -86,7 +85,7 @@ describe.skipIf(!registryAvailable())(`the postmortem of a whole incident${regis
   }, 30_000);
 
   afterAll(async () => {
-    if (runtime) await rolloutFollower(runtime).stopAll();
+    if (runtime) await runtime.follower.stopAll();
     await app?.stop().catch(() => {});
     await runtime?.stop(1000);
     await fake?.close();

@@ -10,6 +10,11 @@ import { registerSecret } from '../log.js';
 
 export interface RegistrySettings {
   insecure?: boolean;
+  /**
+   * Where this registry name is really served, e.g. `http://127.0.0.1:5000` for `ghcr.io` (a
+   * mirror or pull-through cache). Refs, token scopes and credentials keep the registry name.
+   */
+  url?: string;
   username?: string;
   password?: string;
 }
@@ -30,7 +35,7 @@ export interface Challenge {
 export function registrySettings(config: Pick<Config, 'registries'>, env: NodeJS.ProcessEnv = process.env): Record<string, RegistrySettings> {
   const out: Record<string, RegistrySettings> = {};
   for (const [host, entry] of Object.entries(config.registries)) {
-    const settings: RegistrySettings = { insecure: entry.insecure };
+    const settings: RegistrySettings = { insecure: entry.insecure, ...(entry.url !== undefined ? { url: entry.url } : {}) };
     const password = entry.passwordEnv ? env[entry.passwordEnv] : undefined;
     if (entry.username !== undefined && password !== undefined) {
       settings.username = entry.username;

@@ -387,8 +387,13 @@ export class RegistryClient {
     return token;
   }
 
+  /** The settings of a registry name; Docker Hub may be configured as `docker.io`. */
+  private settingsFor(registry: string): RegistrySettings | undefined {
+    return this.registries[registry] ?? (registry === DOCKER_HUB_REGISTRY ? this.registries['docker.io'] : undefined);
+  }
+
   private credentialsFor(registry: string): Credentials | undefined {
-    const settings = this.registries[registry] ?? (registry === DOCKER_HUB_REGISTRY ? this.registries['docker.io'] : undefined);
+    const settings = this.settingsFor(registry);
     if (settings?.username !== undefined && settings.password !== undefined) return { username: settings.username, password: settings.password };
     return this.dockerConfigAuths().get(registry);
   }
@@ -401,8 +406,7 @@ export class RegistryClient {
   }
 
   private async send(call: Call, authorization: string | undefined): Promise<Answer> {
-    const scheme = this.registries[call.ref.registry]?.insecure === true ? 'http' : 'https';
-    let url = new URL(`${scheme}://${call.ref.registry}${call.path}`);
+    let url = new URL(`${baseUrl(call.ref.registry, this.settingsFor(call.ref.registry))}${call.path}`);
     const origin = url.origin;
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': this.userAgent };
@@ -502,6 +506,12 @@ async function readLimited(body: AsyncIterable<Buffer | Uint8Array> & { destroy(
 async function drain(body: { dump(opts?: { limit: number }): Promise<void> }): Promise<Buffer> {
   await body.dump({ limit: 64 * 1024 });
   return Buffer.alloc(0);
+}
+
+/** `https://ghcr.io`, `http://127.0.0.1:5000` for an insecure one, or the configured `url` (no trailing slash). */
+export function baseUrl(registry: string, settings: RegistrySettings | undefined): string {
+  if (settings?.url !== undefined) return settings.url.replace(/\/+$/, '');
+  return `${settings?.insecure === true ? 'http' : 'https'}://${registry}`;
 }
 
 function manifestPath(ref: ImageRef, reference: string): string {

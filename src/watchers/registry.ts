@@ -81,8 +81,10 @@ export class RegistryWatcher implements Watcher {
   /** Refs that already have a periodic task. */
   private readonly scheduled = new Set<string>();
   private readonly limiters = new Map<string, Limiter>();
-  /** Checks under way, by canonical ref: a second request for the same tag joins the first. */
-  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Checks under way, by canonical ref (the digest served, if any): at most one HEAD per tag at a time. */
+  private readonly inFlight = new Map<string, Promise<string | undefined>>();
+  /** The one check a push asked for while another was under way, by canonical ref. */
+  private readonly queued = new Map<string, Promise<string | undefined>>();
   /** Registry host → wall time before which it is left alone (its Retry-After). */
   private readonly holdUntil = new Map<string, number>();
   /** Last recorded tag state and version per subject, read from the store once (survives restarts). */
@@ -90,6 +92,7 @@ export class RegistryWatcher implements Watcher {
   /** Spec images that don't parse, so each is logged once. */
   private readonly badSpecRefs = new Set<string>();
   private started = false;
+  private stopped = false;
 
   constructor(options: RegistryWatcherOptions) {
     this.config = options.config;
@@ -110,8 +113,14 @@ export class RegistryWatcher implements Watcher {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.scheduler.stop();
-    await Promise.allSettled([...this.inFlight.values()]);
+    await Promise.allSettled([...this.queued.values(), ...this.inFlight.values()]);
+  }
+
+  /** The watch list as of the last discovery (config + pod specs), keyed by canonical reference. */
+  watching(): ReadonlyMap<string, WatchedImage> {
+    return this.watched;
   }
 
   /** Checks every watched tag once: one HEAD per reference, at most `perRegistry` at a time per host. */
@@ -135,10 +144,36 @@ export class RegistryWatcher implements Watcher {
   }
 
   /** One check of one tag; a check of the same ref already under way is joined, not repeated. */
-  checkImage(ref: string): Promise<void> {
+  async checkImage(ref: string): Promise<void> {
     const key = canonical(ref) ?? ref;
+    await (this.inFlight.get(key) ?? this.startCheck(key, ref));
+  }
+
+  /**
+   * A check asked for by a push (a registry webhook): the same check as polling, so the notice
+   * and its deduplication are the same. A check already under way may have asked the registry
+   * before the push, so one more follows it; pushes arriving meanwhile share that one. Resolves
+   * to the digest the registry serves for the tag (undefined when the check failed).
+   */
+  checkNow(ref: string): Promise<string | undefined> {
+    if (this.stopped) return Promise.resolve(undefined);
+    const key = canonical(ref) ?? ref;
+    const queued = this.queued.get(key);
+    if (queued) return queued;
     const running = this.inFlight.get(key);
-    if (running) return running;
+    if (!running) return this.startCheck(key, ref);
+    const next = running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued.delete(key);
+        // A poll may have started in between; it asked after the push too, so joining it is enough.
+        return this.stopped ? undefined : (this.inFlight.get(key) ?? this.startCheck(key, ref));
+      });
+    this.queued.set(key, next);
+    return next;
+  }
+
+  private startCheck(key: string, ref: string): Promise<string | undefined> {
     const check = this.runCheck(ref).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, check);
     return check;
@@ -190,7 +225,8 @@ export class RegistryWatcher implements Watcher {
 
   // ---- one check -----------------------------------------------------------------------------
 
-  private async runCheck(ref: string): Promise<void> {
+  /** One HEAD of one tag and what follows from it; resolves to the digest served, if any. */
+  private async runCheck(ref: string): Promise<string | undefined> {
     const image = this.watchedImage(ref);
     const subject = subjectOf.image(image.ref);
     let parsed: ImageRef;
@@ -198,14 +234,14 @@ export class RegistryWatcher implements Watcher {
       parsed = parseImageRef(image.ref);
     } catch (error) {
       this.log.warn({ image: image.ref, err: error }, 'not checking an image reference that does not parse');
-      return;
+      return undefined;
     }
     const held = this.holdUntil.get(parsed.registry);
     if (held !== undefined && this.wallNow() < held) {
       // The registry asked us to wait: no request, but still a failed check, so a long wait warns.
       const summary = `registry ${parsed.registry}: rate limited (429); next request at ${new Date(held).toISOString()}`;
       this.sink.check({ subject, problem: 'registry_failing', ok: false, summary, detail: { fields: [['Image', image.ref]], errorKind: 'rate_limited' } });
-      return;
+      return undefined;
     }
     const limiter = this.limiterFor(parsed.registry);
     const known = this.knownState();
@@ -221,7 +257,7 @@ export class RegistryWatcher implements Watcher {
       this.log.warn({ image: image.ref, kind: error.kind, status: error.status }, error.message);
       // A failed check records no digest, so an outage can never look like a move.
       this.sink.check({ subject, problem: 'registry_failing', ok: false, summary: error.message, detail: { fields: [['Image', image.ref]], errorKind: error.kind } });
-      return;
+      return undefined;
     }
 
     // The label is read apart from the digest: an unreadable label (no config blob, no image for
@@ -261,6 +297,7 @@ export class RegistryWatcher implements Watcher {
       const previousPlatforms = before?.digest === previous ? before.platforms : undefined;
       this.reportMove(image, previous, tag, previousPlatforms);
     }
+    return tag.digest;
   }
 
   private reportMove(image: WatchedImage, from: string, tag: TagState, previousPlatforms: Record<string, string> | undefined): void {

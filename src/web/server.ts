@@ -1,36 +1,51 @@
-import { createServer, type Server } from 'node:http';
-import type { Metrics } from '../metrics.js';
+/**
+ * The HTTP server on `server.host`:`server.port`: health, metrics and the registry webhooks
+ * today, more routes later. `createWebApp` builds an app with the rules every route shares; route
+ * modules add themselves (`registerHealth(app, deps)`, `registerHooks(app, deps)`), and tests
+ * drive the app with `inject()` without a socket.
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from '../log.js';
 
-export interface Readiness {
-  /** Name → ok, with a reason when not. */
-  checks(): Record<string, { ok: boolean; detail?: string }>;
+/** Request bodies above this get 413, on every route (PRODUCTION.md, "Listeners"). */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export function createWebApp(options: { log?: Logger } = {}): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT_BYTES,
+    // SIGTERM must not wait for idle keep-alive connections (a Prometheus scraper, a registry).
+    forceCloseConnections: true,
+    logger: false,
+    // Docker Hub's webhook secret is a path segment; long random tokens must still route.
+    routerOptions: { maxParamLength: 512 },
+  });
+  // A declared length over the limit is refused before anything reads the body or checks
+  // credentials, whatever the route (routes without a body parser would otherwise never look).
+  app.addHook('onRequest', async (request, reply) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > BODY_LIMIT_BYTES) return reply.code(413).header('connection', 'close').send(tooLarge());
+    return undefined;
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }));
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 413) return reply.code(413).header('connection', 'close').send(tooLarge());
+    if (status === 500) {
+      options.log?.error({ err: error, method: request.method, route: request.routeOptions.url }, 'web request failed');
+      return reply.code(500).send({ error: 'internal error' });
+    }
+    return reply.code(status).send({ error: error.message });
+  });
+  return app;
 }
 
-/** /healthz (the process answers), /readyz (store, Slack, clusters), /metrics (Prometheus). */
-export function startHealthServer(port: number, metrics: Metrics, readiness: Readiness, beforeScrape: () => void): Promise<Server> {
-  const server = createServer((request, response) => {
-    void (async () => {
-      const path = (request.url ?? '/').split('?')[0];
-      if (path === '/healthz') {
-        response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-        return;
-      }
-      if (path === '/readyz') {
-        const checks = readiness.checks();
-        const ready = Object.values(checks).every((check) => check.ok);
-        response.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ready, checks })}\n`);
-        return;
-      }
-      if (path === '/metrics') {
-        beforeScrape();
-        response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
-        return;
-      }
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-    })().catch(() => response.writeHead(500).end());
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, () => resolve(server));
-  });
+function tooLarge(): { error: string } {
+  return { error: `request body larger than ${BODY_LIMIT_BYTES / 1024 / 1024} MiB` };
+}
+
+/** Starts listening; resolves to the bound port (useful with port 0). */
+export async function listen(app: FastifyInstance, host: string, port: number): Promise<number> {
+  await app.listen({ host, port });
+  const address = app.server.address();
+  return typeof address === 'object' && address !== null ? address.port : port;
 }

@@ -82,7 +82,19 @@ export function registryAvailable(): boolean {
   return availability;
 }
 
-export async function startRegistry(opts: { auth?: RegistryAuth } = {}): Promise<TestRegistry> {
+/** Where the registry posts its notifications (`notifications.endpoints[]`), and with which token. */
+export interface RegistryNotifications {
+  url: string;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  /** How long the registry waits for an answer (default 2s). */
+  timeout?: string;
+  /** Failures before the registry backs off (its `threshold`, default 3) and for how long (`backoff`, default 1s). */
+  threshold?: number;
+  backoff?: string;
+}
+
+export async function startRegistry(opts: { auth?: RegistryAuth; notifications?: RegistryNotifications } = {}): Promise<TestRegistry> {
   const auth = opts.auth ?? 'none';
   const dir = mkdtempSync(join(tmpdir(), 'driftwatch-registry-'));
   const username = 'driftwatch';
@@ -103,7 +115,7 @@ export async function startRegistry(opts: { auth?: RegistryAuth } = {}): Promise
         `    issuer: ${TOKEN_ISSUER}\n    rootcertbundle: ${tokenService.certPath}\n`;
     }
 
-    const started = await spawnRegistry(dir, authYaml);
+    const started = await spawnRegistry(dir, authYaml + notificationsYaml(opts.notifications));
     const host = `127.0.0.1:${started.port}`;
     const base = `http://${host}`;
     const seen = new Map<string, { mediaType: string; size: number }>(); // manifest digest → for index entries
@@ -238,6 +250,16 @@ export async function startRegistry(opts: { auth?: RegistryAuth } = {}): Promise
 }
 
 // ---- the registry process --------------------------------------------------------------------
+
+/** The `notifications` section: one endpoint; header values are lists of strings in this config. */
+function notificationsYaml(notifications: RegistryNotifications | undefined): string {
+  if (notifications === undefined) return '';
+  const headers = notifications.token === undefined ? '' : `      headers:\n        Authorization: [${JSON.stringify(`Bearer ${notifications.token}`)}]\n`;
+  return (
+    `notifications:\n  endpoints:\n    - name: driftwatch\n      url: ${JSON.stringify(notifications.url)}\n${headers}` +
+    `      timeout: ${notifications.timeout ?? '2s'}\n      threshold: ${notifications.threshold ?? 3}\n      backoff: ${notifications.backoff ?? '1s'}\n`
+  );
+}
 
 async function freePort(): Promise<number> {
   const server = createNetServer();
