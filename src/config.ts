@@ -55,6 +55,19 @@ const httpUrl = z.string().superRefine((text, ctx) => {
   }
 });
 
+/** A PostgreSQL URL; the rest (password, sslmode…) may come from the PG* environment variables. Never echoed: it may hold a password. */
+const postgresUrl = z.string().superRefine((text, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
+    ctx.addIssue({ code: 'custom', message: `expected a PostgreSQL URL like postgres://driftwatch@db.internal:5432/driftwatch, got ${url ? url.protocol : 'text that is not a URL'}` });
+  }
+});
+
 const accessRule = z.strictObject({
   users: z.array(slackId('U|W', 'user')).default([]),
   groups: z.array(slackId('S', 'user group')).default([]),
@@ -82,7 +95,8 @@ export const configSchema = z
           return false;
         }
       }, 'expected an IANA time zone like UTC or Europe/Berlin'),
-    store: z.strictObject({ path: z.string().default('./data/driftwatch.db') }).prefault({}),
+    // `path`: the embedded SQLite file (the default); `url`: PostgreSQL instead, for several replicas.
+    store: z.strictObject({ path: z.string().default('./data/driftwatch.db'), url: postgresUrl.optional() }).prefault({}),
     server: z.strictObject({ port: z.number().int().min(0).max(65535).default(9090) }).prefault({}),
     clusters: z
       .array(

@@ -89,6 +89,16 @@ export function describeLocation(location: string): string {
   }
 }
 
+/** The password in a database URL (for the log redactor), if it has one. */
+export function passwordIn(location: string): string | undefined {
+  try {
+    const password = new URL(location).password;
+    return password ? decodeURIComponent(password) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const newerSchema = (where: string, version: number, key: string) =>
   new StoreError(`store ${where}: written by a newer Driftwatch (schema ${version}, this version knows ${migrations.length}); upgrade Driftwatch or use another ${key}`);
 

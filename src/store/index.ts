@@ -6,7 +6,7 @@ import { IncidentStore } from './incidents.js';
 import { Outbox } from './outbox.js';
 import { AuditLog } from './audit.js';
 
-export { StoreError } from './db.js';
+export { StoreError, passwordIn } from './db.js';
 
 /** The spine: one database (a SQLite file or PostgreSQL), one module per table family. */
 export class Store {
