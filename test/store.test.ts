@@ -303,6 +303,16 @@ describe.skipIf(!dialects.includes('postgres'))('store on postgres: connection f
     expect(() => Store.open(location, { timeoutMs: 2000 })).toThrow(/^store postgres:\/\/driftwatch@127\.0\.0\.1:1\/driftwatch_\d+: cannot open the database \(.*ECONNREFUSED/);
   });
 
+  it('a statement with no answer in time is a StoreError; the connection is replaced and the next call works', async () => {
+    const store = Store.open(await server!.createDatabase(), { timeoutMs: 1500 });
+    opened.push(store);
+    const started = performance.now();
+    expect(() => store.db.executor.execute('SELECT pg_sleep(5)', [])).toThrow(/^store postgres:\/\/driftwatch@.*: no answer within 1500 ms; the connection is reset$/);
+    expect(performance.now() - started).toBeLessThan(4000);
+    store.audit.record({ at: T0, actor: 'U1', action: 'pin', target: 't', before: null, after: null, result: 'ok', incidentId: null });
+    expect(store.audit.all()).toHaveLength(1);
+  });
+
   it('a wrong password is a StoreError, and the password is not in it', async () => {
     const location = (await server!.createDatabase()).replace(/:[^:@]+@/, ':not-the-password@');
     let refusal: unknown;

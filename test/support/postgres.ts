@@ -4,7 +4,7 @@
  * and removed after. PostgreSQL refuses to run as root and CI runs as root, so the server's
  * commands run as the `postgres` user (`runuser`) with the data dir chowned to it.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +16,9 @@ export interface TestPostgres {
   createDatabase(): Promise<string>;
   /** Runs SQL as the superuser in `database`. */
   query(database: string, sql: string): Promise<pg.QueryResult>;
-  /** Stops the server (fast shutdown: sessions are cut, as in a crash or a failover). */
-  stopServer(): void;
-  startServer(): void;
+  /** Stops the server (fast shutdown: sessions are cut, as in a crash or a failover) without blocking the event loop. */
+  stopServer(): Promise<void>;
+  startServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -59,17 +59,22 @@ export async function startPostgres(): Promise<TestPostgres> {
     chownSync(home, postgresUid!, postgresGid!);
     chownSync(passwordFile, postgresUid!, postgresGid!);
   }
+  const commandFor = (tool: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', join(found.bin, tool), ...args]] : [join(found.bin, tool), args]);
   const run = (tool: string, args: string[]) => {
-    const [command, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(found.bin, tool), ...args]] : [join(found.bin, tool), args];
-    const result = spawnSync(command, argv, { encoding: 'utf8', cwd: home });
+    const result = spawnSync(...commandFor(tool, args), { encoding: 'utf8', cwd: home });
     if (result.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed (${result.status}): ${result.stderr || result.stdout || result.error?.message}`);
   };
+  // The event loop keeps turning meanwhile, so a test can go on applying observations.
+  const runInBackground = (tool: string, args: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      execFile(...commandFor(tool, args), { cwd: home }, (error, stdout, stderr) => (error ? reject(new Error(`${tool} ${args.join(' ')} failed: ${stderr || stdout || error.message}`)) : resolve()));
+    });
   run('initdb', ['-D', data, '-U', 'postgres', `--pwfile=${passwordFile}`, '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync', '-E', 'UTF8', '--locale=C']);
   const port = await freePort();
   const options = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${home} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
-  const startServer = () => run('pg_ctl', ['-D', data, '-l', join(home, 'server.log'), '-w', '-t', '30', 'start', '-o', options]);
-  const stopServer = () => run('pg_ctl', ['-D', data, '-w', '-m', 'fast', 'stop']);
-  startServer();
+  const startArgs = ['-D', data, '-l', join(home, 'server.log'), '-w', '-t', '30', 'start', '-o', options];
+  const stopArgs = ['-D', data, '-w', '-m', 'fast', 'stop'];
+  run('pg_ctl', startArgs);
 
   const superuser = (database: string) => new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: SUPERUSER_PASSWORD, database });
   const query = async (database: string, sql: string) => {
@@ -90,11 +95,11 @@ export async function startPostgres(): Promise<TestPostgres> {
       return `postgres://${ROLE}:${PASSWORD}@127.0.0.1:${port}/${name}`;
     },
     query,
-    stopServer,
-    startServer,
+    stopServer: () => runInBackground('pg_ctl', stopArgs),
+    startServer: () => runInBackground('pg_ctl', startArgs),
     async stop() {
       try {
-        stopServer();
+        run('pg_ctl', stopArgs);
       } catch {
         // already stopped
       }
