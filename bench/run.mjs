@@ -6,6 +6,7 @@ const steps = [
   ['registry: 1000 tags in 20 repositories', ['node', '--expose-gc', 'bench/registry.mjs']],
   ['endpoints: 2000 endpoints on loopback', ['node', '--expose-gc', 'bench/endpoints.mjs']],
   ['kubernetes: 5000 pods in 50 Deployments', ['node', '--expose-gc', 'bench/kube.mjs']],
+  ['store: observations applied on SQLite vs PostgreSQL 15', ['node', 'bench/store.mjs']],
   ['slack: ack latency, observation → post, outbox under 429', ['npx', 'vitest', 'run', '--config', 'bench/vitest.config.ts']],
 ];
 
