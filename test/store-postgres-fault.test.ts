@@ -58,6 +58,7 @@ describe.skipIf(!postgresAvailable())('store on PostgreSQL: the server restarts 
     const failures: unknown[] = [];
     let outage: Promise<void> | undefined;
     let restarted = false;
+    let outageReported = false;
     try {
       // A watcher's loop: an observation that could not be applied is tried again (the next cycle
       // sees the same state); the clock moves on only once it was applied.
@@ -69,6 +70,7 @@ describe.skipIf(!postgresAvailable())('store on PostgreSQL: the server restarts 
           clock.advance(10_000);
         } catch (error) {
           failures.push(error);
+          if (!runtime.store.db.open) outageReported = true;
           // Bring it back once the outage has been seen a few times.
           if (failures.length === 5 && !restarted) {
             restarted = true;
@@ -79,6 +81,8 @@ describe.skipIf(!postgresAvailable())('store on PostgreSQL: the server restarts 
       }
       await outage;
       expect(failures.length, 'the outage was seen').toBeGreaterThanOrEqual(5);
+      expect(outageReported, 'the health check saw the store out of reach').toBe(true);
+      expect(runtime.store.db.open, 'and sees it back').toBe(true);
       for (const failure of failures) {
         expect(failure).toBeInstanceOf(StoreError);
         expect((failure as Error).message).toMatch(/^store postgres:\/\/driftwatch@127\.0\.0\.1:\d+\/driftwatch_\d+: /);

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Store, StoreError } from '../src/store/index.js';
+import { ConfigError, parseConfig } from '../src/config.js';
+import { Runtime } from '../src/runtime.js';
+import { createLogger, redact } from '../src/log.js';
 import { migrations } from '../src/store/migrations.js';
 import { postgresMigrations } from '../src/store/migrations-postgres.js';
 import type { IncidentRecord, ProblemRecord } from '../src/domain/model.js';
@@ -76,6 +79,22 @@ const incident = (overrides: Partial<Omit<IncidentRecord, 'id'>> = {}): Omit<Inc
 
 it('both dialects have the same numbered list of migrations', () => {
   expect(postgresMigrations.length, 'every migration in migrations.ts needs its PostgreSQL spelling in migrations-postgres.ts').toBe(migrations.length);
+});
+
+describe('store.url', () => {
+  it('selects PostgreSQL; anything but a postgres:// URL is refused naming the key, without echoing the value', () => {
+    expect(parseConfig({ store: { url: 'postgres://driftwatch@db.internal:5432/driftwatch' } }).store).toEqual({ path: './data/driftwatch.db', url: 'postgres://driftwatch@db.internal:5432/driftwatch' });
+    expect(parseConfig({}).store.url).toBeUndefined();
+    let refusal: unknown;
+    try {
+      parseConfig({ store: { url: 'mysql://root:hunter2-secret@db/driftwatch' } });
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(ConfigError);
+    expect((refusal as ConfigError).problems).toEqual([expect.stringMatching(/^store\.url: expected a PostgreSQL URL like postgres:\/\/driftwatch@db\.internal:5432\/driftwatch, got mysql:/)]);
+    expect((refusal as Error).message).not.toContain('hunter2-secret');
+  });
 });
 
 describe.each(dialects)('store on %s', (dialect) => {
@@ -311,6 +330,20 @@ describe.skipIf(!dialects.includes('postgres'))('store on postgres: connection f
     expect(performance.now() - started).toBeLessThan(4000);
     store.audit.record({ at: T0, actor: 'U1', action: 'pin', target: 't', before: null, after: null, result: 'ok', incidentId: null });
     expect(store.audit.all()).toHaveLength(1);
+  });
+
+  it('the runtime opens store.url and redacts its password from every log line', async () => {
+    const url = await server!.createDatabase();
+    const runtime = new Runtime(parseConfig({ store: { url } }), { log: createLogger({ level: 'silent' }) });
+    try {
+      runtime.store.audit.record({ at: T0, actor: 'U1', action: 'pin', target: 't', before: null, after: null, result: 'ok', incidentId: null });
+      expect(runtime.store.audit.all()).toHaveLength(1);
+      // The bare value, as a driver error or a stack might carry it (no URL around it to recognise).
+      const password = decodeURIComponent(new URL(url).password);
+      expect(redact(`scram exchange for ${password} failed`)).toBe('scram exchange for [redacted] failed');
+    } finally {
+      await runtime.stop(0);
+    }
   });
 
   it('a wrong password is a StoreError, and the password is not in it', async () => {

@@ -10,7 +10,7 @@ export interface Outcome {
  */
 export interface Executor {
   readonly dialect: 'sqlite' | 'postgres';
-  /** Whether it can still be used (false once closed). */
+  /** Whether it can be used: false once closed, and on PostgreSQL while the server is out of reach. */
   readonly open: boolean;
   execute(sql: string, parameters: readonly unknown[]): Outcome;
   /** Runs `work` atomically; nested calls become savepoints. `work` must be synchronous. */

@@ -39,7 +39,8 @@ export class Store {
     return this.db.transaction(work);
   }
 
+  /** Idempotent; not guarded by `db.open`, which is also false while PostgreSQL is out of reach. */
   close(): void {
-    if (this.db.open) this.db.close();
+    this.db.close();
   }
 }

@@ -25,6 +25,8 @@ export class PostgresExecutor implements Executor {
   private nextId = 0;
   private depth = 0;
   private closed = false;
+  /** Why the last round trip failed for want of a connection, until one succeeds again. */
+  private outage: string | undefined;
 
   constructor(
     url: string,
@@ -46,8 +48,9 @@ export class PostgresExecutor implements Executor {
     this.worker.on('error', () => {}); // a dead worker shows as calls that time out
   }
 
+  /** False while the server cannot be reached, so the health check reports the outage. */
   get open(): boolean {
-    return !this.closed;
+    return !this.closed && this.outage === undefined;
   }
 
   execute(sql: string, parameters: readonly unknown[]): Outcome {
@@ -94,12 +97,18 @@ export class PostgresExecutor implements Executor {
       for (let received = receiveMessageOnPort(this.port); received; received = receiveMessageOnPort(this.port)) {
         const answer = received.message as Answer;
         if (answer.id !== id) continue; // the late answer of a call that timed out
-        if ('error' in answer) throw new StoreError(`store ${this.where}: ${answer.error}${answer.code ? ` (${answer.code})` : ''}`);
+        if ('error' in answer) {
+          // No SQLSTATE (a socket error) or class 08/57 (connection, shutdown): the database is out of reach.
+          if (!answer.code || /^(08|57|E)/.test(answer.code)) this.outage = answer.error;
+          throw new StoreError(`store ${this.where}: ${answer.error}${answer.code ? ` (${answer.code})` : ''}`);
+        }
+        this.outage = undefined;
         return { rows: answer.rows, changes: answer.changes };
       }
       const left = deadline - performance.now();
       if (left <= 0) {
         this.port.postMessage({ reset: true });
+        this.outage = 'no answer in time';
         throw new StoreError(`store ${this.where}: no answer within ${this.timeoutMs} ms; the connection is reset`);
       }
       Atomics.wait(this.signal, 0, 0, left);
