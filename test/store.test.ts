@@ -346,6 +346,27 @@ describe.skipIf(!dialects.includes('postgres'))('store on postgres: connection f
     }
   });
 
+  it('PG* environment variables complete the URL (PGPASSWORD, PGSSLMODE)', async () => {
+    const url = new URL(await server!.createDatabase());
+    const password = decodeURIComponent(url.password);
+    url.password = '';
+    const saved = { PGPASSWORD: process.env.PGPASSWORD, PGSSLMODE: process.env.PGSSLMODE };
+    try {
+      process.env.PGSSLMODE = 'require'; // the test server has no TLS: refused, so the variable is read
+      expect(() => Store.open(url.toString(), { timeoutMs: 3000 })).toThrow(/cannot open the database \(.*(SSL|ssl)/);
+      process.env.PGSSLMODE = 'disable';
+      process.env.PGPASSWORD = password;
+      const store = Store.open(url.toString());
+      opened.push(store);
+      expect(store.audit.all()).toEqual([]);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
   it('a wrong password is a StoreError, and the password is not in it', async () => {
     const location = (await server!.createDatabase()).replace(/:[^:@]+@/, ':not-the-password@');
     let refusal: unknown;

@@ -4,7 +4,7 @@ import type { Executor, Outcome } from './executor.js';
 import { postgresWorkerSource } from './postgres-worker.js';
 import { StoreError } from './errors.js';
 
-type Answer = { id: number; rows: Record<string, unknown>[]; changes: number } | { id: number; error: string; code?: string };
+type Answer = { id: number; rows: Record<string, unknown>[]; changes: number } | { id: number; error: string; code?: string; connectionLost: boolean };
 
 /**
  * PostgreSQL behind the store's synchronous interface: a worker thread owns the `pg` connection,
@@ -98,8 +98,7 @@ export class PostgresExecutor implements Executor {
         const answer = received.message as Answer;
         if (answer.id !== id) continue; // the late answer of a call that timed out
         if ('error' in answer) {
-          // No SQLSTATE (a socket error) or class 08/57 (connection, shutdown): the database is out of reach.
-          if (!answer.code || /^(08|57|E)/.test(answer.code)) this.outage = answer.error;
+          if (answer.connectionLost) this.outage = answer.error;
           throw new StoreError(`store ${this.where}: ${answer.error}${answer.code ? ` (${answer.code})` : ''}`);
         }
         this.outage = undefined;

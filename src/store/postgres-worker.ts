@@ -5,7 +5,7 @@
  * .ts file); `pg` is required by the absolute path the main thread resolved.
  *
  * Protocol: the main thread posts `{ id, sql, parameters, tx }` and blocks on `signal`; the worker
- * posts `{ id, rows, changes }` or `{ id, error, code }`, then sets `signal` to 1 and notifies.
+ * posts `{ id, rows, changes }` or `{ id, error, code, connectionLost }`, then sets `signal` to 1 and notifies.
  * `{ reset: true }` (sent when the main thread gave up waiting) drops the connection at once.
  *
  * Connections: a lost connection is replaced on the next statement, so a PostgreSQL restart
@@ -33,19 +33,30 @@ function drop(which) {
   which.end().catch(() => {});
 }
 
+// After a failed connect, calls fail at once with its error for a second instead of each
+// blocking the main thread on another attempt (a host that drops packets takes the whole timeout).
+const RETRY_CONNECT_AFTER_MS = 1000;
+let connectFailure = null;
+let connectAgainAt = 0;
+
 async function connection() {
   if (client) return client;
+  if (connectFailure && Date.now() < connectAgainAt) throw connectFailure;
   if (!connecting) {
     const fresh = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, application_name: 'driftwatch' });
     fresh.on('error', () => drop(fresh));
     fresh.on('end', () => { if (client === fresh) client = null; if (txClient === fresh) txClient = 'lost'; });
-    connecting = fresh.connect().then(() => { client = fresh; return fresh; }, (error) => { drop(fresh); throw error; }).finally(() => { connecting = null; });
+    connecting = fresh.connect().then(
+      () => { client = fresh; connectFailure = null; return fresh; },
+      (error) => { drop(fresh); connectFailure = error; connectAgainAt = Date.now() + RETRY_CONNECT_AFTER_MS; throw error; },
+    ).finally(() => { connecting = null; });
   }
   return connecting;
 }
 
-// SQLSTATE classes that mean the connection (not the statement) failed.
-const connectionLost = (error) => !error.code || /^(08|57|53|58|XX)/.test(error.code);
+// The connection (not the statement) failed: a socket error (no SQLSTATE, or ECONNREFUSED and
+// the like), or SQLSTATE class 08 (connection), 57 (shutdown, cancel), 53 (resources), 58, XX.
+const connectionLost = (error) => !error.code || /^(08|57|53|58|XX|E[A-Z])/.test(error.code);
 
 async function run(message) {
   const inside = message.tx === 'in' || message.tx === 'end';
@@ -87,7 +98,7 @@ port.on('message', (message) => {
   }
   queue = queue.then(() => run(message)).then(
     (outcome) => answer({ id: message.id, ...outcome }),
-    (error) => answer({ id: message.id, error: String(error && error.message || error), code: error && error.code }),
+    (error) => answer({ id: message.id, error: String(error && error.message || error), code: error && error.code, connectionLost: connectionLost(error || {}) }),
   );
 });
 `;
