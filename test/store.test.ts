@@ -122,10 +122,12 @@ describe.each(dialects)('store on %s', (dialect) => {
     const store = await fresh(dialect);
     store.subjects.setState('worker:b', 'spec', { labels: { team: 'core' } }, T0);
     store.subjects.setState('worker:a', 'spec', { labels: {} }, T0);
+    store.subjects.setState('worker:C', 'spec', { labels: {} }, T0);
     store.subjects.setState('worker:b', 'spec', { labels: { team: 'edge' } }, T0 + 10);
     expect(store.subjects.state('worker:b', 'spec')).toEqual({ value: { labels: { team: 'edge' } }, updatedAt: T0 + 10 });
     expect(store.subjects.state('worker:c', 'spec')).toBeUndefined();
-    expect(store.subjects.allStates('spec').map((row) => row.subject)).toEqual(['worker:a', 'worker:b']);
+    // Byte order on both (a natural-language collation would put `worker:C` last).
+    expect(store.subjects.allStates('spec').map((row) => row.subject)).toEqual(['worker:C', 'worker:a', 'worker:b']);
 
     store.subjects.setLinks('worker:a', 'kube', ['image:x', 'image:y', 'image:y', 'worker:a']);
     store.subjects.setLinks('worker:b', 'kube', ['worker:a']);

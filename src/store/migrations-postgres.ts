@@ -3,7 +3,8 @@
  * entry, so a schema version means the same tables on both dialects. Only types differ: BIGINT
  * for epoch milliseconds and ids (INTEGER is 32-bit here), identity columns instead of
  * AUTOINCREMENT. `digests` gets a `seq` column because PostgreSQL has no rowid, and the history
- * breaks ties in insertion order. A test checks both lists have the same length.
+ * breaks ties in insertion order. Text that queries sort by is COLLATE "C": byte order, as SQLite
+ * sorts, whatever the database's default locale. A test checks both lists have the same length.
  */
 export const postgresMigrations: string[] = [
   `
@@ -21,7 +22,7 @@ export const postgresMigrations: string[] = [
   CREATE INDEX events_subject ON events(subject, at);
 
   CREATE TABLE subject_state (
-    subject TEXT NOT NULL,
+    subject TEXT COLLATE "C" NOT NULL,
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     updated_at BIGINT NOT NULL,
@@ -37,8 +38,8 @@ export const postgresMigrations: string[] = [
   CREATE INDEX links_b ON links(b);
 
   CREATE TABLE problems (
-    subject TEXT NOT NULL,
-    kind TEXT NOT NULL,
+    subject TEXT COLLATE "C" NOT NULL,
+    kind TEXT COLLATE "C" NOT NULL,
     severity TEXT NOT NULL,
     state TEXT NOT NULL,
     bad_streak INTEGER NOT NULL DEFAULT 0,
@@ -103,7 +104,7 @@ export const postgresMigrations: string[] = [
   CREATE INDEX outbox_pending ON outbox(status, id);
 
   CREATE TABLE digests (
-    ref TEXT NOT NULL,
+    ref TEXT COLLATE "C" NOT NULL,
     digest TEXT NOT NULL,
     platforms TEXT NOT NULL DEFAULT '{}',
     first_seen BIGINT NOT NULL,

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { freePort } from './product.js';
 
 export interface TestPostgres {
-  /** `postgres://driftwatch:<password>@127.0.0.1:<port>/<database>` for a fresh, empty database. */
+  /** `postgres://driftwatch:<password>@127.0.0.1:<port>/<database>` for a fresh, empty database (ICU en-US collation). */
   createDatabase(): Promise<string>;
   /** Runs SQL as the superuser in `database`. */
   query(database: string, sql: string): Promise<pg.QueryResult>;
@@ -91,7 +91,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   return {
     async createDatabase() {
       const name = `driftwatch_${++databases}`;
-      await query('postgres', `CREATE DATABASE ${name} OWNER ${ROLE}`);
+      // A natural-language collation, as a production database usually has (not the C of initdb here).
+      await query('postgres', `CREATE DATABASE ${name} OWNER ${ROLE} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`);
       return `postgres://${ROLE}:${PASSWORD}@127.0.0.1:${port}/${name}`;
     },
     query,
