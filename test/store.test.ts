@@ -81,6 +81,20 @@ it('both dialects have the same numbered list of migrations', () => {
   expect(postgresMigrations.length, 'every migration in migrations.ts needs its PostgreSQL spelling in migrations-postgres.ts').toBe(migrations.length);
 });
 
+it('opens a SQLite file written by the previous version (its schema and rows as they were)', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'dw-store-')), 'old.db');
+  const old = new Database(path);
+  for (const migration of migrations) old.exec(migration);
+  old.pragma(`user_version = ${migrations.length}`);
+  old.prepare("INSERT INTO outbox (key, channel, kind, incident_id, role, message, created_at, next_attempt_at) VALUES ('root-1', 'C0ALERTS', 'post', 1, 'root', ?, ?, 0)").run(JSON.stringify(message('from before')), T0);
+  old.prepare('INSERT INTO digests (ref, digest, platforms, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)').run('docker.io/library/nginx:latest', 'sha256:aa', '{}', T0, T0);
+  old.close();
+  const store = Store.open(path);
+  opened.push(store);
+  expect(store.outbox.pending().map((row) => [row.key, row.message.title])).toEqual([['root-1', ['from before']]]);
+  expect(store.digests.historyOf('nginx').map((sighting) => sighting.digest)).toEqual(['sha256:aa']);
+});
+
 describe('store.url', () => {
   it('selects PostgreSQL; anything but a postgres:// URL is refused naming the key, without echoing the value', () => {
     expect(parseConfig({ store: { url: 'postgres://driftwatch@db.internal:5432/driftwatch' } }).store).toEqual({ path: './data/driftwatch.db', url: 'postgres://driftwatch@db.internal:5432/driftwatch' });
