@@ -39,7 +39,9 @@ export class PostgresExecutor implements Executor {
     const pgPath = createRequire(import.meta.url).resolve('pg');
     this.worker = new Worker(postgresWorkerSource, {
       eval: true,
-      workerData: { pgPath, port: port2, signal: this.signal, url, timeoutMs: Math.max(1000, timeoutMs - 500) },
+      // Connecting takes milliseconds on a LAN; a short bound keeps an unreachable host from
+      // holding the main thread for long (the worker then waits before trying again).
+      workerData: { pgPath, port: port2, signal: this.signal, url, connectTimeoutMs: Math.min(2000, Math.max(500, timeoutMs - 500)) },
       transferList: [port2],
     });
     // Neither keeps the process alive: answers are read synchronously, never by an event.

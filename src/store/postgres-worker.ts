@@ -16,7 +16,7 @@
 export const postgresWorkerSource = String.raw`
 const { workerData } = require('node:worker_threads');
 const pg = require(workerData.pgPath);
-const { port, signal, url, timeoutMs } = workerData;
+const { port, signal, url, connectTimeoutMs } = workerData;
 
 // int8 (counts, BIGINT epoch milliseconds and ids) as numbers, as SQLite gives them.
 pg.types.setTypeParser(20, (text) => Number(text));
@@ -33,22 +33,29 @@ function drop(which) {
   which.end().catch(() => {});
 }
 
-// After a failed connect, calls fail at once with its error for a second instead of each
-// blocking the main thread on another attempt (a host that drops packets takes the whole timeout).
-const RETRY_CONNECT_AFTER_MS = 1000;
+// After a failed connect, calls fail at once with its error for a while (1 s, doubling up to
+// 10 s) instead of each blocking the main thread on another attempt: a host that drops packets
+// holds each attempt for the whole connect timeout.
 let connectFailure = null;
 let connectAgainAt = 0;
+let connectBackoffMs = 1000;
 
 async function connection() {
   if (client) return client;
   if (connectFailure && Date.now() < connectAgainAt) throw connectFailure;
   if (!connecting) {
-    const fresh = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, application_name: 'driftwatch' });
+    const fresh = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, application_name: 'driftwatch' });
     fresh.on('error', () => drop(fresh));
     fresh.on('end', () => { if (client === fresh) client = null; if (txClient === fresh) txClient = 'lost'; });
     connecting = fresh.connect().then(
-      () => { client = fresh; connectFailure = null; return fresh; },
-      (error) => { drop(fresh); connectFailure = error; connectAgainAt = Date.now() + RETRY_CONNECT_AFTER_MS; throw error; },
+      () => { client = fresh; connectFailure = null; connectBackoffMs = 1000; return fresh; },
+      (error) => {
+        drop(fresh);
+        connectFailure = error;
+        connectAgainAt = Date.now() + connectBackoffMs;
+        connectBackoffMs = Math.min(10000, connectBackoffMs * 2);
+        throw error;
+      },
     ).finally(() => { connecting = null; });
   }
   return connecting;
