@@ -7,32 +7,55 @@ export type Db = Database.Database;
 
 export class StoreError extends Error {}
 
+/** The OS or SQLite reason of a failure, short: `EACCES: permission denied, mkdir '/x'`. */
+const reasonOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 /**
- * Opens the SQLite file (creating its folder), switches to WAL and applies pending migrations.
- * A file that isn't a database, or one written by a newer Driftwatch, is refused with a clear
- * error: it is never reset, because the timeline and the outbox in it are the user's.
+ * Opens the SQLite file (creating its folder), takes the exclusive lock, switches to WAL and
+ * applies pending migrations. A file that isn't a database, or one written by a newer
+ * Driftwatch, is refused with a clear error: it is never reset, because the timeline and the
+ * outbox in it are the user's. A file another Driftwatch holds is refused too: two writers on
+ * one outbox post every message twice.
  */
 export function openDb(path: string): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (error) {
+      throw new StoreError(`store ${path}: cannot create its folder ${dirname(path)} (${reasonOf(error)})`);
+    }
+  }
   let db: Db;
   try {
     db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
   } catch (error) {
-    const reason = (error as Error).message;
-    const what = /not a database|malformed/i.test(reason) ? 'the file is not a valid Driftwatch database' : 'cannot open the database';
-    throw new StoreError(`store ${path}: ${what} (${reason}); it was left untouched — move it aside to start afresh`);
+    throw new StoreError(`store ${path}: cannot open the database (${reasonOf(error)}); check that the folder ${dirname(path)} exists and is writable`);
   }
+  try {
+    // Fail at once rather than wait: a held lock means another process owns this file.
+    db.pragma('busy_timeout = 0');
+    // Taken on the first access and held until close (or the process dies): one writer per file.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
+  } catch (error) {
+    db.close();
+    const shaped = error as { code?: string };
+    if (shaped.code === 'SQLITE_BUSY' || shaped.code === 'SQLITE_LOCKED') throw new StoreError(`store ${path} is in use by another Driftwatch`);
+    const reason = reasonOf(error);
+    if (/not a database|malformed/i.test(reason)) throw new StoreError(`store ${path}: the file is not a valid Driftwatch database (${reason}); it was left untouched — move it aside to start afresh`);
+    throw new StoreError(`store ${path}: cannot open the database (${reason}${shaped.code ? `, ${shaped.code}` : ''}); check that the file and its folder ${dirname(path)} are writable`);
+  }
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
   let version: number;
   try {
     version = db.pragma('user_version', { simple: true }) as number;
     db.pragma('quick_check');
   } catch (error) {
     db.close();
-    throw new StoreError(`store ${path}: the file is not a valid Driftwatch database (${(error as Error).message}); it was left untouched — move it aside to start afresh`);
+    throw new StoreError(`store ${path}: the file is not a valid Driftwatch database (${reasonOf(error)}); it was left untouched — move it aside to start afresh`);
   }
   if (version > migrations.length) {
     db.close();
@@ -45,6 +68,12 @@ export function openDb(path: string): Db {
     })();
   }
   return db;
+}
+
+/** SQLite result codes that mean the store can't take writes now (read-only, full, I/O). */
+export function isStoreFault(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^SQLITE_(READONLY|FULL|IOERR|CANTOPEN|CORRUPT|BUSY|LOCKED|NOTADB)/.test(code);
 }
 
 /** Prepares each SQL text once per database: preparing is most of the cost of a small query. */

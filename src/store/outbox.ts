@@ -14,8 +14,11 @@ export interface OutboxRow {
   /** Key of the message whose thread this one goes into, when that isn't an incident root. */
   threadOf: string | null;
   message: MessageModel;
-  status: 'pending' | 'sent' | 'failed' | 'superseded';
+  /** `refused`: Slack refused it for good (not_in_channel…); kept, and sent again when the bot joins. */
+  status: 'pending' | 'sent' | 'failed' | 'superseded' | 'refused';
   attempts: number;
+  /** The last attempt's outcome is unknown (timeout, 5xx, reset, crash): search before posting again. */
+  inDoubt: boolean;
   nextAttemptAt: number;
   ts: string | null;
   error: string | null;
@@ -35,6 +38,7 @@ interface Row {
   message: string;
   status: string;
   attempts: number;
+  in_doubt: number;
   next_attempt_at: number;
   ts: string | null;
   error: string | null;
@@ -53,6 +57,7 @@ const fromRow = (row: Row): OutboxRow => ({
   message: JSON.parse(row.message) as MessageModel,
   status: row.status as OutboxRow['status'],
   attempts: row.attempts,
+  inDoubt: row.in_doubt === 1,
   nextAttemptAt: row.next_attempt_at,
   ts: row.ts,
   error: row.error,
@@ -93,15 +98,47 @@ export class Outbox {
 
   /** Recorded before a send, so a restart knows the message may already be in Slack. */
   markAttempt(id: number): void {
-    this.sql('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?').run(id);
+    this.sql('UPDATE outbox SET attempts = attempts + 1, in_doubt = 1 WHERE id = ?').run(id);
   }
 
   markSent(id: number, ts: string, at: number): void {
-    this.sql("UPDATE outbox SET status = 'sent', ts = ?, sent_at = ?, error = NULL WHERE id = ?").run(ts, at, id);
+    this.sql("UPDATE outbox SET status = 'sent', ts = ?, sent_at = ?, error = NULL, in_doubt = 0 WHERE id = ?").run(ts, at, id);
   }
 
-  retryLater(id: number, nextAttemptAt: number, error: string): void {
-    this.sql('UPDATE outbox SET next_attempt_at = ?, error = ? WHERE id = ?').run(nextAttemptAt, error, id);
+  /** `inDoubt`: the attempt's outcome is unknown, so the next one searches first. */
+  retryLater(id: number, nextAttemptAt: number, error: string, inDoubt: boolean): void {
+    this.sql('UPDATE outbox SET next_attempt_at = ?, error = ?, in_doubt = ? WHERE id = ?').run(nextAttemptAt, error, inDoubt ? 1 : 0, id);
+  }
+
+  /** Slack refused it for good (the bot isn't in the channel…): kept until the bot joins or the next start. */
+  markRefused(id: number, error: string): void {
+    this.sql("UPDATE outbox SET status = 'refused', error = ?, in_doubt = 0 WHERE id = ?").run(error, id);
+  }
+
+  /** Puts refused rows (of `channel`, or all) back in the queue, in their order; returns how many. */
+  requeueRefused(channel?: string): number {
+    const changes =
+      channel === undefined
+        ? this.sql("UPDATE outbox SET status = 'pending', next_attempt_at = 0 WHERE status = 'refused'").run().changes
+        : this.sql("UPDATE outbox SET status = 'pending', next_attempt_at = 0 WHERE status = 'refused' AND channel = ?").run(channel).changes;
+    if (changes > 0) for (const listener of this.listeners) listener();
+    return changes;
+  }
+
+  /** Refused rows per channel, for /readyz and `driftwatch_outbox_refused`. */
+  refusedByChannel(): Array<{ channel: string; count: number; error: string | null }> {
+    return this.sql<[], { channel: string; count: number; error: string | null }>(
+      "SELECT channel, COUNT(*) AS count, MAX(error) AS error FROM outbox WHERE status = 'refused' GROUP BY channel ORDER BY channel",
+    ).all();
+  }
+
+  /** Channels with rows waiting, so each gets its own delivery lane. */
+  pendingChannels(): string[] {
+    return this.sql<[], { channel: string }>("SELECT DISTINCT channel FROM outbox WHERE status = 'pending'").all().map((row) => row.channel);
+  }
+
+  pendingIn(channel: string): OutboxRow[] {
+    return this.sql<[string], Row>("SELECT * FROM outbox WHERE status = 'pending' AND channel = ? ORDER BY id").all(channel).map(fromRow);
   }
 
   markFailed(id: number, error: string): void {
@@ -122,12 +159,14 @@ export class Outbox {
     return this.sql<[], { next: number | null }>("SELECT MIN(next_attempt_at) AS next FROM outbox WHERE status = 'pending'").get()?.next ?? undefined;
   }
 
+  /** Rows not delivered: refused for now (kept) or failed for good. */
   failedCount(): number {
-    return this.sql<[], { n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'").get()!.n;
+    return this.sql<[], { n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE status IN ('failed', 'refused')").get()!.n;
   }
 
+  /** Rows not delivered: refused for now (kept) or failed for good. */
   failed(): OutboxRow[] {
-    return this.sql<[], Row>("SELECT * FROM outbox WHERE status = 'failed' ORDER BY id").all().map(fromRow);
+    return this.sql<[], Row>("SELECT * FROM outbox WHERE status IN ('failed', 'refused') ORDER BY id").all().map(fromRow);
   }
 
   all(): OutboxRow[] {
