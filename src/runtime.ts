@@ -162,6 +162,28 @@ export class Runtime {
     return this.poster;
   }
 
+  /** The bot joined `channel` (Slack's member_joined_channel): deliver what Slack refused there. */
+  channelJoined(channel: string): void {
+    this.poster?.channelJoined(channel);
+  }
+
+  /**
+   * /readyz: the store (not ready while it can't take writes) and delivery (always ready, but
+   * says how many messages wait and which channels refuse them — a refused alert is kept, and seen).
+   */
+  private storeAndDeliveryChecks(): Record<string, { ok: boolean; detail?: string }> {
+    const { store } = this;
+    const problem = this.poster?.storeProblem();
+    if (!store.db.open || problem) return { store: { ok: false, detail: problem ?? 'closed' }, delivery: { ok: true, detail: 'paused while the store fails' } };
+    try {
+      const refused = store.outbox.refusedByChannel();
+      const where = refused.map(({ channel, count, error }) => `${count} in ${channel} (${error ?? 'refused'})`).join(', ');
+      return { store: { ok: true }, delivery: { ok: true, detail: `${store.outbox.depth()} pending, ${refused.reduce((sum, row) => sum + row.count, 0)} refused by Slack${where ? `: ${where}` : ''}` } };
+    } catch (error) {
+      return { store: { ok: false, detail: (error as Error).message }, delivery: { ok: true } };
+    }
+  }
+
   /** Delivery, the watchers and the health server: everything `run` and `console` need. */
   async startServices(options: { service: MessageService; slackConnected?: () => boolean }): Promise<void> {
     this.startDelivery(options.service);
@@ -189,16 +211,17 @@ export class Runtime {
       metrics,
       {
         checks: () => ({
-          store: { ok: store.db.open },
-          // Messages Slack refused for good (channel_not_found, not_in_channel…): visible, not fatal.
-          delivery: { ok: true, detail: `${store.outbox.depth()} pending, ${store.outbox.failedCount()} refused by Slack` },
+          ...this.storeAndDeliveryChecks(),
           ...(options.slackConnected ? { slack: { ok: options.slackConnected() } } : {}),
           ...Object.fromEntries(this.watchers.flatMap((watcher) => Object.entries(watcher.health?.() ?? {}))),
         }),
       },
       () => {
+        if (!store.db.open) return;
         metrics.outboxDepth.set(store.outbox.depth());
         metrics.outboxFailed.set(store.outbox.failedCount());
+        metrics.outboxRefused.reset();
+        for (const { channel, count } of store.outbox.refusedByChannel()) metrics.outboxRefused.set({ channel }, count);
       },
     ).catch((error: Error) => {
       // A busy port must not stop the bot from alerting; it only loses /healthz and /metrics.
@@ -210,20 +233,26 @@ export class Runtime {
 
   /** SIGTERM: stop the watchers, drain the outbox for a bounded time, close the store. */
   async shutdown(drainMs = 10_000): Promise<void> {
+    const deadline = Date.now() + drainMs;
+    const remaining = () => Math.max(0, deadline - Date.now());
+    const bounded = (work: Promise<unknown>) => Promise.race([work, new Promise((resolve) => setTimeout(resolve, remaining()).unref())]);
     if (this.ticker) clearInterval(this.ticker);
-    await Promise.allSettled(this.watchers.map((watcher) => watcher.stop()));
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    await this.stop(drainMs);
-    await this.registryClient?.close();
+    await bounded(Promise.allSettled(this.watchers.map((watcher) => watcher.stop())));
+    this.server?.closeAllConnections();
+    await bounded(new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve())));
+    await this.stop(remaining());
+    await bounded(this.registryClient?.close() ?? Promise.resolve());
   }
 
   /** Stops delivery after draining for at most `drainMs` (DESIGN.md: 10 s on SIGTERM), then closes the store. */
   async stop(drainMs = 10_000): Promise<void> {
+    const deadline = Date.now() + drainMs;
     await rolloutFollower(this).stopAll();
     if (this.poster) {
-      const drained = await this.poster.drain(drainMs);
-      if (!drained) this.log.warn({ pending: this.store.outbox.depth() }, 'stopping with messages still in the outbox; they are delivered at the next start');
-      await this.poster.stop();
+      const drained = await this.poster.drain(Math.max(0, deadline - Date.now()));
+      if (!drained) this.log.warn({ pending: this.poster.storeProblem() ? 'unknown (store failing)' : this.store.outbox.depth() }, 'stopping with messages still in the outbox; they are delivered at the next start');
+      // A call still hung is abandoned at the deadline: its row stays in doubt and is searched for at the next start.
+      await this.poster.stop(deadline);
     }
     this.store.close();
   }
