@@ -18,7 +18,8 @@ export interface PosterMetrics {
   failed(): void;
 }
 
-type Outcome = 'delivered' | 'blocked' | 'failed';
+/** `waiting`: not tried, its parent isn't delivered yet; `blocked`: tried, retried later. */
+type Outcome = 'delivered' | 'blocked' | 'waiting' | 'failed';
 
 /** How an error leaves a row: retried (searching first when the outcome is unknown), kept, or failed. */
 export function decideAfterError(error: unknown): { action: 'retry'; inDoubt: boolean; retryAfterMs: number } | { action: 'refused' } | { action: 'failed' } {
@@ -26,6 +27,30 @@ export function decideAfterError(error: unknown): { action: 'retry'; inDoubt: bo
   if (error.outcome === 'refused') return { action: 'refused' };
   if (!error.retryable) return { action: 'failed' };
   return { action: 'retry', inDoubt: error.outcome === 'unknown', retryAfterMs: error.retryAfterMs ?? 0 };
+}
+
+/** The lane a row waits in: an incident's thread, a message's thread, or the channel's top level. */
+export function laneOf(row: Pick<OutboxRow, 'incidentId' | 'threadOf' | 'channel'>): string {
+  return row.incidentId !== null ? `incident:${row.incidentId}` : row.threadOf ? `thread:${row.threadOf}` : `channel:${row.channel}`;
+}
+
+/**
+ * When the first of these pending rows (one channel's, in order) can move: the earliest lane
+ * head's next attempt, a reply head counting its pending parent's time. Undefined: none waits.
+ */
+export function nextLaneTime(rows: Array<Pick<OutboxRow, 'key' | 'incidentId' | 'threadOf' | 'channel' | 'nextAttemptAt'>>): number | undefined {
+  const byKey = new Map(rows.map((row) => [row.key, row]));
+  const heads = new Set<string>();
+  let next: number | undefined;
+  for (const row of rows) {
+    const lane = laneOf(row);
+    if (heads.has(lane)) continue;
+    heads.add(lane);
+    const parent = row.threadOf ? byKey.get(row.threadOf) : undefined;
+    const at = Math.max(row.nextAttemptAt, parent?.nextAttemptAt ?? 0);
+    next = next === undefined ? at : Math.min(next, at);
+  }
+  return next;
 }
 
 /** A store write failed (read-only, full, I/O): the pass stops and the poster backs off. */
@@ -51,6 +76,8 @@ export class Poster {
   private readonly busy = new Set<string>();
   private readonly again = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Channels whose last pass tried nothing. */
+  private readonly idlePasses = new Set<string>();
   /** Channels whose refusal was logged (once per channel until it is delivered again). */
   private readonly refusalLogged = new Set<string>();
   private storeFault: { since: number; attempts: number; reason: string } | undefined;
@@ -138,16 +165,18 @@ export class Poster {
     })();
   }
 
-  /** A timer for the channel's next due row (a backoff, a 429 pause). */
+  /** A timer for when the channel's next lane can move (a backoff, a 429 pause, a row that came due during the pass). */
   private scheduleNext(channel: string): void {
     if (this.stopped || this.storeFault) return;
     const existing = this.timers.get(channel);
     if (existing) clearTimeout(existing);
     const rows = this.guard(() => this.store.outbox.pendingIn(channel)) ?? [];
+    const next = nextLaneTime(rows);
+    if (next === undefined) return;
     const now = this.clock.now();
-    const future = rows.filter((row) => row.nextAttemptAt > now).map((row) => row.nextAttemptAt);
-    if (future.length === 0) return;
-    const wait = Math.max(10, Math.min(Math.min(...future) - now, this.maxBackoffMs));
+    // A head that is due yet was not even tried last pass waits on something else: don't spin.
+    const stuck = next <= now && this.idlePasses.has(channel);
+    const wait = stuck ? 1_000 : Math.max(10, Math.min(next - now, this.maxBackoffMs));
     const timer = setTimeout(() => {
       this.timers.delete(channel);
       this.kickChannel(channel);
@@ -191,17 +220,19 @@ export class Poster {
 
   private async deliverChannel(channel: string): Promise<number> {
     let delivered = 0;
+    this.idlePasses.add(channel);
     const blockedLanes = new Set<string>();
     for (const row of this.store.outbox.pendingIn(channel)) {
-      const lane = row.incidentId !== null ? `incident:${row.incidentId}` : row.threadOf ? `thread:${row.threadOf}` : `channel:${row.channel}`;
+      const lane = laneOf(row);
       if (blockedLanes.has(lane)) continue;
       if (row.nextAttemptAt > this.clock.now()) {
         blockedLanes.add(lane);
         continue;
       }
       const outcome = await this.deliver(row);
+      if (outcome !== 'waiting') this.idlePasses.delete(channel);
       if (outcome === 'delivered') delivered++;
-      else if (outcome === 'blocked') blockedLanes.add(lane);
+      else if (outcome === 'blocked' || outcome === 'waiting') blockedLanes.add(lane);
       if (this.stopped && outcome !== 'delivered') break;
     }
     return delivered;
@@ -224,7 +255,7 @@ export class Poster {
           this.store.outbox.markRefused(row.id, `the message it replies to was refused: ${parent.error ?? 'unknown'}`);
           return 'failed';
         }
-        return 'blocked';
+        return 'waiting';
       }
     }
     const delivery = { channel: row.channel, key: row.key, message: row.message, ...(threadTs && row.kind === 'post' ? { threadTs } : {}) };
