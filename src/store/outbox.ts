@@ -128,7 +128,8 @@ export class Outbox {
   /** Refused rows per channel, for /readyz and `driftwatch_outbox_refused`. */
   refusedByChannel(): Array<{ channel: string; count: number; error: string | null }> {
     return this.sql<[], { channel: string; count: number; error: string | null }>(
-      "SELECT channel, COUNT(*) AS count, MAX(error) AS error FROM outbox WHERE status = 'refused' GROUP BY channel ORDER BY channel",
+      // The first refused row's error is Slack's own word (its replies only point at it).
+      "SELECT channel, COUNT(*) AS count, (SELECT error FROM outbox AS first WHERE first.channel = outbox.channel AND first.status = 'refused' ORDER BY first.id LIMIT 1) AS error FROM outbox WHERE status = 'refused' GROUP BY channel ORDER BY channel",
     ).all();
   }
 
