@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.js';
 
@@ -9,6 +9,21 @@ export class StoreError extends Error {}
 
 /** The OS or SQLite reason of a failure, short: `EACCES: permission denied, mkdir '/x'`. */
 const reasonOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Why the nearest existing ancestor of `folder` can't take a new folder: Node's recursive mkdir
+ * reports ENOENT on a read-only mount, the ancestor's own access check says EROFS/EACCES.
+ */
+function ancestorProblem(folder: string): unknown {
+  let current = folder;
+  while (!existsSync(current) && dirname(current) !== current) current = dirname(current);
+  try {
+    accessSync(current, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
 
 /**
  * Opens the SQLite file (creating its folder), takes the exclusive lock, switches to WAL and
@@ -22,7 +37,17 @@ export function openDb(path: string): Db {
     try {
       mkdirSync(dirname(path), { recursive: true });
     } catch (error) {
-      throw new StoreError(`store ${path}: cannot create its folder ${dirname(path)} (${reasonOf(error)})`);
+      throw new StoreError(`store ${path}: cannot create its folder ${dirname(path)} (${reasonOf(ancestorProblem(dirname(path)) ?? error)})`);
+    }
+  }
+  if (path !== ':memory:') {
+    // SQLite only says "unable to open database file"; the OS says why (EACCES, EROFS…).
+    for (const target of existsSync(path) ? [dirname(path), path] : [dirname(path)]) {
+      try {
+        accessSync(target, constants.R_OK | constants.W_OK);
+      } catch (error) {
+        throw new StoreError(`store ${path}: ${target === path ? 'the file' : `its folder ${target}`} is not writable (${reasonOf(error)})`);
+      }
     }
   }
   let db: Db;
