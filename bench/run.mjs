@@ -6,7 +6,8 @@ const steps = [
   ['registry: 1000 tags in 20 repositories', ['node', '--expose-gc', 'bench/registry.mjs']],
   ['endpoints: 2000 endpoints on loopback', ['node', '--expose-gc', 'bench/endpoints.mjs']],
   ['kubernetes: 5000 pods in 50 Deployments', ['node', '--expose-gc', 'bench/kube.mjs']],
-  ['slack: ack latency, observation → post, outbox under 429', ['npx', 'vitest', 'run', '--config', 'bench/vitest.config.ts']],
+  ['slack: ack latency, observation → post, outbox under 429', ['npx', 'vitest', 'run', '--config', 'bench/vitest.config.ts', 'bench/slack.bench.ts']],
+  ['delivery: 429 storm — Slack calls per delivered message, drain time after the storm', ['node', 'bench/delivery.mjs']],
 ];
 
 let failed = 0;
