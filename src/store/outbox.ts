@@ -85,7 +85,8 @@ export class Outbox {
   enqueue(entry: { key: string; channel: string; kind: OutboxRow['kind']; incidentId: number | null; role: OutboxRole; message: MessageModel; at: number; threadOf?: string }): void {
     if (entry.kind === 'update' && entry.incidentId !== null) {
       // Only the newest state of a root matters: older pending updates are superseded.
-      this.sql("UPDATE outbox SET status = 'superseded' WHERE kind = 'update' AND incident_id = ? AND status = 'pending'").run(entry.incidentId);
+      // A refused update waiting for the bot to join is superseded the same way.
+      this.sql("UPDATE outbox SET status = 'superseded' WHERE kind = 'update' AND incident_id = ? AND status IN ('pending', 'refused')").run(entry.incidentId);
     }
     this.sql('INSERT OR IGNORE INTO outbox (key, channel, kind, incident_id, role, thread_of, message, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)')
       .run(entry.key, entry.channel, entry.kind, entry.incidentId, entry.role, entry.threadOf ?? null, JSON.stringify(entry.message), entry.at);
