@@ -87,6 +87,17 @@ describe('unknown and definite outcomes', () => {
     expect(posts(fake)).toHaveLength(1);
   });
 
+  it('a search that gets a 429 leaves the message in doubt: the next attempt searches again, never posts blindly', async () => {
+    const { fake, runtime } = await startBot({ timeoutMs: 500 });
+    fake.failNext('chat.postMessage', { hold: true });
+    fake.failNext('conversations.history', { status: 429, retryAfter: 1 });
+    alert(runtime, CHANNEL_A, 'doubt-1', 'posted, answer lost, search limited');
+    await waitFor(() => runtime.store.outbox.byKey('doubt-1')?.status === 'sent', { timeoutMs: 15_000, what: 'row marked sent' });
+    expect(searches(fake)).toHaveLength(2);
+    expect(posts(fake)).toHaveLength(1);
+    expect(fake.channel(CHANNEL_A).filter((message) => message.text === 'posted, answer lost, search limited')).toHaveLength(1);
+  });
+
   it('a 429, a 4xx and an ok:false are definite answers: never a history search', async () => {
     const { fake, runtime } = await startBot({ timeoutMs: 2_000 });
     fake.failNext('chat.postMessage', { status: 429, retryAfter: 1 });

@@ -252,7 +252,7 @@ export class Poster {
         }
         if (parent?.status === 'refused') {
           // Kept with its root: both go out, in order, when the bot joins.
-          this.store.outbox.markRefused(row.id, `the message it replies to was refused: ${parent.error ?? 'unknown'}`);
+          this.store.outbox.markRefused(row.id, `the message it replies to was refused: ${parent.error ?? 'unknown'}`, row.inDoubt);
           return 'failed';
         }
         return 'waiting';
@@ -262,24 +262,29 @@ export class Poster {
     // Only an attempt whose outcome is unknown may have reached Slack: search before sending again.
     const inDoubt = row.inDoubt;
     this.store.outbox.markAttempt(row.id);
+    // While searching, a failure leaves the doubt as it was: the search didn't answer it.
+    let searching = inDoubt;
     let answered: { ts: string; found: boolean };
     try {
       if (row.kind === 'update') {
+        searching = false;
         await this.service.update({ ...delivery, ts: threadTs! });
         answered = { ts: threadTs!, found: false };
       } else if (row.kind === 'file') {
         const upload = { ...delivery, threadTs: threadTs! };
         const found = inDoubt && this.service.findUpload ? await this.service.findUpload(upload, row.createdAt) : false;
+        searching = false;
         if (found) this.log.info({ key: row.key }, 'file was already uploaded before the answer was lost; not uploading it twice');
         else await this.service.upload(upload);
         answered = { ts: threadTs!, found };
       } else {
         const found = inDoubt ? await this.service.findByKey(delivery, row.createdAt) : undefined;
+        searching = false;
         if (found) this.log.info({ key: row.key, ts: found.ts }, 'message was already delivered before a restart; not posting it twice');
         answered = found ? { ts: found.ts, found: true } : { ts: (await this.service.post(delivery)).ts, found: false };
       }
     } catch (error) {
-      return this.afterError(row, error);
+      return this.afterError(row, error, searching);
     }
     this.refusalLogged.delete(row.channel);
     this.store.transaction(() => {
@@ -290,12 +295,13 @@ export class Poster {
     return 'delivered';
   }
 
-  private afterError(row: OutboxRow, error: unknown): Outcome {
+  /** `searching`: the error came from the look-up of a row in doubt, which stays in doubt. */
+  private afterError(row: OutboxRow, error: unknown, searching: boolean): Outcome {
     if (isStoreFault(error)) throw new StoreFault((error as Error).message);
     const reason = error instanceof Error ? error.message : String(error);
     const decision = decideAfterError(error);
     if (decision.action === 'refused') {
-      this.store.outbox.markRefused(row.id, reason);
+      this.store.outbox.markRefused(row.id, reason, searching);
       this.metrics?.failed();
       if (!this.refusalLogged.has(row.channel)) {
         this.refusalLogged.add(row.channel);
@@ -312,7 +318,7 @@ export class Poster {
     const backoff = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** Math.min(row.attempts, 16));
     // A 429 says exactly when: waiting longer than Retry-After only slows the drain.
     const wait = decision.retryAfterMs > 0 ? Math.min(this.maxBackoffMs, decision.retryAfterMs) : backoff;
-    this.store.outbox.retryLater(row.id, this.clock.now() + wait, reason, decision.inDoubt);
+    this.store.outbox.retryLater(row.id, this.clock.now() + wait, reason, decision.inDoubt || searching);
     this.metrics?.retried();
     this.log.warn({ key: row.key, attempt: row.attempts + 1, retryInMs: wait }, `delivery will be retried: ${reason}`);
     return 'blocked';

@@ -112,8 +112,8 @@ export class Outbox {
   }
 
   /** Slack refused it for good (the bot isn't in the channel…): kept until the bot joins or the next start. */
-  markRefused(id: number, error: string): void {
-    this.sql("UPDATE outbox SET status = 'refused', error = ?, in_doubt = 0 WHERE id = ?").run(error, id);
+  markRefused(id: number, error: string, inDoubt: boolean): void {
+    this.sql("UPDATE outbox SET status = 'refused', error = ?, in_doubt = ? WHERE id = ?").run(error, inDoubt ? 1 : 0, id);
   }
 
   /** Puts refused rows (of `channel`, or all) back in the queue, in their order; returns how many. */
