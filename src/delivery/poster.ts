@@ -131,9 +131,10 @@ export class Poster {
   async drain(deadlineMs: number): Promise<boolean> {
     const deadline = Date.now() + deadlineMs;
     const depth = () => this.guard(() => this.store.outbox.depth()) ?? 1;
+    // A hung call never holds the drain past its deadline.
+    const timeUp = sleep(deadlineMs).then(() => 0);
     while (Date.now() < deadline) {
-      // A hung call never holds the drain past its deadline.
-      const delivered = await Promise.race([this.runOnce().catch(() => 0), sleep(deadline - Date.now()).then(() => 0)]);
+      const delivered = await Promise.race([this.runOnce().catch(() => 0), timeUp]);
       if (depth() === 0) return true;
       // Nothing moved (waiting on a backoff or on a root): don't spin.
       if (delivered === 0) await sleep(Math.min(50, Math.max(0, deadline - Date.now())));
