@@ -29,6 +29,9 @@ export type CommandReply =
 
 export class UsageError extends Error {}
 
+/** An answer that is the whole reply: no usage line (visibility refusals say nothing more). */
+export class PlainRefusal extends Error {}
+
 export interface CommandSpec {
   family: string;
   name: string;

@@ -21,6 +21,7 @@ const eventWords: Record<string, string> = {
   'human.ack': 'acknowledged',
   'human.note': 'note',
   'human.mute': 'muted',
+  audit: 'audit',
 };
 
 export function eventWord(type: string): string {

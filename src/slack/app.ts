@@ -5,6 +5,10 @@ import type { MessageModel } from '../domain/messages.js';
 import type { Logger } from '../log.js';
 import { actionOf, toSlack } from './render.js';
 import { SlackPeople } from './people.js';
+import { incidentVisible, notInThisChannel } from '../commands/visibility.js';
+
+/** A payload without a channel is a foreign one (PRODUCTION.md "Visibility"): no incident lives here. */
+const NO_CHANNEL = 'no-channel';
 
 export interface SlackSettings {
   mode: 'socket' | 'http';
@@ -82,10 +86,23 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
     await ack();
     if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
     const kind = actionOf(action.action_id);
-    const channel = body.channel?.id ?? body.container?.channel_id ?? runtime.defaultChannel;
+    const channel = body.channel?.id ?? body.container?.channel_id ?? NO_CHANNEL;
     const messageTs = (body.message as { ts?: string; thread_ts?: string } | undefined)?.thread_ts ?? body.message?.ts;
     const ctx: CommandContext = { user: body.user.id, channel, face: 'slack', ...(messageTs ? { threadTs: messageTs } : {}) };
     try {
+      // A button about an incident acts only from the incident's own channel.
+      const incidentId = kind && kind !== 'confirm' && kind !== 'cancel' ? buttonIncident(kind, action.value ?? '') : undefined;
+      if (incidentId !== undefined) {
+        const incident = runtime.store.incidents.incident(incidentId);
+        if (!incidentVisible(incident, ctx)) {
+          runtime.audit({ actor: ctx.user, action: `button ${kind}`, target: `#${incidentId}`, result: `refused: not in channel ${channel}`, ...(incident ? { incidentId } : {}) });
+          await respond({ response_type: 'ephemeral', replace_original: false, ...toSlack({ tone: 'warning', title: [notInThisChannel(incidentId)] }) });
+          return;
+        }
+      } else if (kind !== 'confirm' && kind !== 'cancel') {
+        runtime.audit({ actor: ctx.user, action: `button ${String(kind).slice(0, 40)}`, target: String(action.value ?? '').slice(0, 200), result: 'refused: the button names no incident' });
+        return;
+      }
       switch (kind) {
         case 'confirm':
         case 'cancel': {
@@ -94,7 +111,7 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
           return;
         }
         case 'ack': {
-          await answer(respond, await runtime.bus.dispatch('incident', `ack #${action.value}`, ctx));
+          await answer(respond, await runtime.bus.dispatch('incident', `ack #${incidentId}`, ctx));
           return;
         }
         default: {
@@ -111,11 +128,15 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
   app.shortcut('add_to_timeline', async ({ ack, shortcut, client }) => {
     await ack();
     if (shortcut.type !== 'message_action') return;
-    const channel = shortcut.channel.id;
-    const message = shortcut.message as { ts: string; thread_ts?: string; text?: string; user?: string };
-    const incidentId = runtime.store.incidents.incidentByThread(channel, message.thread_ts ?? message.ts);
+    const channel = shortcut.channel?.id;
+    const message = shortcut.message as { ts?: string; thread_ts?: string; text?: string; user?: string } | undefined;
+    const threadTs = message?.thread_ts ?? message?.ts;
+    if (!channel || !message || !threadTs) return;
+    // Threads are looked up within the shortcut's own channel, so a message elsewhere names no incident here.
+    const incidentId = runtime.store.incidents.incidentByThread(channel, threadTs);
+    const incident = incidentId !== undefined ? runtime.store.incidents.incident(incidentId) : undefined;
     const tell = (text: string) => client.chat.postEphemeral({ channel, user: shortcut.user.id, text }).catch((error) => log.warn({ err: error }, 'ephemeral failed'));
-    if (!incidentId) {
+    if (!incidentId || !incidentVisible(incident, { face: 'slack', channel })) {
       await tell('That message is not in an incident thread; use /incident note #id <text> instead.');
       return;
     }
@@ -130,6 +151,18 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
 
   runtime.people = new SlackPeople(app.client);
   return { app, client: app.client, connected: () => (socketReceiver ? socketUp : true) };
+}
+
+/** The incident a button is about: the ack button's value is its id, the others carry `incident` in their JSON. */
+export function buttonIncident(kind: string, value: string): number | undefined {
+  if (kind === 'ack') return /^\d{1,12}$/.test(value) ? Number(value) : undefined;
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    const incident = parsed && typeof parsed === 'object' ? (parsed as { incident?: unknown }).incident : undefined;
+    return typeof incident === 'number' && Number.isSafeInteger(incident) ? incident : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What a button on an alert means as a command (buttons pass the same checks as commands). */
