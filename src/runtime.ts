@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from './domain/clock.js';
 import type { Config } from './config.js';
-import { logger as rootLogger, registerSecret, type Logger } from './log.js';
+import { logger as rootLogger, type Logger } from './log.js';
+import { configuredSecrets, registerSecret } from './redact.js';
 import type { MessageModel, MessageService } from './domain/messages.js';
 import { Store } from './store/index.js';
 import { IncidentEngine } from './incidents/engine.js';
@@ -101,10 +102,7 @@ export class Runtime {
   ) {
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? rootLogger();
-    for (const name of ['SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'SLACK_SIGNING_SECRET', 'CONFIGHUB_TOKEN', config.confighub?.tokenEnv]) {
-      if (name) registerSecret(process.env[name]);
-    }
-    for (const registry of Object.values(config.registries)) if (registry.passwordEnv) registerSecret(process.env[registry.passwordEnv]);
+    for (const secret of configuredSecrets(config, process.env)) registerSecret(secret);
     this.store = Store.open(config.store.path);
     this.defaultChannel = config.slack.channel ?? CONSOLE_CHANNEL;
     // Workers and endpoints name their cluster only in the config (an endpoint through its workload).
