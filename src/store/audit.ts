@@ -25,6 +25,11 @@ export class AuditLog {
     return Number(result.lastInsertRowid);
   }
 
+  /** The entries recorded at or after `at`, oldest first (`driftwatch audit --since`). */
+  since(at: number): AuditEntry[] {
+    return this.sql('SELECT id, at, actor, action, target, before, after, result, incident_id AS incidentId FROM audit WHERE at >= ? ORDER BY id').all(at) as AuditEntry[];
+  }
+
   all(): AuditEntry[] {
     return (this.sql('SELECT id, at, actor, action, target, before, after, result, incident_id AS incidentId FROM audit ORDER BY id').all() as AuditEntry[]);
   }
