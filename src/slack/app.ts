@@ -1,4 +1,5 @@
-import { App, LogLevel, SocketModeReceiver, type RespondFn, type webApi } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type RespondFn, type webApi } from '@slack/bolt';
+import { guardSlackRequests } from './request-guard.js';
 import type { CommandFace } from '../runtime.js';
 import type { CommandContext, CommandReply } from '../commands/types.js';
 import type { MessageModel } from '../domain/messages.js';
@@ -48,9 +49,15 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
   const clientOptions = { ...(settings.apiUrl ? { slackApiUrl: settings.apiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true };
   const logger = boltLogger(log);
   const socketReceiver = settings.mode === 'socket' ? new SocketModeReceiver({ appToken: settings.appToken!, logger, clientPingTimeout: 2000, installerOptions: { clientOptions } }) : undefined;
-  const app = socketReceiver
-    ? new App({ token: settings.botToken, receiver: socketReceiver, logger, clientOptions })
-    : new App({ token: settings.botToken, signingSecret: settings.signingSecret!, logger, clientOptions, port: settings.port });
+  const httpReceiver = socketReceiver ? undefined : new HTTPReceiver({ signingSecret: settings.signingSecret!, logger, port: settings.port });
+  if (httpReceiver) {
+    // Timestamps off either way and replayed signatures are refused before Bolt sees the request.
+    httpReceiver.requestListener = guardSlackRequests(httpReceiver.requestListener, {
+      secret: settings.signingSecret!,
+      refused: (reason) => log.warn({ reason }, 'refused a Slack request'),
+    });
+  }
+  const app = new App({ token: settings.botToken, receiver: (socketReceiver ?? httpReceiver)!, logger, clientOptions });
   // /readyz follows the socket: up on `connected`, down while it reconnects. HTTP mode is up once listening.
   let socketUp = false;
   socketReceiver?.client.on('connected', () => (socketUp = true));
