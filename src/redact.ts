@@ -27,19 +27,22 @@ export function clearSecrets(): void {
   secretValues.clear();
 }
 
-/** Token shapes; where a pattern has a group, that part (a label) is kept in front of the marker. */
+/**
+ * Token shapes; where a pattern has a group, that part (a label) is kept in front of the marker.
+ * Distinctive prefixes match even glued to other text (a log line cut or joined mid-word).
+ */
 const tokenPatterns: RegExp[] = [
   // PEM private keys, whole blocks; a block without its end line to the end of the text.
   /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*$)/g,
-  /\bxox[a-z]-[A-Za-z0-9-]{8,}/g, // Slack bot/user/config tokens (xoxb-, xoxp-, xoxe-…)
-  /\bxapp-[A-Za-z0-9-]{8,}/g, // Slack app-level tokens
+  /xox[a-z]-[A-Za-z0-9-]{8,}/g, // Slack bot/user/config tokens (xoxb-, xoxp-, xoxe-…)
+  /xapp-[A-Za-z0-9-]{8,}/g, // Slack app-level tokens
   /\bch_[A-Za-z0-9]{4,}[A-Za-z0-9._-]*/g, // ConfigHub worker tokens, as in seed 000's log line
-  /\bgithub_pat_[A-Za-z0-9_]{20,}/g, // GitHub fine-grained tokens
-  /\bgh[pousr]_[A-Za-z0-9]{20,}/g, // GitHub classic tokens
-  /\bglpat-[A-Za-z0-9_-]{20,}/g, // GitLab personal access tokens
-  /\bdckr_pat_[A-Za-z0-9_-]{20,}/g, // Docker Hub personal access tokens
+  /github_pat_[A-Za-z0-9_]{20,}/g, // GitHub fine-grained tokens
+  /gh[pousr]_[A-Za-z0-9]{20,}/g, // GitHub classic tokens
+  /glpat-[A-Za-z0-9_-]{20,}/g, // GitLab personal access tokens
+  /dckr_pat_[A-Za-z0-9_-]{20,}/g, // Docker Hub personal access tokens
   /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, // AWS access key ids
-  /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}/g, // JWTs
+  /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}/g, // JWTs
   // docker config.json `"auth": "<base64 user:password>"`, also as escaped JSON inside a log field.
   /(\\?"auth\\?"\s*:\s*\\?")[A-Za-z0-9+/=]{6,}/g,
   /\b((?:Bearer|Basic) )[A-Za-z0-9._~+/=-]{8,}/gi,
