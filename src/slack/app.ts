@@ -152,6 +152,15 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
     await tell(`Added to the timeline of #${incidentId}.`);
   });
 
+  // Anything else Slack may send (an old button, a forged action id, another shortcut) is acked
+  // and ignored, so Slack never shows the user a timeout for it.
+  app.action(/^(?!dw_)/, async ({ ack }) => {
+    await ack();
+  });
+  app.shortcut(/^(?!add_to_timeline$)/, async ({ ack }) => {
+    await ack();
+  });
+
   app.error(async (error) => {
     log.error({ err: error }, 'slack app error');
   });
