@@ -1,11 +1,11 @@
 import { pino, type Logger } from 'pino';
 import PinoPretty from 'pino-pretty';
 import { Writable } from 'node:stream';
-import { redact, redactFields } from './redact.js';
+import { redact, redactFields } from './domain/redact.js';
 
 export type { Logger };
 
-export { redact, registerSecret } from './redact.js';
+export { redact, registerSecret } from './domain/redact.js';
 
 /**
  * The process logger: JSON lines by default, pretty on a terminal. Fields and messages are

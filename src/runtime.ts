@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from './domain/clock.js';
 import type { Config } from './config.js';
 import { logger as rootLogger, type Logger } from './log.js';
-import { configuredSecrets, registerSecret } from './redact.js';
+import { configuredSecrets, registerSecret } from './domain/redact.js';
 import type { MessageModel, MessageService } from './domain/messages.js';
 import { Store } from './store/index.js';
 import { IncidentEngine } from './incidents/engine.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { configuredSecrets, redact, redactAndClip, registerSecret } from '../src/redact.js';
+import { configuredSecrets, redact, redactAndClip, registerSecret } from '../src/domain/redact.js';
 import { createLogger } from '../src/log.js';
 import { lastLogLines } from '../src/kube/pods.js';
 import { toSlack } from '../src/slack/render.js';

@@ -1,6 +1,6 @@
 import { attachmentBytes, type Line, type MessageModel } from '../domain/messages.js';
 import { formatTime } from '../domain/duration.js';
-import { redact } from '../redact.js';
+import { redact } from '../domain/redact.js';
 import { stripTerminalControls } from '../domain/untrusted.js';
 
 const toneMarks: Record<MessageModel['tone'], string> = { critical: '🔴', warning: '🟠', info: 'ℹ️ ', ok: '✅' };

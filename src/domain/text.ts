@@ -1,5 +1,5 @@
 /** Small text helpers every message uses; one copy of each. */
-import { redactAndClip } from '../redact.js';
+import { redactAndClip } from './redact.js';
 
 /** Cuts `text` to at most `max` characters, ending in `…` when it was longer; secrets are redacted before the cut. */
 export function clip(text: string, max = 60): string {

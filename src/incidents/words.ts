@@ -1,5 +1,5 @@
 import type { TimelineEvent } from '../store/events.js';
-import { redactAndClip } from '../redact.js';
+import { redactAndClip } from '../domain/redact.js';
 
 /** How a person is named in a postmortem: their display name, or the raw id when unknown. */
 export type NameOf = (user: string) => string;

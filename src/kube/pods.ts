@@ -9,7 +9,7 @@ import { digestOfImageId, shortDigest } from '../domain/image-ref.js';
 import { formatDuration } from '../domain/duration.js';
 import type { ProblemDetail } from '../domain/model.js';
 import type { RunningContainer } from '../domain/model.js';
-import { redact, redactAndClip } from '../redact.js';
+import { redact, redactAndClip } from '../domain/redact.js';
 
 /** A pod from a typed read (Date timestamps) or from a watch (string timestamps). */
 export type PodLike = Wire<V1Pod>;

@@ -1,6 +1,6 @@
 import type { Button, Line, MessageModel } from '../domain/messages.js';
 import { messageToPlainText } from '../domain/messages.js';
-import { redact, redactAndClip } from '../redact.js';
+import { redact, redactAndClip } from '../domain/redact.js';
 
 /** Slack's own date formatting, so each reader sees their time zone. */
 function slackDate(at: number): string {

@@ -1,7 +1,7 @@
 /** /healthz (the process answers), /readyz (each component and its state), /metrics (Prometheus). */
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../metrics.js';
-import { redactAndClip } from '../redact.js';
+import { redactAndClip } from '../domain/redact.js';
 
 export interface ReadinessCheck {
   ok: boolean;
