@@ -31,33 +31,41 @@ export function clearSecrets(): void {
  * Token shapes; where a pattern has a group, that part (a label) is kept in front of the marker.
  * Distinctive prefixes match even glued to other text (a log line cut or joined mid-word).
  */
-const tokenPatterns: RegExp[] = [
+/** Each shape with lower-case substrings it cannot match without: a cheap gate, since most text has none. */
+const tokenPatterns: Array<{ pattern: RegExp; hints: string[] }> = [
   // PEM private keys, whole blocks; a block without its end line to the end of the text.
-  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*$)/g,
-  /xox[a-z]-[A-Za-z0-9-]{8,}/g, // Slack bot/user/config tokens (xoxb-, xoxp-, xoxe-…)
-  /xapp-[A-Za-z0-9-]{8,}/g, // Slack app-level tokens
-  /\bch_[A-Za-z0-9]{4,}[A-Za-z0-9._-]*/g, // ConfigHub worker tokens, as in seed 000's log line
-  /github_pat_[A-Za-z0-9_]{20,}/g, // GitHub fine-grained tokens
-  /gh[pousr]_[A-Za-z0-9]{20,}/g, // GitHub classic tokens
-  /glpat-[A-Za-z0-9_-]{20,}/g, // GitLab personal access tokens
-  /dckr_pat_[A-Za-z0-9_-]{20,}/g, // Docker Hub personal access tokens
-  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, // AWS access key ids
-  /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}/g, // JWTs
+  { pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*$)/g, hints: ['private key-----'] },
+  { pattern: /xox[a-z]-[A-Za-z0-9-]{8,}/g, hints: ['xox'] }, // Slack bot/user/config tokens (xoxb-, xoxp-, xoxe-…)
+  { pattern: /xapp-[A-Za-z0-9-]{8,}/g, hints: ['xapp-'] }, // Slack app-level tokens
+  { pattern: /\bch_[A-Za-z0-9]{4,}[A-Za-z0-9._-]*/g, hints: ['ch_'] }, // ConfigHub worker tokens, as in seed 000's log line
+  { pattern: /github_pat_[A-Za-z0-9_]{20,}/g, hints: ['github_pat_'] }, // GitHub fine-grained tokens
+  { pattern: /gh[pousr]_[A-Za-z0-9]{20,}/g, hints: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'] }, // GitHub classic tokens
+  { pattern: /glpat-[A-Za-z0-9_-]{20,}/g, hints: ['glpat-'] }, // GitLab personal access tokens
+  { pattern: /dckr_pat_[A-Za-z0-9_-]{20,}/g, hints: ['dckr_pat_'] }, // Docker Hub personal access tokens
+  { pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, hints: ['akia', 'asia'] }, // AWS access key ids
+  { pattern: /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}/g, hints: ['eyj'] }, // JWTs
   // docker config.json `"auth": "<base64 user:password>"`, also as escaped JSON inside a log field.
-  /(\\?"auth\\?"\s*:\s*\\?")[A-Za-z0-9+/=]{6,}/g,
-  /\b((?:Bearer|Basic) )[A-Za-z0-9._~+/=-]{8,}/gi,
+  { pattern: /(\\?"auth\\?"\s*:\s*\\?")[A-Za-z0-9+/=]{6,}/g, hints: ['auth'] },
+  { pattern: /\b((?:Bearer|Basic) )[A-Za-z0-9._~+/=-]{8,}/gi, hints: ['bearer ', 'basic '] },
   // `password=…` in URLs and query strings.
-  /([?&;](?:password|passwd|pwd|pass|token|secret|api_?key|access_token)=)[^&\s#"']+/gi,
-  /((?:password|passwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key)\\?["']?\s*[:=]\s*\\?["']?)[^\s"'\\,}&]{4,}/gi,
-  /(--(?:password|passwd|token|secret|api-key)[= ])\S+/gi, // command-line flags
-  /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+(?=@)/gi, // passwords in URLs: postgres://app:…@db
+  { pattern: /([?&;](?:password|passwd|pwd|pass|token|secret|api_?key|access_token)=)[^&\s#"']+/gi, hints: ['='] },
+  {
+    pattern: /((?:password|passwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key)\\?["']?\s*[:=]\s*\\?["']?)[^\s"'\\,}&]{4,}/gi,
+    hints: ['pass', 'secret', 'token', 'key'],
+  },
+  { pattern: /(--(?:password|passwd|token|secret|api-key)[= ])\S+/gi, hints: ['--'] }, // command-line flags
+  { pattern: /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+(?=@)/gi, hints: ['://'] }, // passwords in URLs: postgres://app:…@db
 ];
 
 /** Replaces every known secret and token-shaped string in `text` with a marker. */
 export function redact(text: string): string {
   let out = text;
   for (const value of secretValues) if (out.includes(value)) out = out.split(value).join(REDACTED);
-  for (const pattern of tokenPatterns) out = out.replace(pattern, (_match, label?: unknown) => `${typeof label === 'string' ? label : ''}${REDACTED}`);
+  const lower = out.toLowerCase();
+  for (const { pattern, hints } of tokenPatterns) {
+    if (!hints.some((hint) => lower.includes(hint))) continue;
+    out = out.replace(pattern, (_match, label?: unknown) => `${typeof label === 'string' ? label : ''}${REDACTED}`);
+  }
   return out;
 }
 
