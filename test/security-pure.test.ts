@@ -25,6 +25,9 @@ import { parseConfig } from '../src/config.js';
 import { Runtime } from '../src/runtime.js';
 import { ManualClock } from '../src/domain/clock.js';
 import { printAudit } from '../src/audit-cli.js';
+import { CommandBus } from '../src/commands/bus.js';
+import { Confirmations } from '../src/commands/confirm.js';
+import type { AuditNote } from '../src/commands/audit.js';
 import type { IncidentRecord, ProblemRecord } from '../src/domain/model.js';
 
 const MINUTE = 60_000;
@@ -198,6 +201,26 @@ describe('group look-ups', () => {
   });
 });
 
+describe('a failed group look-up through the command bus', () => {
+  it('answers "couldn\'t check your user groups", audits the refusal and logs the failure', async () => {
+    const { lines, log } = capture();
+    const runtime = new Runtime(parseConfig({ store: { path: ':memory:' }, access: { 'worker pin': { groups: ['S0SRE'] } } }, 'test'), {
+      log,
+      groupMembers: async () => {
+        throw Object.assign(new Error('An API error occurred: ratelimited'), { code: 'slack_webapi_rate_limited_error', retryAfter: 20 });
+      },
+    });
+    try {
+      const reply = await runtime.bus.dispatch('worker', 'pin cost-optimizer-worker', { user: 'U0MEMBER', channel: 'C0ALERTS', face: 'slack' });
+      expect(reply.kind === 'message' && reply.message.title.join('')).toBe("couldn't check your user groups (Slack is rate limiting us for 20s); try again in a minute");
+      expect(runtime.store.audit.all().at(-1)).toMatchObject({ actor: 'U0MEMBER', action: 'worker pin', result: expect.stringContaining("denied: couldn't check your user groups") });
+      expect(lines.join('')).toContain('usergroups.users.list S0SRE: Slack is rate limiting us');
+    } finally {
+      await runtime.stop(0);
+    }
+  });
+});
+
 describe('HTTP-mode request checks', () => {
   const secret = 'signing-secret-for-tests';
   const sign = (timestamp: number, body: string) => `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
@@ -280,6 +303,39 @@ describe('reminders follow human attention', () => {
 });
 
 describe('the audit trail', () => {
+  it('records cancels, expiries (pressed late or never pressed) and presses by someone other than the requester', async () => {
+    const clock = new ManualClock(0);
+    const notes: AuditNote[] = [];
+    const confirmations = new Confirmations((requester, plan) => notes.push({ actor: requester, action: plan.rule, target: 'confirmation', result: 'expired unpressed' }));
+    const bus = new CommandBus(new AccessPolicy({ 'worker pin': { users: ['U0A', 'U0B'], groups: [], channels: [] } }), confirmations, clock, (note) => notes.push(note));
+    let executed = 0;
+    bus.register({ family: 'worker', name: 'pin', usage: '/worker pin', summary: '', guarded: true, handle: async () => ({ rule: 'worker pin', preview: { tone: 'warning', title: ['pin?'] }, execute: async () => (executed++, { tone: 'ok', title: ['pinned'] }) }) });
+    const ctx = { user: 'U0A', channel: 'C1', face: 'slack' as const };
+    const ask = async () => {
+      const reply = await bus.dispatch('worker', 'pin w', ctx);
+      if (reply.kind !== 'confirm') throw new Error('no confirmation');
+      return reply.id;
+    };
+    const first = await ask();
+    await bus.decide(first, 'U0B', true, { ...ctx, user: 'U0B' });
+    await bus.decide(first, 'U0A', false, ctx);
+    const second = await ask();
+    clock.advance(6 * MINUTE);
+    await bus.decide(second, 'U0A', true, ctx);
+    await ask();
+    clock.advance(6 * MINUTE);
+    confirmations.expire(clock.now());
+    await bus.decide('no-such-id', 'U0C', true, ctx);
+    expect(executed).toBe(0);
+    expect(notes.map((note) => `${note.actor} ${note.result}`)).toEqual([
+      'U0B refused: confirm pressed by someone other than the requester U0A',
+      'U0A cancelled',
+      'U0A expired (requested by U0A, pressed confirm)',
+      'U0A expired unpressed',
+      'U0C refused: already used or unknown',
+    ]);
+  });
+
   it('driftwatch audit prints JSON lines since --since', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dw-audit-'));
     const path = join(dir, 'db.sqlite');
