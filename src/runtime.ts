@@ -119,7 +119,9 @@ export class Runtime {
       now: () => this.clock.now(),
       onLookupFailure: (group, error) => accessLog.warn({ group }, error.message),
     });
-    this.confirmations = new Confirmations((requester, plan) => this.audit({ actor: requester, action: plan.rule, target: 'confirmation', result: 'expired unpressed' }));
+    this.confirmations = new Confirmations((requester, plan) =>
+      this.audit({ actor: requester, action: plan.rule, target: 'confirmation', result: 'expired unpressed', ...(plan.incidentId !== undefined ? { incidentId: plan.incidentId } : {}) }),
+    );
     const audit = (note: AuditNote) => this.audit(note);
     this.bus = new CommandBus(access, this.confirmations, this.clock, audit);
     this.bus.register(

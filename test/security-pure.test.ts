@@ -309,7 +309,7 @@ describe('the audit trail', () => {
     const confirmations = new Confirmations((requester, plan) => notes.push({ actor: requester, action: plan.rule, target: 'confirmation', result: 'expired unpressed' }));
     const bus = new CommandBus(new AccessPolicy({ 'worker pin': { users: ['U0A', 'U0B'], groups: [], channels: [] } }), confirmations, clock, (note) => notes.push(note));
     let executed = 0;
-    bus.register({ family: 'worker', name: 'pin', usage: '/worker pin', summary: '', guarded: true, handle: async () => ({ rule: 'worker pin', preview: { tone: 'warning', title: ['pin?'] }, execute: async () => (executed++, { tone: 'ok', title: ['pinned'] }) }) });
+    bus.register({ family: 'worker', name: 'pin', usage: '/worker pin', summary: '', guarded: true, handle: async () => ({ rule: 'worker pin', incidentId: 7, preview: { tone: 'warning', title: ['pin?'] }, execute: async () => (executed++, { tone: 'ok', title: ['pinned'] }) }) });
     const ctx = { user: 'U0A', channel: 'C1', face: 'slack' as const };
     const ask = async () => {
       const reply = await bus.dispatch('worker', 'pin w', ctx);
@@ -334,6 +334,8 @@ describe('the audit trail', () => {
       'U0A expired unpressed',
       'U0C refused: already used or unknown',
     ]);
+    // Those about an incident carry it, so they land on its timeline too.
+    expect(notes.map((note) => note.incidentId)).toEqual([7, 7, 7, 7, undefined]);
   });
 
   it('driftwatch audit prints JSON lines since --since', () => {

@@ -93,26 +93,27 @@ export class CommandBus {
   async decide(id: string, user: string, confirmed: boolean, ctx: CommandContext): Promise<MessageModel> {
     const outcome = this.confirmations.take(id, user, this.clock.now());
     const press = confirmed ? 'confirm' : 'cancel';
+    const about = (plan: { incidentId?: number }) => (plan.incidentId !== undefined ? { incidentId: plan.incidentId } : {});
     if (outcome.kind === 'missing') {
       this.audit({ actor: user, action: press, target: `confirmation ${id.slice(0, 40)}`, result: 'refused: already used or unknown' });
       return info('This confirmation was already used or does not exist; nothing was changed.', 'warning');
     }
     if (outcome.kind === 'expired') {
-      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `expired (requested by ${outcome.requester}, pressed ${press})` });
+      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `expired (requested by ${outcome.requester}, pressed ${press})`, ...about(outcome.plan) });
       return info('This confirmation expired (they last 5 minutes); nothing was changed. Run the command again.', 'warning');
     }
     if (outcome.kind === 'not-requester') {
-      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `refused: ${press} pressed by someone other than the requester ${outcome.requester}` });
+      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `refused: ${press} pressed by someone other than the requester ${outcome.requester}`, ...about(outcome.plan) });
       return info(`Only <@${outcome.requester}> can confirm this; nothing was changed.`, 'warning');
     }
     if (!confirmed) {
-      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: 'cancelled' });
+      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: 'cancelled', ...about(outcome.plan) });
       return info('Cancelled; nothing was changed.');
     }
     // Access is checked again: the rule may have changed while the confirmation waited.
     const decision = await this.access.check(outcome.plan.rule, user, ctx.channel);
     if (!decision.allowed) {
-      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `denied at confirm: ${decision.reason}` });
+      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `denied at confirm: ${decision.reason}`, ...about(outcome.plan) });
       return info(refusalText(decision), 'warning');
     }
     try {

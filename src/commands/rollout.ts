@@ -78,6 +78,7 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
     const byTag = (workload.spec?.template?.spec?.containers ?? []).some((container) => !container.image?.includes('@sha256:'));
     return {
       rule: 'rollout restart',
+      ...(incident ? { incidentId: incident.id } : {}),
       preview: {
         tone: 'warning',
         title: [`Restart ${target.label}?`],
@@ -144,6 +145,7 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
     const incident = openIncidentFor(deps, target.subject, ctx);
     return {
       rule: 'rollout undo',
+      ...(incident ? { incidentId: incident.id } : {}),
       preview: {
         tone: 'warning',
         title: [`Undo ${target.label}: revision ${current} → ${toRevision}?`],

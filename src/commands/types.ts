@@ -17,6 +17,8 @@ export interface CommandContext {
 export interface Plan {
   /** Access rule name, e.g. `worker pin`. */
   rule: string;
+  /** The incident it acts on, if any: its cancels, expiries and foreign presses go on that timeline too. */
+  incidentId?: number;
   /** Before → after, namespace, cluster, warnings. */
   preview: MessageModel;
   /** Does it; returns what happened. Called at most once. */
