@@ -306,7 +306,7 @@ describe('the audit trail', () => {
   it('records cancels, expiries (pressed late or never pressed) and presses by someone other than the requester', async () => {
     const clock = new ManualClock(0);
     const notes: AuditNote[] = [];
-    const confirmations = new Confirmations((requester, plan) => notes.push({ actor: requester, action: plan.rule, target: 'confirmation', result: 'expired unpressed' }));
+    const confirmations = new Confirmations((requester, plan) => notes.push({ actor: requester, action: plan.rule, target: 'confirmation', result: 'expired unpressed', ...(plan.incidentId ? { incidentId: plan.incidentId } : {}) }));
     const bus = new CommandBus(new AccessPolicy({ 'worker pin': { users: ['U0A', 'U0B'], groups: [], channels: [] } }), confirmations, clock, (note) => notes.push(note));
     let executed = 0;
     bus.register({ family: 'worker', name: 'pin', usage: '/worker pin', summary: '', guarded: true, handle: async () => ({ rule: 'worker pin', incidentId: 7, preview: { tone: 'warning', title: ['pin?'] }, execute: async () => (executed++, { tone: 'ok', title: ['pinned'] }) }) });
