@@ -4,11 +4,12 @@
  * cap, /readyz and the audit reader. Each test fails on the code before this change.
  */
 import http from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { Product } from './support/product.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configuredSecrets, redact, redactAndClip, registerSecret } from '../src/domain/redact.js';
 import { createLogger } from '../src/log.js';
@@ -353,5 +354,21 @@ describe('the audit trail', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ actor: 'U0NEW', action: 'incident resolve', target: '#3', result: 'refused: not in channel D0DM' });
     expect(printAudit(path, '7d', out)).toBe(2);
     expect(() => printAudit(path, 'yesterday', out)).toThrow(/--since "yesterday" is not a duration/);
+  });
+
+  it('`driftwatch audit --since 2h --config F` prints the trail from the config\'s store; a bad --since exits 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dw-audit-cli-'));
+    const store = join(dir, 'db.sqlite');
+    const runtime = new Runtime(parseConfig({ store: { path: store } }, 'test'), { log: createLogger({ level: 'silent' }) });
+    runtime.audit({ actor: 'U0ONCALL', action: 'worker pin', target: 'confirmation', result: 'cancelled' });
+    await runtime.stop(0);
+    const config = join(dir, 'driftwatch.yml');
+    writeFileSync(config, `store:\n  path: ${store}\n`);
+    const ok = Product.start(['audit', '--since', '2h', '--config', config]);
+    expect(await ok.exited).toBe(0);
+    expect(ok.stdout.trim().split('\n').map((line) => JSON.parse(line))).toEqual([expect.objectContaining({ actor: 'U0ONCALL', action: 'worker pin', result: 'cancelled' })]);
+    const bad = Product.start(['audit', '--since', 'soon', '--config', config]);
+    expect(await bad.exited).toBe(2);
+    expect(bad.stderr).toContain('--since "soon" is not a duration');
   });
 });
