@@ -322,7 +322,8 @@ function crossReferences(config: CrossReferenced, report: (path: (string | numbe
 }
 
 /** Commands that change a cluster, and so need an access rule. */
-export const accessCommands = ['worker pin', 'worker unpin', 'rollout restart', 'rollout undo'];
+/** Rules by command; the `incident …` ones are optional (without one, anyone in the incident's channel may). */
+export const accessCommands = ['worker pin', 'worker unpin', 'rollout restart', 'rollout undo', 'incident resolve', 'incident mute', 'incident ack'];
 
 export type Config = z.output<typeof configSchema>;
 export type WorkerConfig = Config['workers'][number];

@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from './domain/clock.js';
 import type { Config } from './config.js';
-import { logger as rootLogger, registerSecret, type Logger } from './log.js';
+import { logger as rootLogger, type Logger } from './log.js';
+import { configuredSecrets, registerSecret } from './domain/redact.js';
 import type { MessageModel, MessageService } from './domain/messages.js';
 import { passwordIn, Store } from './store/index.js';
 import { IncidentEngine } from './incidents/engine.js';
@@ -10,6 +11,7 @@ import { Poster, type PosterOptions } from './delivery/poster.js';
 import { CommandBus } from './commands/bus.js';
 import { AccessPolicy, type GroupMembers } from './commands/access.js';
 import { Confirmations } from './commands/confirm.js';
+import type { AuditNote } from './commands/audit.js';
 import { incidentCommands } from './commands/incident.js';
 import { idsAsNames, type PeopleDirectory } from './commands/people.js';
 import { workerCommands } from './commands/worker.js';
@@ -49,8 +51,10 @@ export interface CommandFace {
   readonly defaultChannel: string;
   readonly log: Logger;
   readonly config: { readonly timezone: string; readonly console: { readonly user: string } };
-  readonly store: { readonly incidents: Pick<Store['incidents'], 'incidentByThread'> };
+  readonly store: { readonly incidents: Pick<Store['incidents'], 'incidentByThread' | 'incident'> };
   readonly engine: Pick<IncidentEngine, 'note'>;
+  /** Refusals and presses by others, for the audit trail (and the incident's timeline). */
+  audit(note: AuditNote): void;
   /** The Slack face fills in display names (users.info); the console keeps ids. */
   people: PeopleDirectory;
   /** The bot joined `channel`: messages Slack refused there go out now, in order. */
@@ -108,10 +112,7 @@ export class Runtime {
   ) {
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? rootLogger();
-    for (const name of ['SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'SLACK_SIGNING_SECRET', 'CONFIGHUB_TOKEN', config.confighub?.tokenEnv]) {
-      if (name) registerSecret(process.env[name]);
-    }
-    for (const registry of Object.values(config.registries)) if (registry.passwordEnv) registerSecret(process.env[registry.passwordEnv]);
+    for (const secret of configuredSecrets(config, process.env)) registerSecret(secret);
     if (config.store.url) for (const secret of [passwordIn(config.store.url), process.env.PGPASSWORD]) registerSecret(secret);
     this.store = Store.open(config.store.url ?? config.store.path);
     this.defaultChannel = config.slack.channel ?? CONSOLE_CHANNEL;
@@ -124,11 +125,19 @@ export class Runtime {
     const labelsOf = (subject: string) => this.store.subjects.state<{ labels?: Record<string, string> }>(subject, 'spec')?.value.labels ?? {};
     this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf, labelsOf), clusterOf);
     this.follower = new RolloutFollower(this, options.follow);
-    const access = new AccessPolicy(config.access, options.groupMembers);
-    this.bus = new CommandBus(access, new Confirmations(), this.clock, (entry) =>
-      this.store.audit.record({ ...entry, at: this.clock.now(), before: null, after: null, incidentId: null }),
+    const accessLog = this.log.child({ component: 'access' });
+    const access = new AccessPolicy(config.access, options.groupMembers, {
+      now: () => this.clock.now(),
+      onLookupFailure: (group, error) => accessLog.warn({ group }, error.message),
+    });
+    this.confirmations = new Confirmations((requester, plan) =>
+      this.audit({ actor: requester, action: plan.rule, target: 'confirmation', result: 'expired unpressed', ...(plan.incidentId !== undefined ? { incidentId: plan.incidentId } : {}) }),
     );
-    this.bus.register(...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone), people: () => this.people }));
+    const audit = (note: AuditNote) => this.audit(note);
+    this.bus = new CommandBus(access, this.confirmations, this.clock, audit);
+    this.bus.register(
+      ...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone), people: () => this.people, access, audit }),
+    );
     this.bus.register(...workerCommands(this), ...rolloutCommands(this), ...versionCommands(this));
     this.versionStatus = () => versionStatusMessage(this);
     this.posterOptions = options.poster ?? {};
@@ -159,12 +168,30 @@ export class Runtime {
   tick(): void {
     this.engine.tick();
     const now = this.clock.now();
+    this.confirmations.expire(now);
     const lastRun = this.store.subjects.state<number>('digest', 'lastRun')?.value ?? now - 60_000;
     const due = dueCronMinute(lastRun, now, (date) => this.digestCron.match(date));
     this.store.subjects.setState('digest', 'lastRun', now, now);
     if (due === undefined) return;
     const message = renderDigest(this.store.incidents.openIncidents(), now, this.versionStatus());
     this.store.outbox.enqueue({ key: `digest-${due}`, channel: this.defaultChannel, kind: 'post', incidentId: null, role: 'message', message, at: now });
+  }
+
+  private readonly confirmations: Confirmations;
+
+  /**
+   * One audit entry (PRODUCTION.md "Access"): a row in the audit table and, when it is about an
+   * incident, a line on that incident's timeline (no actor, so it never counts as a mitigation).
+   */
+  audit(note: AuditNote): void {
+    const at = this.clock.now();
+    this.store.transaction(() => {
+      const incident = note.incidentId !== undefined ? this.store.incidents.incident(note.incidentId) : undefined;
+      this.store.audit.record({ at, actor: note.actor, action: note.action, target: note.target, before: null, after: null, result: note.result, incidentId: incident?.id ?? null });
+      if (incident) {
+        this.store.events.append({ at, subject: incident.primarySubject, type: 'audit', incidentId: incident.id, actor: null, summary: `<@${note.actor}> ${note.action}: ${note.result}`, data: { target: note.target } });
+      }
+    });
   }
 
   /** The `/version status` table, for the daily digest. */

@@ -135,7 +135,11 @@ export class IncidentEngine {
     });
   }
 
-  /** Time-driven work: mute expiry and reminders for incidents nobody touched for `remindEvery`. */
+  /**
+   * Time-driven work: mute expiry, and reminders every `remindEvery` while an incident is open and
+   * nobody has acknowledged it or acted on it. Only people and reminders move `lastActivityAt`:
+   * a machine update (a restart count, a notice) never postpones a reminder.
+   */
   tick(): void {
     this.store.transaction(() => {
       const now = this.clock.now();
@@ -145,7 +149,7 @@ export class IncidentEngine {
         if (incident) this.reply(incident, `unmute-${expired.subject}-${now}`, renderReply('info', [`🔔 Mute of ${describeSubject(expired.subject)} expired`]));
       }
       for (const incident of this.store.incidents.openIncidents()) {
-        if (now - incident.lastActivityAt < this.policy.remindEvery || incident.primarySubject === STORM_SUBJECT) continue;
+        if (incident.acknowledgedAt !== null || now - incident.lastActivityAt < this.policy.remindEvery || incident.primarySubject === STORM_SUBJECT) continue;
         if (this.store.incidents.mutedUntil(incident.primarySubject, now)) continue;
         incident.lastActivityAt = now;
         this.store.incidents.updateIncident(incident);
@@ -255,7 +259,7 @@ export class IncidentEngine {
       case 'relapsed':
       case 'recovering':
         this.store.incidents.saveProblem(problem);
-        this.refreshIncidentOf(problem, eventId, now);
+        this.refreshIncidentOf(problem, eventId);
         break;
       case 'resolved':
         this.store.incidents.saveProblem(problem);
@@ -288,7 +292,6 @@ export class IncidentEngine {
       this.store.incidents.saveProblem(problem);
       this.store.events.attachToIncident(eventId, joined.id);
       this.completeCorrelation(joined, problem);
-      joined.lastActivityAt = now;
       this.store.incidents.updateIncident(joined);
       this.reply(joined, `join-${eventId}`, renderReply(problem.severity, [`Also: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}: ${problem.summary}`]));
       this.refreshRoot(joined);
@@ -402,12 +405,11 @@ export class IncidentEngine {
     return { ...(tagMove ? { tagMove } : {}), ...(lastGood ? { lastGood } : {}) };
   }
 
-  private refreshIncidentOf(problem: ProblemRecord, eventId: number, now: number): void {
+  private refreshIncidentOf(problem: ProblemRecord, eventId: number): void {
     const incident = problem.incidentId ? this.store.incidents.incident(problem.incidentId) : undefined;
     if (!incident || incident.status !== 'open') return;
     this.store.events.attachToIncident(eventId, incident.id);
     this.completeCorrelation(incident, problem);
-    incident.lastActivityAt = now;
     this.store.incidents.updateIncident(incident);
     this.refreshRoot(incident);
   }
@@ -434,7 +436,6 @@ export class IncidentEngine {
       this.closeIncident(incident, now, null);
       return;
     }
-    incident.lastActivityAt = now;
     this.store.incidents.updateIncident(incident);
     this.reply(incident, `recovered-${eventId}`, renderReply('ok', [`Recovered: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}`]));
     this.refreshRoot(incident);
@@ -472,7 +473,7 @@ export class IncidentEngine {
       data: { ...(observation.data ?? {}), ...(observation.quiet ? { quiet: true } : {}) },
     });
     if (observation.quiet || this.store.incidents.mutedUntil(observation.subject, now)) return undefined;
-    const message = renderNotice(notice);
+    const message = renderNotice(notice, observation.actor !== undefined && observation.actor !== null);
     const pending = this.store.incidents.problemsOfSubject(observation.subject).find((problem) => problem.state === 'pending');
     if (pending) {
       this.store.incidents.holdNotice(observation.subject, problemKey(pending.subject, pending.kind), now, { eventId, message });
@@ -481,8 +482,6 @@ export class IncidentEngine {
     const target = this.incidentForNotice(observation.subject);
     if (target) {
       this.store.events.attachToIncident(eventId, target.id);
-      target.lastActivityAt = now;
-      this.store.incidents.updateIncident(target);
       this.reply(target, `notice-${eventId}`, message);
       return undefined;
     }
