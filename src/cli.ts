@@ -82,7 +82,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (command === 'audit') {
       const config = configPath ? loadConfigFile(configPath) : parseConfig({}, 'defaults');
       const { printAudit } = await import('./audit-cli.js');
-      printAudit(config.store.path, since ?? '24h', process.stdout);
+      printAudit(config.store.url ?? config.store.path, since ?? '24h', process.stdout);
       return;
     }
     if (since !== undefined) throw new ConfigError('command line', ['--since belongs to `driftwatch audit`']);
