@@ -26,6 +26,9 @@ import { Metrics } from './metrics.js';
 import { createWebApp, listen } from './web/server.js';
 import { registerHealth } from './web/health.js';
 import { registerHooks } from './web/hooks/index.js';
+import { registerStatusPage, type StatusPage } from './web/status/index.js';
+import { versionMatrix } from './commands/version.js';
+import { ConfigError } from './config.js';
 import type { FastifyInstance } from 'fastify';
 import { createTask, type ScheduledTask } from 'node-cron';
 import { dueCronMinute, renderDigest } from './incidents/digest.js';
@@ -102,6 +105,9 @@ export class Runtime {
       if (name) registerSecret(process.env[name]);
     }
     for (const registry of Object.values(config.registries)) if (registry.passwordEnv) registerSecret(process.env[registry.passwordEnv]);
+    const statusAuth = config.statusPage?.basicAuth;
+    if (statusAuth && !process.env[statusAuth.passwordEnv]) throw new ConfigError('environment', [`${statusAuth.passwordEnv}: required by statusPage.basicAuth (the status page's password)`]);
+    if (statusAuth) registerSecret(process.env[statusAuth.passwordEnv]);
     this.store = Store.open(config.store.path);
     this.defaultChannel = config.slack.channel ?? CONSOLE_CHANNEL;
     // Workers and endpoints name their cluster only in the config (an endpoint through its workload).
@@ -222,10 +228,24 @@ export class Runtime {
     await this.startWeb(options.slackConnected);
   }
 
-  /** The web server: /healthz, /readyz, /metrics and the configured registry webhooks. */
+  /** The web server: /healthz, /readyz, /metrics, the configured registry webhooks and the status page. */
   private async startWeb(slackConnected: (() => boolean) | undefined): Promise<void> {
     const { store, metrics, config } = this;
     const web = createWebApp({ log: this.log.child({ component: 'web' }) });
+    // First, so its basic auth runs before every other route's handler.
+    const statusPage: StatusPage | undefined = config.statusPage
+      ? registerStatusPage(web, {
+          incidents: store.incidents,
+          events: store.events,
+          rootPostedAt: (id) => store.outbox.byKey(`inc-${id}-root`)?.sentAt,
+          versionMatrix: () => versionMatrix(this),
+          now: () => this.clock.now(),
+          formatTime: (at) => formatTime(at, config.timezone),
+          people: () => this.people,
+          ...(config.statusPage.basicAuth ? { basicAuth: { username: config.statusPage.basicAuth.username, password: process.env[config.statusPage.basicAuth.passwordEnv] ?? '' } } : {}),
+          log: this.log.child({ component: 'status-page' }),
+        })
+      : undefined;
     const hooks = registerHooks(web, {
       webhooks: config.webhooks,
       registries: config.registries,
@@ -243,6 +263,7 @@ export class Runtime {
         ...(slackConnected ? { slack: { ok: slackConnected() } } : {}),
         ...Object.fromEntries(this.watchers.flatMap((watcher) => Object.entries(watcher.health?.() ?? {}))),
         ...hooks.readiness(),
+        ...statusPage?.readiness(),
       }),
       beforeScrape: () => {
         metrics.outboxDepth.set(store.outbox.depth());
