@@ -27,6 +27,7 @@ import { createWebApp, listen } from './web/server.js';
 import { registerHealth } from './web/health.js';
 import { registerHooks } from './web/hooks/index.js';
 import { registerStatusPage, type StatusPage } from './web/status/index.js';
+import { incidentPageUrl } from './incidents/render.js';
 import { versionMatrix } from './commands/version.js';
 import { ConfigError } from './config.js';
 import type { FastifyInstance } from 'fastify';
@@ -117,13 +118,14 @@ export class Runtime {
     ]);
     const clusterOf = (subject: string) => clusterOfSubject(subject) ?? workerClusters.get(subject);
     const labelsOf = (subject: string) => this.store.subjects.state<{ labels?: Record<string, string> }>(subject, 'spec')?.value.labels ?? {};
-    this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf, labelsOf), clusterOf);
+    const pageUrl = (id: number) => incidentPageUrl(config.statusPage?.publicUrl, id);
+    this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf, labelsOf), clusterOf, pageUrl);
     this.follower = new RolloutFollower(this, options.follow);
     const access = new AccessPolicy(config.access, options.groupMembers);
     this.bus = new CommandBus(access, new Confirmations(), this.clock, (entry) =>
       this.store.audit.record({ ...entry, at: this.clock.now(), before: null, after: null, incidentId: null }),
     );
-    this.bus.register(...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone), people: () => this.people }));
+    this.bus.register(...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone), people: () => this.people, pageUrl }));
     this.bus.register(...workerCommands(this), ...rolloutCommands(this), ...versionCommands(this));
     this.versionStatus = () => versionStatusMessage(this);
     this.posterOptions = options.poster ?? {};

@@ -16,6 +16,12 @@ const PASSWORD = 'status-page-password-7f3a9c';
 const HEADER = 'X-Api-Version';
 const DIGEST = `sha256:${'ab12cd34'.repeat(8)}`;
 
+/** The bits of the DOM the in-page functions touch (the tests' tsconfig has no DOM lib). */
+interface PageGlobals {
+  document: { querySelector(selector: string): { textContent: string | null } | null; documentElement: { scrollWidth: number } };
+  keptAcrossRefresh?: string;
+}
+
 let kube: FakeApiserver;
 let endpoint: Endpoint;
 let product: Product;
@@ -50,7 +56,7 @@ describe.skipIf(skipWithoutChromium())('status page in a browser', () => {
     base = `http://127.0.0.1:${port}`;
     const { path } = writeConfig({
       server: { host: '127.0.0.1', port },
-      statusPage: { basicAuth: { username: USER } },
+      statusPage: { publicUrl: base, basicAuth: { username: USER } },
       clusters: [{ name: 'lab', context: 'lab-admin' }],
       workloads: [{ cluster: 'lab', namespace: 'shop', kind: 'Deployment', name: 'api' }],
       endpoints: [{ name: 'api-fra1', service: 'api', url: `${endpoint.url}/health`, versionHeader: HEADER, expect: '1.4.0', every: '1s', workload: 'lab/shop/Deployment/api' }],
@@ -93,22 +99,28 @@ describe.skipIf(skipWithoutChromium())('status page in a browser', () => {
     expect(await rows.nth(1).innerText()).toMatch(/service\s+svc api[\s\S]*1\.4\.0[\s\S]*1\.4\.0[\s\S]*current/);
     expect(await page.locator('main').innerText()).toContain('No open incidents.');
     await page.screenshot({ path: artifactPath('status-all-current.png'), fullPage: true });
-    await page.evaluate(() => Object.assign(window, { keptAcrossRefresh: 'yes' }));
+    await page.evaluate(() => void ((globalThis as unknown as PageGlobals).keptAcrossRefresh = 'yes'));
     const navigationsBefore = navigations;
 
     // The endpoint starts serving an old version: the page shows it by itself.
     endpoint.setVersion(HEADER, '1.3.9');
-    await page.waitForFunction(() => document.querySelector('table.matrix tbody tr:nth-child(2) .verdict')?.textContent === 'stale', undefined, { timeout: 40_000, polling: 250 });
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelector('table.matrix tbody tr:nth-child(2) .verdict')?.textContent === 'stale', undefined, { timeout: 40_000, polling: 250 });
     expect(await rows.nth(1).innerText()).toMatch(/1\.4\.0[\s\S]*1\.3\.9[\s\S]*stale/);
-    expect(await page.evaluate(() => (window as unknown as { keptAcrossRefresh?: string }).keptAcrossRefresh)).toBe('yes');
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).keptAcrossRefresh)).toBe('yes');
     expect(navigations).toBe(navigationsBefore);
     const incidentLink = page.locator('ul.incidents a', { hasText: 'endpoint api-fra1: stale deploy' });
-    if ((await incidentLink.count()) === 0) await page.waitForFunction(() => document.querySelector('ul.incidents a') !== null, undefined, { timeout: 20_000, polling: 250 });
+    if ((await incidentLink.count()) === 0) await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelector('ul.incidents a') !== null, undefined, { timeout: 20_000, polling: 250 });
     await page.screenshot({ path: artifactPath('status-stale.png'), fullPage: true });
+
+    // The root in the channel (here the console) links to the incident's page, and so does the summary.
+    const linked = await product.waitFor(new RegExp(`stale deploy[\\s\\S]*?Timeline and chart: (${base.replace(/[.]/g, '\\.')}/incidents/(\\d+))`));
+    product.type(`/incident summary #${linked[2]}`);
+    await product.waitFor(new RegExp(`Summary of #${linked[2]}[\\s\\S]*?Timeline and chart: ${linked[1]!.replace(/[.]/g, '\\.')}`));
 
     // The incident's page: title, status, figures, the whole timeline and the chart.
     await page.locator('ul.incidents a').first().click();
     await page.waitForURL(/\/incidents\/\d+$/);
+    expect(page.url()).toBe(linked[1]);
     expect(await page.locator('h1').innerText()).toMatch(/^#\d+ endpoint api-fra1: stale deploy$/);
     expect(await page.locator('.meta .status').innerText()).toMatch(/^Open for \d/);
     expect(await page.locator('dl.figures').innerText()).toMatch(/TTD\s+\d[\s\S]*TTA\s+not yet[\s\S]*TTM\s+not yet[\s\S]*TTR\s+still open/);
@@ -129,7 +141,7 @@ describe.skipIf(skipWithoutChromium())('status page in a browser', () => {
     const page = watch(await phone.newPage());
     for (const [path, shot] of [['/', 'status-phone.png'], ['/incidents', 'status-phone-incidents.png'], ['/incidents/1', 'status-phone-incident.png']] as const) {
       expect((await page.goto(`${base}${path}`))?.status(), path).toBe(200);
-      expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(390);
+      expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.documentElement.scrollWidth), path).toBeLessThanOrEqual(390);
       await page.screenshot({ path: artifactPath(shot), fullPage: true });
     }
     await phone.close();

@@ -35,7 +35,8 @@ td.kind { color: var(--muted); font-size: .85rem; white-space: nowrap; }
 .verdict-stale { background: var(--stale); }
 .verdict-split, .verdict-down { background: var(--down); }
 .verdict-unknown { background: var(--unknown); }
-.notes { margin: .25rem 0 0; padding: 0; list-style: none; color: var(--muted); font-size: .85rem; }
+.notes { margin: .25rem 0 0; padding: 0; list-style: none; color: var(--muted); font-size: .85rem; font-weight: 400; }
+main.is-stale::before { content: "Can't reach Driftwatch; showing the last answer."; display: block; padding: .4rem .75rem; margin-bottom: .75rem; background: #fef7e0; border: 1px solid #f9ab00; border-radius: .4rem; }
 .incidents { list-style: none; padding: 0; margin: 0; }
 .incidents li { padding: .5rem 0; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
 .status { font-weight: 600; }
@@ -45,7 +46,7 @@ td.kind { color: var(--muted); font-size: .85rem; white-space: nowrap; }
 .figures div { background: var(--panel); border: 1px solid var(--line); border-radius: .4rem; padding: .5rem .75rem; }
 .figures dt { font-size: .8rem; color: var(--muted); }
 .figures dd { margin: 0; font-weight: 600; }
-.chart { margin: 1rem 0; border: 1px solid var(--line); border-radius: .4rem; overflow: hidden; }
+.chart { margin: 1rem 0; border: 1px solid var(--line); border-radius: .4rem; overflow-x: auto; }
 .chart svg { display: block; width: 100%; height: auto; }
 .timeline { list-style: none; padding: 0; margin: 0; font-size: .92rem; }
 .timeline li { padding: .3rem 0; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
@@ -60,6 +61,8 @@ td.kind { color: var(--muted); font-size: .85rem; white-space: nowrap; }
   table.matrix td[data-label]::before { content: attr(data-label) ": "; color: var(--muted); font-size: .85rem; }
   table.matrix td[data-label="what"]::before { content: ""; }
   table.matrix td.what { font-weight: 600; }
+  /* The chart keeps its type readable on a phone: it scrolls sideways inside its frame, the page doesn't. */
+  .chart svg { min-width: 45rem; }
 }
 `;
 
