@@ -230,3 +230,17 @@ describe('status page config', () => {
     expect(escapeHtml(`<a href="x" onclick='y'>&amp;\u0000</a>`)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;');
   });
 });
+
+describe('status page models', () => {
+  it('perMinute formats each minute once and keeps the seconds exact, in any zone', async () => {
+    const { perMinute } = await import('../src/web/status/model.js');
+    const { formatTime } = await import('../src/domain/duration.js');
+    for (const zone of ['UTC', 'Asia/Kolkata', 'Europe/Berlin', 'America/St_Johns']) {
+      let calls = 0;
+      const format = perMinute((at) => (calls++, formatTime(at, zone)));
+      const times = [T0, T0 + 1_000, T0 + 59_999, T0 + 60_000, T0 + 61_500, Date.UTC(2026, 2, 29, 0, 59, 30), Date.UTC(2026, 2, 29, 1, 0, 5)];
+      for (const at of times) expect(format(at), `${zone} ${at}`).toBe(formatTime(at, zone));
+      expect(calls).toBeLessThan(times.length);
+    }
+  });
+});

@@ -89,6 +89,25 @@ export function statusModel(input: { matrix: VersionMatrix; open: IncidentRecord
   };
 }
 
+/**
+ * `formatTime` once per minute of the timeline: formatting is the costly part of a long one, and
+ * within a minute only the seconds differ (every zone's offset is whole minutes).
+ */
+export function perMinute(formatTime: (at: number) => string): (at: number) => string {
+  const minutes = new Map<number, string>();
+  return (at) => {
+    const minute = Math.floor(at / 60_000) * 60_000;
+    let base = minutes.get(minute);
+    if (base === undefined) {
+      base = formatTime(minute);
+      minutes.set(minute, base);
+    }
+    // Only the shape formatTime gives (`2026-11-30 09:00:00 UTC`); anything else is formatted as is.
+    if (!/^\d{4}-\d\d-\d\d \d\d:\d\d:00(?: |$)/.test(base)) return formatTime(at);
+    return `${base.slice(0, 17)}${String(Math.floor((at - minute) / 1000)).padStart(2, '0')}${base.slice(19)}`;
+  };
+}
+
 export function incidentView(
   incident: IncidentRecord,
   events: TimelineEvent[],
@@ -98,6 +117,7 @@ export function incidentView(
   const figures = summaryFigures(incident, events, options.rootPostedAt);
   const duration = (ms: number | null, none: string) => (ms === null ? none : formatDuration(ms));
   const origin = figures.firstBadSignal;
+  const timeOf = perMinute(options.formatTime);
   return {
     incident: incidentSummary(incident, options.now),
     generatedAt: options.now,
@@ -110,7 +130,7 @@ export function incidentView(
     ],
     timeline: events.map((event) => ({
       at: event.at,
-      time: options.formatTime(event.at),
+      time: timeOf(event.at),
       offset: `${event.at < origin ? '-' : '+'}${formatDuration(Math.abs(event.at - origin))}`,
       type: event.type,
       word: eventWord(event.type),

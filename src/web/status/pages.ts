@@ -1,6 +1,6 @@
 import { redact } from '../../log.js';
 import type { MatrixRow } from '../../commands/version.js';
-import { page, text } from './html.js';
+import { escapeHtml, page, text } from './html.js';
 import type { IncidentSummary, IncidentView, StatusModel } from './model.js';
 
 /** The status page's documents: pure functions from the models to HTML, escaping every text. */
@@ -63,7 +63,8 @@ export function renderIncidentPage(view: IncidentView): string {
     ? `<ol class="timeline">${view.timeline
         .map(
           (item) =>
-            `<li><time datetime="${new Date(item.at).toISOString()}">${text(item.time)}</time> <span class="offset">${text(item.offset)}</span> <span class="word">${text(item.word)}</span>: ${text(item.text)}${item.actor ? ` <span class="actor">(${text(item.actor)})</span>` : ''}</li>`,
+            // Time, offset and word are Driftwatch's own words; the event's text and actor are not.
+            `<li><time datetime="${new Date(item.at).toISOString()}">${escapeHtml(item.time)}</time> <span class="offset">${escapeHtml(item.offset)}</span> <span class="word">${escapeHtml(item.word)}</span>: ${text(item.text)}${item.actor ? ` <span class="actor">(${text(item.actor)})</span>` : ''}</li>`,
         )
         .join('\n')}</ol>`
     : '<p class="empty">No events recorded.</p>';
