@@ -89,22 +89,33 @@ export function statusModel(input: { matrix: VersionMatrix; open: IncidentRecord
   };
 }
 
+const HOUR = 3_600_000;
+const wallClock = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(.*)$/;
+
 /**
- * `formatTime` once per minute of the timeline: formatting is the costly part of a long one, and
- * within a minute only the seconds differ (every zone's offset is whole minutes).
+ * `formatTime` for many times at once (a long timeline): formatting is the costly part, so each
+ * UTC hour is formatted at its start and end, and within an hour whose wall clock advances by
+ * exactly an hour (no zone change inside it) the rest is arithmetic. Any other hour, or an
+ * unexpected shape, is formatted time by time.
  */
-export function perMinute(formatTime: (at: number) => string): (at: number) => string {
-  const minutes = new Map<number, string>();
+export function hourlyFormatter(formatTime: (at: number) => string): (at: number) => string {
+  const hours = new Map<number, { wall: number; suffix: string } | null>();
+  const parse = (text: string) => {
+    const match = wallClock.exec(text);
+    return match ? { wall: Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +match[4]!, +match[5]!, +match[6]!), suffix: match[7]! } : undefined;
+  };
   return (at) => {
-    const minute = Math.floor(at / 60_000) * 60_000;
-    let base = minutes.get(minute);
-    if (base === undefined) {
-      base = formatTime(minute);
-      minutes.set(minute, base);
+    const hour = Math.floor(at / HOUR) * HOUR;
+    let known = hours.get(hour);
+    if (known === undefined) {
+      const start = parse(formatTime(hour));
+      const end = parse(formatTime(hour + HOUR));
+      known = start && end && end.wall - start.wall === HOUR && end.suffix === start.suffix ? start : null;
+      hours.set(hour, known);
     }
-    // Only the shape formatTime gives (`2026-11-30 09:00:00 UTC`); anything else is formatted as is.
-    if (!/^\d{4}-\d\d-\d\d \d\d:\d\d:00(?: |$)/.test(base)) return formatTime(at);
-    return `${base.slice(0, 17)}${String(Math.floor((at - minute) / 1000)).padStart(2, '0')}${base.slice(19)}`;
+    if (known === null) return formatTime(at);
+    const wall = new Date(known.wall + (at - hour)).toISOString();
+    return `${wall.slice(0, 10)} ${wall.slice(11, 19)}${known.suffix}`;
   };
 }
 
@@ -117,7 +128,7 @@ export function incidentView(
   const figures = summaryFigures(incident, events, options.rootPostedAt);
   const duration = (ms: number | null, none: string) => (ms === null ? none : formatDuration(ms));
   const origin = figures.firstBadSignal;
-  const timeOf = perMinute(options.formatTime);
+  const timeOf = hourlyFormatter(options.formatTime);
   return {
     incident: incidentSummary(incident, options.now),
     generatedAt: options.now,
