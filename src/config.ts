@@ -122,6 +122,21 @@ export const configSchema = z
         dockerhub: z.strictObject({ tokenEnv: envName('DRIFTWATCH_DOCKERHUB_WEBHOOK_TOKEN') }).optional(),
       })
       .prefault({}),
+    // The read-only status page on server.port; publicUrl makes Slack roots and summaries link to it.
+    statusPage: z
+      .strictObject({
+        publicUrl: z
+          .url({ protocol: /^https?$/, error: 'expected an http(s) URL like https://driftwatch.example.com' })
+          .transform((url) => url.replace(/\/+$/, ''))
+          .optional(),
+        basicAuth: z
+          .strictObject({
+            username: z.string().min(1, 'expected a user name').regex(/^[^:]+$/, 'a basic-auth user name cannot contain ":"'),
+            passwordEnv: envName('DRIFTWATCH_STATUS_PASSWORD'),
+          })
+          .optional(),
+      })
+      .optional(),
     clusters: z
       .array(
         z.strictObject({

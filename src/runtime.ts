@@ -28,6 +28,10 @@ import { Metrics } from './metrics.js';
 import { createWebApp, listen } from './web/server.js';
 import { registerHealth, type ReadinessCheck } from './web/health.js';
 import { registerHooks } from './web/hooks/index.js';
+import { registerStatusPage, type StatusPage } from './web/status/index.js';
+import { incidentPageUrl } from './incidents/render.js';
+import { versionMatrix } from './commands/version.js';
+import { ConfigError } from './config.js';
 import type { FastifyInstance } from 'fastify';
 import { createTask, type ScheduledTask } from 'node-cron';
 import { dueCronMinute, renderDigest } from './incidents/digest.js';
@@ -114,6 +118,9 @@ export class Runtime {
     this.log = options.log ?? rootLogger();
     for (const secret of configuredSecrets(config, process.env)) registerSecret(secret);
     if (config.store.url) for (const secret of [passwordIn(config.store.url), process.env.PGPASSWORD]) registerSecret(secret);
+    const statusAuth = config.statusPage?.basicAuth;
+    if (statusAuth && !process.env[statusAuth.passwordEnv]) throw new ConfigError('environment', [`${statusAuth.passwordEnv}: required by statusPage.basicAuth (the status page's password)`]);
+    if (statusAuth) registerSecret(process.env[statusAuth.passwordEnv]);
     this.store = Store.open(config.store.url ?? config.store.path);
     this.defaultChannel = config.slack.channel ?? CONSOLE_CHANNEL;
     // Workers and endpoints name their cluster only in the config (an endpoint through its workload).
@@ -123,7 +130,8 @@ export class Runtime {
     ]);
     const clusterOf = (subject: string) => clusterOfSubject(subject) ?? workerClusters.get(subject);
     const labelsOf = (subject: string) => this.store.subjects.state<{ labels?: Record<string, string> }>(subject, 'spec')?.value.labels ?? {};
-    this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf, labelsOf), clusterOf);
+    const pageUrl = (id: number) => incidentPageUrl(config.statusPage?.publicUrl, id);
+    this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf, labelsOf), clusterOf, pageUrl);
     this.follower = new RolloutFollower(this, options.follow);
     const accessLog = this.log.child({ component: 'access' });
     const access = new AccessPolicy(config.access, options.groupMembers, {
@@ -136,7 +144,7 @@ export class Runtime {
     const audit = (note: AuditNote) => this.audit(note);
     this.bus = new CommandBus(access, this.confirmations, this.clock, audit);
     this.bus.register(
-      ...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone), people: () => this.people, access, audit }),
+      ...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone), people: () => this.people, access, audit, pageUrl }),
     );
     this.bus.register(...workerCommands(this), ...rolloutCommands(this), ...versionCommands(this));
     this.versionStatus = () => versionStatusMessage(this);
@@ -283,10 +291,24 @@ export class Runtime {
     await this.startWeb(options.slackConnected);
   }
 
-  /** The web server: /healthz, /readyz, /metrics and the configured registry webhooks. */
+  /** The web server: /healthz, /readyz, /metrics, the configured registry webhooks and the status page. */
   private async startWeb(slackConnected: (() => boolean) | undefined): Promise<void> {
     const { store, metrics, config } = this;
     const web = createWebApp({ log: this.log.child({ component: 'web' }) });
+    // First, so its basic auth runs before every other route's handler.
+    const statusPage: StatusPage | undefined = config.statusPage
+      ? registerStatusPage(web, {
+          incidents: store.incidents,
+          events: store.events,
+          rootPostedAt: (id) => store.outbox.byKey(`inc-${id}-root`)?.sentAt,
+          versionMatrix: () => versionMatrix(this),
+          now: () => this.clock.now(),
+          formatTime: (at) => formatTime(at, config.timezone),
+          people: () => this.people,
+          ...(config.statusPage.basicAuth ? { basicAuth: { username: config.statusPage.basicAuth.username, password: process.env[config.statusPage.basicAuth.passwordEnv] ?? '' } } : {}),
+          log: this.log.child({ component: 'status-page' }),
+        })
+      : undefined;
     const hooks = registerHooks(web, {
       webhooks: config.webhooks,
       registries: config.registries,
@@ -302,6 +324,7 @@ export class Runtime {
         ...(slackConnected ? { slack: { ok: slackConnected() } } : {}),
         ...Object.fromEntries(this.watchers.flatMap((watcher) => Object.entries(watcher.health?.() ?? {}))),
         ...hooks.readiness(),
+        ...statusPage?.readiness(),
       }),
       beforeScrape: () => {
         if (!store.db.open) return;

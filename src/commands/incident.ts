@@ -1,6 +1,7 @@
 import type { Clock } from '../domain/clock.js';
 import { parseDuration } from '../domain/duration.js';
 import { renderSummary, summaryMarkdown } from '../incidents/summary.js';
+import { withIncidentPage } from '../incidents/render.js';
 import type { IncidentEngine } from '../incidents/engine.js';
 import { renderIncidentList, renderTimeline, timelineFile } from '../incidents/timeline.js';
 import { chartModel } from '../incidents/chart.js';
@@ -63,6 +64,8 @@ export interface IncidentCommandDeps {
   access?: Pick<AccessPolicy, 'check' | 'hasRule'>;
   /** Refusals go to the audit trail (and the incident's timeline when one is named). */
   audit?: (note: AuditNote) => void;
+  /** The incident's status page address, linked from its summary (statusPage.publicUrl). */
+  pageUrl?: (id: number) => string | undefined;
 }
 
 export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
@@ -159,7 +162,7 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
         } catch (error) {
           chartProblem = `The timeline chart could not be drawn: ${(error as Error).message}`;
         }
-        const summary = renderSummary(incident, events, rootPostedAt, nameOf);
+        const summary = withIncidentPage(renderSummary(incident, events, rootPostedAt, nameOf), deps.pageUrl?.(incident.id));
         return { ...summary, lines: [...(summary.lines ?? []), [`${files.join(' and ')} go${files.length === 1 ? 'es' : ''} into the incident's thread.`], ...(chartProblem ? [[chartProblem]] : [])] };
       },
     },

@@ -43,6 +43,8 @@ export class IncidentEngine {
     private readonly routeChannel: (subject: string) => string,
     /** The cluster a subject lives on; workers name theirs only in the config. */
     private readonly clusterOf: (subject: string) => string | undefined = clusterNamedIn,
+    /** The incident's status page address (statusPage.publicUrl), linked from its root. */
+    private readonly pageUrl: (id: number) => string | undefined = () => undefined,
   ) {}
 
   check(observation: CheckObservation): Edge {
@@ -329,10 +331,10 @@ export class IncidentEngine {
     this.store.events.append({ at: now, subject: problem.subject, type: 'incident.opened', incidentId: id, actor: null, summary: incident.title, data: { channel: incident.channel } });
     if (incident.stormId) {
       // In a storm the incident's root is a reply under the storm message, and so is its thread.
-      this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: incident.stormId, role: 'reply', message: renderRoot(incident, [problem], { now }) });
+      this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: incident.stormId, role: 'reply', message: renderRoot(incident, [problem], { now, pageUrl: this.pageUrl(id) }) });
       this.refreshRoot(this.requireIncident(incident.stormId));
     } else {
-      this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: id, role: 'root', message: renderRoot(incident, [problem], { now }) });
+      this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: id, role: 'root', message: renderRoot(incident, [problem], { now, pageUrl: this.pageUrl(id) }) });
     }
     this.releaseHeldNotices(problem, incident);
     this.crossReferenceCluster(incident);
@@ -546,7 +548,7 @@ export class IncidentEngine {
       this.store.incidents.updateIncident(incident);
     }
     // chat.update is idempotent, so an update needs no stable key of its own.
-    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now: this.clock.now() }) });
+    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now: this.clock.now(), pageUrl: this.pageUrl(incident.id) }) });
   }
 
   private enqueue(entry: { key: string; channel: string; kind: 'post' | 'update' | 'file'; incidentId: number | null; role: OutboxRole; message: MessageModel; threadOf?: string }): void {

@@ -25,8 +25,18 @@ export function primaryProblem(incident: Pick<IncidentRecord, 'primarySubject'>,
   return ofPrimary.find((problem) => problem.state !== 'ok') ?? ofPrimary[0] ?? problems[0];
 }
 
+/** The incident's page on the status page (`statusPage.publicUrl`), for roots and summaries. */
+export function incidentPageUrl(publicUrl: string | undefined, id: number): string | undefined {
+  return publicUrl ? `${publicUrl}/incidents/${id}` : undefined;
+}
+
+/** A root or summary with a line pointing at the incident's page, when there is one. */
+export function withIncidentPage(message: MessageModel, pageUrl: string | undefined): MessageModel {
+  return pageUrl ? { ...message, lines: [...(message.lines ?? []), [`Timeline and chart: ${pageUrl}`]] } : message;
+}
+
 /** The root message of an incident thread, kept current with every change. */
-export function renderRoot(incident: IncidentRecord, problems: ProblemRecord[], options: { now: number }): MessageModel {
+export function renderRoot(incident: IncidentRecord, problems: ProblemRecord[], options: { now: number; pageUrl?: string | undefined }): MessageModel {
   const open = incident.status === 'open';
   const primary = primaryProblem(incident, problems);
   const fields: Array<[string, Line]> = [];
@@ -56,6 +66,7 @@ export function renderRoot(incident: IncidentRecord, problems: ProblemRecord[], 
     buttons.push({ action: 'mute', label: 'Mute 1h', value: JSON.stringify({ subject: incident.primarySubject, incident: incident.id }) });
   }
   const quote = problems.flatMap((problem) => (problem.state !== 'ok' ? (problem.detail.quote ?? []) : [])).map(untrusted);
+  if (options.pageUrl) lines.push([`Timeline and chart: ${options.pageUrl}`]);
   return {
     tone: open ? incident.severity : 'ok',
     title: [`${open ? '' : 'Resolved: '}${incidentTitle(incident, primary)}`],
