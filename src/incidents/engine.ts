@@ -8,7 +8,7 @@ import { parseImageRef, repositoryOf } from '../domain/image-ref.js';
 import { correlatedMove, lastGoodDigest, type TagMove } from './correlation.js';
 import { openIncidentTaking } from './choose.js';
 import { step, type Edge } from './hysteresis.js';
-import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot } from './render.js';
+import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot, stormCounts, type StormLine } from './render.js';
 import { clusterOf as clusterNamedIn, describeSubject, isSubject, subjectName, subjectOf } from '../domain/subjects.js';
 import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord, type RunningContainer } from '../domain/model.js';
 
@@ -31,11 +31,28 @@ export type { RunningContainer } from '../domain/model.js';
 const problemKey = (subject: string, kind: string) => `${subject}|${kind}`;
 
 /**
+ * Who caused a root edit, which decides how soon it may go out. A person's action and a
+ * resolution go at once; a new problem joining goes at once (a storm root: at most once a
+ * second, so it still shows within the 2 s budget); machine-made updates (restart counts,
+ * recovering) at most once per `MACHINE_EDIT_EVERY_MS` per message.
+ */
+export type EditOrigin = 'human' | 'event' | 'machine';
+export const MACHINE_EDIT_EVERY_MS = 10_000;
+export const STORM_EDIT_EVERY_MS = 1_000;
+/** A storm thread gets at most one reply summarising what joined per this long. */
+export const STORM_DIGEST_EVERY_MS = 30_000;
+
+/**
  * Turns observations into incidents, edge-triggered with hysteresis, and every message into an
  * outbox row — all in one transaction per observation, so a restart at any point neither loses a
  * transition nor repeats one.
  */
 export class IncidentEngine {
+  /** Per root message: when its last edit went (or may go) out, and a pending one's time. Memory only: a restart at worst edits once more. */
+  private readonly rootEdits = new Map<number, { lastDone: number; pendingDue?: number }>();
+  /** Per storm: when its last digest reply was queued and how many members it had covered. */
+  private readonly stormDigests = new Map<number, { at: number; covered: number }>();
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
@@ -66,7 +83,7 @@ export class IncidentEngine {
       this.store.incidents.updateIncident(incident);
       const eventId = this.store.events.append({ at: now, subject: incident.primarySubject, type: 'human.ack', incidentId, actor: user, summary: `acknowledged by <@${user}>`, data: {} });
       this.reply(incident, `ack-${eventId}`, renderReply('info', [{ user }, ' acknowledged']));
-      this.refreshRoot(incident);
+      this.refreshRoot(incident, 'human');
       return true;
     });
   }
@@ -144,6 +161,7 @@ export class IncidentEngine {
         this.store.events.append({ at: now, subject: expired.subject, type: 'notice.unmuted', incidentId: incident?.id ?? null, actor: null, summary: `mute of ${describeSubject(expired.subject)} expired`, data: {} });
         if (incident) this.reply(incident, `unmute-${expired.subject}-${now}`, renderReply('info', [`🔔 Mute of ${describeSubject(expired.subject)} expired`]));
       }
+      for (const storm of this.store.incidents.openIncidents().filter((incident) => incident.primarySubject === STORM_SUBJECT)) this.stormDigest(storm, now);
       for (const incident of this.store.incidents.openIncidents()) {
         if (now - incident.lastActivityAt < this.policy.remindEvery || incident.primarySubject === STORM_SUBJECT) continue;
         if (this.store.incidents.mutedUntil(incident.primarySubject, now)) continue;
@@ -206,7 +224,9 @@ export class IncidentEngine {
   private applyCheck(observation: CheckObservation): Edge {
     const now = observation.at ?? this.clock.now();
     const previous = this.store.incidents.problem(observation.subject, observation.problem);
-    const next = step(previous, { ok: observation.ok, at: now, summary: observation.summary, ...(observation.immediate ? { immediate: true } : {}) }, this.policy);
+    const stepped = step(previous, { ok: observation.ok, at: now, summary: observation.summary, ...(observation.immediate ? { immediate: true } : {}) }, this.policy);
+    // Ended (the workload was deleted): no recovery streak to wait for.
+    const next = observation.ok && observation.ended && (stepped.edge === 'recovering' || stepped.state === 'recovering') ? { ...stepped, state: 'ok' as const, firstBadAt: null, edge: 'resolved' as const } : stepped;
     const problem: ProblemRecord = {
       subject: observation.subject,
       kind: observation.problem,
@@ -259,7 +279,7 @@ export class IncidentEngine {
         break;
       case 'resolved':
         this.store.incidents.saveProblem(problem);
-        this.afterRecovery(problem, eventId, now);
+        this.afterRecovery(problem, eventId, now, observation.ended);
         break;
     }
     return next.edge;
@@ -278,7 +298,7 @@ export class IncidentEngine {
       this.store.incidents.updateIncident(previousIncident);
       this.store.events.append({ at: now, subject: previousIncident.primarySubject, type: 'incident.reopened', incidentId: previousIncident.id, actor: null, summary: `reopened: ${problemKinds[problem.kind].label}: ${problem.summary}`, data: {} });
       this.reply(previousIncident, `reopen-${eventId}`, renderReply(problem.severity, [`Reopened: ${problemKinds[problem.kind].label} — ${problem.summary}`]));
-      this.refreshRoot(previousIncident);
+      this.refreshRoot(previousIncident, 'event');
       this.releaseHeldNotices(problem, previousIncident);
       return;
     }
@@ -291,7 +311,7 @@ export class IncidentEngine {
       joined.lastActivityAt = now;
       this.store.incidents.updateIncident(joined);
       this.reply(joined, `join-${eventId}`, renderReply(problem.severity, [`Also: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}: ${problem.summary}`]));
-      this.refreshRoot(joined);
+      this.refreshRoot(joined, 'event');
       this.releaseHeldNotices(problem, joined);
       return;
     }
@@ -325,11 +345,12 @@ export class IncidentEngine {
     }
     this.store.events.append({ at: now, subject: problem.subject, type: 'incident.opened', incidentId: id, actor: null, summary: incident.title, data: { channel: incident.channel } });
     if (incident.stormId) {
-      // In a storm the incident's root is a reply under the storm message, and so is its thread.
-      this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: incident.stormId, role: 'reply', message: renderRoot(incident, [problem], { now }) });
-      this.refreshRoot(this.requireIncident(incident.stormId));
+      // In a storm the incident is a line of the storm root (edited, not a message of its own);
+      // its thread is the storm's, where a digest reply at most every 30 s says what joined.
+      this.refreshRoot(this.requireIncident(incident.stormId), 'event');
     } else {
       this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: id, role: 'root', message: renderRoot(incident, [problem], { now }) });
+      this.rootEdits.set(id, { lastDone: now });
     }
     this.releaseHeldNotices(problem, incident);
     this.crossReferenceCluster(incident);
@@ -352,7 +373,16 @@ export class IncidentEngine {
     const storm: IncidentRecord = { ...draft, id, title: `#${id} alert storm` };
     this.store.incidents.updateIncident(storm);
     this.store.events.append({ at: now, subject: STORM_SUBJECT, type: 'incident.opened', incidentId: id, actor: null, summary: `alert storm: more than ${this.policy.storm.incidents} incidents within ${formatDuration(this.policy.storm.within)}`, data: {} });
-    this.enqueue({ key: `inc-${id}-root`, channel, kind: 'post', incidentId: id, role: 'root', message: renderStormRoot(storm, [], now) });
+    // The incidents that made the storm join it: their roots are already in the channel and keep
+    // their threads' history, but their machine updates now edit the storm root only.
+    for (const member of recent.filter((incident) => incident.status === 'open' && incident.stormId === null)) {
+      member.stormId = id;
+      this.store.incidents.updateIncident(member);
+      this.store.events.append({ at: now, subject: member.primarySubject, type: 'incident.storm', incidentId: member.id, actor: null, summary: `part of alert storm #${id}`, data: { storm: id } });
+    }
+    this.enqueue({ key: `inc-${id}-root`, channel, kind: 'post', incidentId: id, role: 'root', message: renderStormRoot(storm, this.stormLines(storm), now) });
+    this.rootEdits.set(id, { lastDone: now });
+    this.stormDigests.set(id, { at: now, covered: this.store.incidents.stormMembers(id).length });
     return storm;
   }
 
@@ -409,7 +439,7 @@ export class IncidentEngine {
     this.completeCorrelation(incident, problem);
     incident.lastActivityAt = now;
     this.store.incidents.updateIncident(incident);
-    this.refreshRoot(incident);
+    this.refreshRoot(incident, 'machine');
   }
 
   /**
@@ -425,19 +455,20 @@ export class IncidentEngine {
     this.store.incidents.updateIncident(incident);
   }
 
-  private afterRecovery(problem: ProblemRecord, eventId: number, now: number): void {
+  private afterRecovery(problem: ProblemRecord, eventId: number, now: number, ended?: string): void {
     const incident = problem.incidentId ? this.store.incidents.incident(problem.incidentId) : undefined;
     if (!incident || incident.status !== 'open') return;
     this.store.events.attachToIncident(eventId, incident.id);
     const stillBad = this.store.incidents.problemsOfIncident(incident.id).filter((other) => other.state !== 'ok');
     if (stillBad.length === 0) {
-      this.closeIncident(incident, now, null);
+      this.closeIncident(incident, now, null, ended);
       return;
     }
     incident.lastActivityAt = now;
     this.store.incidents.updateIncident(incident);
-    this.reply(incident, `recovered-${eventId}`, renderReply('ok', [`Recovered: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}`]));
-    this.refreshRoot(incident);
+    const word = ended ? `Ended (${ended})` : 'Recovered';
+    this.reply(incident, `recovered-${eventId}`, renderReply('ok', [`${word}: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}`]));
+    this.refreshRoot(incident, 'machine');
   }
 
   private closeIncident(incident: IncidentRecord, now: number, user: string | null, reason?: string): void {
@@ -450,13 +481,54 @@ export class IncidentEngine {
     const by = user ? ` by <@${user}>` : '';
     const eventId = this.store.events.append({ at: now, subject: incident.primarySubject, type: 'incident.resolved', incidentId: incident.id, actor: user, summary: `resolved${by} after ${took}${reason ? `: ${reason}` : ''}`, data: { durationMs: now - incident.firstBadAt } });
     const storm = incident.stormId ? this.store.incidents.incident(incident.stormId) : undefined;
+    if (storm) this.updateOwnRoot(incident);
     if (storm?.status === 'open' && this.store.incidents.stormMembers(storm.id).every((member) => member.status === 'resolved')) {
-      this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`#${incident.id} resolved after ${took}`]));
       this.closeIncident(storm, now, user);
       return;
     }
+    if (storm) {
+      // The storm thread learns of it from the storm root's line and the storm's closing counts, not a reply per incident.
+      this.refreshRoot(storm, 'event');
+      return;
+    }
+    if (incident.primarySubject === STORM_SUBJECT) {
+      this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`Storm over after ${took}: ${stormCounts(this.stormLines(incident))}`]));
+      this.refreshRoot(incident, 'human');
+      return;
+    }
     this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`Resolved${user ? ' by ' : ''}`, ...(user ? [{ user }] : []), ` after ${took}${reason ? ` — ${reason}` : ''}`]));
-    this.refreshRoot(incident);
+    this.refreshRoot(incident, 'human');
+  }
+
+  /** An incident that had its own root before a storm took it in: that root still shows how it ended. */
+  private updateOwnRoot(incident: IncidentRecord): void {
+    if (this.store.outbox.byKey(`inc-${incident.id}-root`)?.role !== 'root') return;
+    const problems = this.store.incidents.problemsOfIncident(incident.id);
+    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot({ ...incident, stormId: null }, problems, { now: this.clock.now() }) });
+  }
+
+  /** A storm's members as its root lists them: newest first, with the reason each one failed. */
+  private stormLines(storm: IncidentRecord): StormLine[] {
+    return this.store.incidents
+      .stormMembers(storm.id)
+      .map((member) => {
+        const primary = primaryProblem(member, this.store.incidents.problemsOfIncident(member.id));
+        const reason = primary ? (typeof primary.detail.reason === 'string' ? primary.detail.reason : problemKinds[primary.kind].label) : 'incident';
+        return { id: member.id, title: member.title, status: member.status, openedAt: member.openedAt, reason, summary: primary?.summary ?? '' };
+      })
+      .sort((a, b) => b.openedAt - a.openedAt || b.id - a.id);
+  }
+
+  /** At most one reply per `STORM_DIGEST_EVERY_MS` in a storm's thread, summarising what joined since the last one. */
+  private stormDigest(storm: IncidentRecord, now: number): void {
+    const lines = this.stormLines(storm);
+    const last = this.stormDigests.get(storm.id) ?? { at: storm.openedAt, covered: 0 };
+    if (now - last.at < STORM_DIGEST_EVERY_MS || lines.length <= last.covered) return;
+    const joined = [...lines].sort((a, b) => a.id - b.id).slice(last.covered);
+    this.stormDigests.set(storm.id, { at: now, covered: lines.length });
+    const ids = joined.map((line) => `#${line.id}`);
+    const shown = ids.length > 40 ? `${ids.slice(0, 40).join(' ')} … and ${ids.length - 40} more` : ids.join(' ');
+    this.reply(storm, `storm-${storm.id}-digest-${now}`, renderReply('warning', [`${joined.length} joined since `, { at: last.at }, `: ${stormCounts(joined)}`], [[shown]]));
   }
 
   private applyNotice(observation: NoticeObservation): string | undefined {
@@ -530,14 +602,22 @@ export class IncidentEngine {
     this.enqueue({ key, channel: incident.channel, kind: 'post', incidentId: incident.stormId ?? incident.id, role: 'reply', message });
   }
 
-  /** Queues the root's current state; the outbox keeps only the newest pending update. */
-  refreshRoot(incident: IncidentRecord): void {
+  /**
+   * Queues the root's current state; the outbox keeps only the newest pending update, and
+   * `origin` decides how soon it may go (see `EditOrigin`): bursts of machine updates become one edit.
+   */
+  refreshRoot(incident: IncidentRecord, origin: EditOrigin = 'human'): void {
     if (incident.stormId) {
-      this.refreshRoot(this.requireIncident(incident.stormId));
+      const storm = this.requireIncident(incident.stormId);
+      this.refreshRoot(storm, origin);
+      // A person acting on a member that had its own root sees that root follow.
+      if (origin === 'human') this.updateOwnRoot(incident);
       return;
     }
     if (incident.primarySubject === STORM_SUBJECT) {
-      this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderStormRoot(incident, this.store.incidents.stormMembers(incident.id), this.clock.now()) });
+      const now = this.clock.now();
+      this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderStormRoot(incident, this.stormLines(incident), now), notBefore: this.editDue(incident.id, origin, now, STORM_EDIT_EVERY_MS) });
+      if (incident.status === 'open') this.stormDigest(incident, now);
       return;
     }
     const problems = this.store.incidents.problemsOfIncident(incident.id);
@@ -547,11 +627,29 @@ export class IncidentEngine {
       this.store.incidents.updateIncident(incident);
     }
     // chat.update is idempotent, so an update needs no stable key of its own.
-    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now: this.clock.now() }) });
+    const now = this.clock.now();
+    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now }), notBefore: this.editDue(incident.id, origin, now, 0) });
   }
 
-  private enqueue(entry: { key: string; channel: string; kind: 'post' | 'update' | 'file'; incidentId: number | null; role: OutboxRole; message: MessageModel; threadOf?: string }): void {
-    this.store.outbox.enqueue({ ...entry, at: this.clock.now() });
+  /**
+   * When an edit of root `id` may go out: a machine-made one at most once per
+   * `MACHINE_EDIT_EVERY_MS` after the last, an event at most once per `eventEveryMs`, a person's
+   * at once. A pending edit is superseded by this one, so the earlier of the two times is kept.
+   */
+  private editDue(id: number, origin: EditOrigin, now: number, eventEveryMs: number): number {
+    const state = this.rootEdits.get(id);
+    const pending = state?.pendingDue !== undefined && state.pendingDue > now ? state.pendingDue : undefined;
+    const lastDone = pending !== undefined ? state!.lastDone : Math.max(state?.lastDone ?? -Infinity, state?.pendingDue ?? -Infinity);
+    const spacing = origin === 'machine' ? MACHINE_EDIT_EVERY_MS : origin === 'event' ? eventEveryMs : 0;
+    let due = Math.max(now, lastDone + spacing);
+    if (pending !== undefined) due = Math.min(due, pending);
+    this.rootEdits.set(id, { lastDone, pendingDue: due });
+    return due;
+  }
+
+  private enqueue(entry: { key: string; channel: string; kind: 'post' | 'update' | 'file'; incidentId: number | null; role: OutboxRole; message: MessageModel; threadOf?: string; notBefore?: number }): void {
+    const { notBefore, ...row } = entry;
+    this.store.outbox.enqueue({ ...row, at: this.clock.now(), ...(notBefore !== undefined && notBefore > this.clock.now() ? { notBefore } : {}) });
   }
 }
 
