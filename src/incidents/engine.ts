@@ -279,7 +279,7 @@ export class IncidentEngine {
         break;
       case 'resolved':
         this.store.incidents.saveProblem(problem);
-        this.afterRecovery(problem, eventId, now, observation.ended);
+        this.afterRecovery(problem, eventId, now, observation.ended ? observation.summary : undefined);
         break;
     }
     return next.edge;
@@ -455,6 +455,7 @@ export class IncidentEngine {
     this.store.incidents.updateIncident(incident);
   }
 
+  /** `ended`: why the problem ended without recovering (the workload was deleted), in words. */
   private afterRecovery(problem: ProblemRecord, eventId: number, now: number, ended?: string): void {
     const incident = problem.incidentId ? this.store.incidents.incident(problem.incidentId) : undefined;
     if (!incident || incident.status !== 'open') return;
@@ -466,8 +467,8 @@ export class IncidentEngine {
     }
     incident.lastActivityAt = now;
     this.store.incidents.updateIncident(incident);
-    const word = ended ? `Ended (${ended})` : 'Recovered';
-    this.reply(incident, `recovered-${eventId}`, renderReply('ok', [`${word}: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}`]));
+    const line = ended ? `Ended: ${problemKinds[problem.kind].label} — ${ended}` : `Recovered: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}`;
+    this.reply(incident, `recovered-${eventId}`, renderReply('ok', [line]));
     this.refreshRoot(incident, 'machine');
   }
 

@@ -148,6 +148,11 @@ export function buttonCommand(kind: string | undefined, value: string): { family
       return { family: 'rollout', text: `restart ${String(parsed.subject)}` };
     case 'mute':
       return { family: 'incident', text: `mute${incident} 1h` };
+    case 'incident_list_more': {
+      // The next page of `/incident list`, in the channel the button was pressed in.
+      const from = typeof parsed.from === 'number' && Number.isInteger(parsed.from) && parsed.from >= 0 ? parsed.from : undefined;
+      return from === undefined ? undefined : { family: 'incident', text: `list${parsed.all === true ? ' all' : ''} from ${from}` };
+    }
     default:
       return undefined;
   }

@@ -6,6 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WatchedPod } from '../../src/clients/kube.js';
+import type { KubeObject } from '../../src/sandbox/kube-objects.js';
+
+/** A captured pod: what the watch delivers and what the fake apiserver stores. */
+export type FixturePod = WatchedPod & KubeObject;
 
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'pods');
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -37,7 +41,7 @@ export function podFixtureSource(file: string): Record<string, string> {
   return (JSON.parse(readFileSync(join(DIR, `${file}.json`), 'utf8')) as { _source: Record<string, string> })._source;
 }
 
-export function podFixture(file: string, options: PodFixtureOptions = {}): WatchedPod {
+export function podFixture(file: string, options: PodFixtureOptions = {}): FixturePod {
   const { _source: _ignored, ...raw } = JSON.parse(readFileSync(join(DIR, `${file}.json`), 'utf8')) as { _source: unknown } & { [key: string]: Json };
   const found: number[] = [];
   // deletionTimestamp is a deadline in the future, not an event: keep it out of "latest".
@@ -51,5 +55,5 @@ export function podFixture(file: string, options: PodFixtureOptions = {}): Watch
   if (options.name) metadata.name = options.name;
   if (options.namespace) metadata.namespace = options.namespace;
   if (options.labels) metadata.labels = { ...(metadata.labels ?? {}), ...options.labels };
-  return { ...moved, metadata };
+  return { ...moved, metadata } as FixturePod;
 }
