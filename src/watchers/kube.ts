@@ -121,6 +121,8 @@ interface Target {
   /** The workload was seen and then deleted: its open problems end as "deleted", it is not "missing". */
   deleted: boolean;
   lastState: Map<string, string>;
+  /** When the last look at this subject was scheduled: a quiet subject is judged at once, a busy one per `settleMs`. */
+  lastLookAt: number;
   timer?: NodeJS.Timeout;
   graceTimer?: NodeJS.Timeout;
   assessing: boolean;
@@ -194,6 +196,7 @@ export class KubeWatcher implements Watcher {
       reported: new Map(),
       deleted: false,
       lastState: new Map(),
+      lastLookAt: Number.NEGATIVE_INFINITY,
       assessing: false,
       again: false,
       forceNext: false,
@@ -424,15 +427,23 @@ export class KubeWatcher implements Watcher {
 
   /* ---------------- judging a subject ---------------- */
 
-  /** Coalesces a burst of events into one look, `settleMs` after the first. */
+  /**
+   * Coalesces a burst of events: the first event after a quiet spell is judged at once (the
+   * status change that shows a crash loop is the alert), the ones that follow it within
+   * `settleMs` are judged together once, `settleMs` after that look.
+   */
   private schedule(target: Target, force = false): void {
     if (this.stopped) return;
     if (force) target.forceNext = true;
     if (target.timer) return;
+    const now = this.now();
+    const quiet = now - target.lastLookAt >= this.settleMs;
+    const delay = force || quiet ? 0 : this.settleMs - (now - target.lastLookAt);
+    target.lastLookAt = now + delay;
     target.timer = setTimeout(() => {
       target.timer = undefined;
       void this.assess(target);
-    }, force ? 0 : this.settleMs);
+    }, delay);
     target.timer.unref?.();
   }
 
