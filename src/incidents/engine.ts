@@ -8,7 +8,9 @@ import { parseImageRef, repositoryOf } from '../domain/image-ref.js';
 import { correlatedMove, lastGoodDigest, type TagMove } from './correlation.js';
 import { openIncidentTaking } from './choose.js';
 import { step, type Edge } from './hysteresis.js';
-import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot, stormCounts, type StormLine } from './render.js';
+import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot, stormCounts } from './render.js';
+import { EditPacer, STORM_EDIT_EVERY_MS, type EditOrigin } from './edit-pacing.js';
+import { openStormIfDue, stormLines, StormDigests, STORM_SUBJECT } from './storm.js';
 import { clusterOf as clusterNamedIn, describeSubject, isSubject, subjectName, subjectOf } from '../domain/subjects.js';
 import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord, type RunningContainer } from '../domain/model.js';
 
@@ -22,8 +24,7 @@ export interface AlertingPolicy {
   storm: { incidents: number; within: number };
 }
 
-/** The pseudo-subject of a storm incident: many incidents threaded under one message. */
-export const STORM_SUBJECT = 'storm';
+export { STORM_SUBJECT } from './storm.js';
 
 // Moved to domain/model.ts; kept importable from here until commands/ and watchers/kube.ts import it from there.
 export type { RunningContainer } from '../domain/model.js';
@@ -31,27 +32,15 @@ export type { RunningContainer } from '../domain/model.js';
 const problemKey = (subject: string, kind: string) => `${subject}|${kind}`;
 
 /**
- * Who caused a root edit, which decides how soon it may go out. A person's action and a
- * resolution go at once; a new problem joining goes at once (a storm root: at most once a
- * second, so it still shows within the 2 s budget); machine-made updates (restart counts,
- * recovering) at most once per `MACHINE_EDIT_EVERY_MS` per message.
- */
-export type EditOrigin = 'human' | 'event' | 'machine';
-export const MACHINE_EDIT_EVERY_MS = 10_000;
-export const STORM_EDIT_EVERY_MS = 1_000;
-/** A storm thread gets at most one reply summarising what joined per this long. */
-export const STORM_DIGEST_EVERY_MS = 30_000;
-
-/**
  * Turns observations into incidents, edge-triggered with hysteresis, and every message into an
  * outbox row — all in one transaction per observation, so a restart at any point neither loses a
  * transition nor repeats one.
  */
 export class IncidentEngine {
-  /** Per root message: when its last edit went (or may go) out, and a pending one's time. Memory only: a restart at worst edits once more. */
-  private readonly rootEdits = new Map<number, { lastDone: number; pendingDue?: number }>();
-  /** Per storm: when its last digest reply was queued and how many members it had covered. */
-  private readonly stormDigests = new Map<number, { at: number; covered: number }>();
+  /** When each root's next edit may go out (memory only: a restart at worst edits once more). */
+  private readonly edits = new EditPacer();
+  /** When each storm's last digest reply went, and how many members it covered. */
+  private readonly digests = new StormDigests();
 
   constructor(
     private readonly store: Store,
@@ -161,7 +150,10 @@ export class IncidentEngine {
         this.store.events.append({ at: now, subject: expired.subject, type: 'notice.unmuted', incidentId: incident?.id ?? null, actor: null, summary: `mute of ${describeSubject(expired.subject)} expired`, data: {} });
         if (incident) this.reply(incident, `unmute-${expired.subject}-${now}`, renderReply('info', [`🔔 Mute of ${describeSubject(expired.subject)} expired`]));
       }
-      for (const storm of this.store.incidents.openIncidents().filter((incident) => incident.primarySubject === STORM_SUBJECT)) this.stormDigest(storm, now);
+      for (const storm of this.store.incidents.openIncidents().filter((incident) => incident.primarySubject === STORM_SUBJECT)) {
+        const digest = this.digests.reply(storm, stormLines(this.store, storm), now);
+        if (digest) this.reply(storm, `storm-${storm.id}-digest-${now}`, digest);
+      }
       for (const incident of this.store.incidents.openIncidents()) {
         if (now - incident.lastActivityAt < this.policy.remindEvery || incident.primarySubject === STORM_SUBJECT) continue;
         if (this.store.incidents.mutedUntil(incident.primarySubject, now)) continue;
@@ -350,40 +342,19 @@ export class IncidentEngine {
       this.refreshRoot(this.requireIncident(incident.stormId), 'event');
     } else {
       this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: id, role: 'root', message: renderRoot(incident, [problem], { now }) });
-      this.rootEdits.set(id, { lastDone: now });
+      this.edits.posted(id, now);
     }
     this.releaseHeldNotices(problem, incident);
     this.crossReferenceCluster(incident);
   }
 
-  /**
-   * More than `storm.incidents` incidents opening within `storm.within` in one channel: one storm
-   * message takes the new ones as replies instead of a root each.
-   */
+  /** The channel's open storm when one is due (storm.ts), its root queued when it has just opened. */
   private stormFor(channel: string, now: number): IncidentRecord | undefined {
-    const recent = this.store.incidents.openedSince(now - this.policy.storm.within).filter((incident) => incident.channel === channel && incident.primarySubject !== STORM_SUBJECT);
-    if (recent.length + 1 <= this.policy.storm.incidents) return undefined;
-    const open = this.store.incidents.openIncidents(channel).find((incident) => incident.primarySubject === STORM_SUBJECT);
-    if (open) return open;
-    const draft: Omit<IncidentRecord, 'id'> = {
-      status: 'open', primarySubject: STORM_SUBJECT, severity: 'critical', channel, title: '', firstBadAt: Math.min(...recent.map((incident) => incident.firstBadAt), now),
-      openedAt: now, acknowledgedAt: null, acknowledgedBy: null, resolvedAt: null, resolvedBy: null, lastActivityAt: now, correlation: null, stormId: null,
-    };
-    const id = this.store.incidents.createIncident(draft);
-    const storm: IncidentRecord = { ...draft, id, title: `#${id} alert storm` };
-    this.store.incidents.updateIncident(storm);
-    this.store.events.append({ at: now, subject: STORM_SUBJECT, type: 'incident.opened', incidentId: id, actor: null, summary: `alert storm: more than ${this.policy.storm.incidents} incidents within ${formatDuration(this.policy.storm.within)}`, data: {} });
-    // The incidents that made the storm join it: their roots are already in the channel and keep
-    // their threads' history, but their machine updates now edit the storm root only.
-    for (const member of recent.filter((incident) => incident.status === 'open' && incident.stormId === null)) {
-      member.stormId = id;
-      this.store.incidents.updateIncident(member);
-      this.store.events.append({ at: now, subject: member.primarySubject, type: 'incident.storm', incidentId: member.id, actor: null, summary: `part of alert storm #${id}`, data: { storm: id } });
-    }
-    this.enqueue({ key: `inc-${id}-root`, channel, kind: 'post', incidentId: id, role: 'root', message: renderStormRoot(storm, this.stormLines(storm), now) });
-    this.rootEdits.set(id, { lastDone: now });
-    this.stormDigests.set(id, { at: now, covered: this.store.incidents.stormMembers(id).length });
-    return storm;
+    return openStormIfDue(this.store, this.policy.storm, channel, now, (storm, lines) => {
+      this.enqueue({ key: `inc-${storm.id}-root`, channel, kind: 'post', incidentId: storm.id, role: 'root', message: renderStormRoot(storm, lines, now) });
+      this.edits.posted(storm.id, now);
+      this.digests.covered(storm.id, now, lines.length);
+    });
   }
 
   /** Incidents on a cluster whose API is unreachable point to that incident, and it to them. */
@@ -493,7 +464,7 @@ export class IncidentEngine {
       return;
     }
     if (incident.primarySubject === STORM_SUBJECT) {
-      this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`Storm over after ${took}: ${stormCounts(this.stormLines(incident))}`]));
+      this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`Storm over after ${took}: ${stormCounts(stormLines(this.store, incident))}`]));
       this.refreshRoot(incident, 'human');
       return;
     }
@@ -508,29 +479,8 @@ export class IncidentEngine {
     this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot({ ...incident, stormId: null }, problems, { now: this.clock.now() }) });
   }
 
-  /** A storm's members as its root lists them: newest first, with the reason each one failed. */
-  private stormLines(storm: IncidentRecord): StormLine[] {
-    return this.store.incidents
-      .stormMembers(storm.id)
-      .map((member) => {
-        const primary = primaryProblem(member, this.store.incidents.problemsOfIncident(member.id));
-        const reason = primary ? (typeof primary.detail.reason === 'string' ? primary.detail.reason : problemKinds[primary.kind].label) : 'incident';
-        return { id: member.id, title: member.title, status: member.status, openedAt: member.openedAt, reason, summary: primary?.summary ?? '' };
-      })
-      .sort((a, b) => b.openedAt - a.openedAt || b.id - a.id);
-  }
 
-  /** At most one reply per `STORM_DIGEST_EVERY_MS` in a storm's thread, summarising what joined since the last one. */
-  private stormDigest(storm: IncidentRecord, now: number): void {
-    const lines = this.stormLines(storm);
-    const last = this.stormDigests.get(storm.id) ?? { at: storm.openedAt, covered: 0 };
-    if (now - last.at < STORM_DIGEST_EVERY_MS || lines.length <= last.covered) return;
-    const joined = [...lines].sort((a, b) => a.id - b.id).slice(last.covered);
-    this.stormDigests.set(storm.id, { at: now, covered: lines.length });
-    const ids = joined.map((line) => `#${line.id}`);
-    const shown = ids.length > 40 ? `${ids.slice(0, 40).join(' ')} … and ${ids.length - 40} more` : ids.join(' ');
-    this.reply(storm, `storm-${storm.id}-digest-${now}`, renderReply('warning', [`${joined.length} joined since `, { at: last.at }, `: ${stormCounts(joined)}`], [[shown]]));
-  }
+
 
   private applyNotice(observation: NoticeObservation): string | undefined {
     const now = observation.at ?? this.clock.now();
@@ -617,8 +567,9 @@ export class IncidentEngine {
     }
     if (incident.primarySubject === STORM_SUBJECT) {
       const now = this.clock.now();
-      this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderStormRoot(incident, this.stormLines(incident), now), notBefore: this.editDue(incident.id, origin, now, STORM_EDIT_EVERY_MS) });
-      if (incident.status === 'open') this.stormDigest(incident, now);
+      this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderStormRoot(incident, stormLines(this.store, incident), now), notBefore: this.edits.due(incident.id, origin, now, STORM_EDIT_EVERY_MS) });
+      const digest = incident.status === 'open' ? this.digests.reply(incident, stormLines(this.store, incident), now) : undefined;
+      if (digest) this.reply(incident, `storm-${incident.id}-digest-${now}`, digest);
       return;
     }
     const problems = this.store.incidents.problemsOfIncident(incident.id);
@@ -629,23 +580,7 @@ export class IncidentEngine {
     }
     // chat.update is idempotent, so an update needs no stable key of its own.
     const now = this.clock.now();
-    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now }), notBefore: this.editDue(incident.id, origin, now, 0) });
-  }
-
-  /**
-   * When an edit of root `id` may go out: a machine-made one at most once per
-   * `MACHINE_EDIT_EVERY_MS` after the last, an event at most once per `eventEveryMs`, a person's
-   * at once. A pending edit is superseded by this one, so the earlier of the two times is kept.
-   */
-  private editDue(id: number, origin: EditOrigin, now: number, eventEveryMs: number): number {
-    const state = this.rootEdits.get(id);
-    const pending = state?.pendingDue !== undefined && state.pendingDue > now ? state.pendingDue : undefined;
-    const lastDone = pending !== undefined ? state!.lastDone : Math.max(state?.lastDone ?? -Infinity, state?.pendingDue ?? -Infinity);
-    const spacing = origin === 'machine' ? MACHINE_EDIT_EVERY_MS : origin === 'event' ? eventEveryMs : 0;
-    let due = Math.max(now, lastDone + spacing);
-    if (pending !== undefined) due = Math.min(due, pending);
-    this.rootEdits.set(id, { lastDone, pendingDue: due });
-    return due;
+    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now }), notBefore: this.edits.due(incident.id, origin, now, 0) });
   }
 
   private enqueue(entry: { key: string; channel: string; kind: 'post' | 'update' | 'file'; incidentId: number | null; role: OutboxRole; message: MessageModel; threadOf?: string; notBefore?: number }): void {

@@ -18,10 +18,14 @@ export function incidentTitle(incident: Pick<IncidentRecord, 'id' | 'primarySubj
   return `#${incident.id} ${describeSubject(incident.primarySubject)}: ${label}`;
 }
 
-/** What the title names: the primary subject's problem that is still open, else its first. */
+/**
+ * What the title names: the primary subject's problem that is failing now, else one still
+ * recovering, else its first. (Alerts now arrive on the event, before a problem that is
+ * recovering has had its last good look: the title names what is failing, not what recovers.)
+ */
 export function primaryProblem(incident: Pick<IncidentRecord, 'primarySubject'>, problems: ProblemRecord[]): ProblemRecord | undefined {
   const ofPrimary = problems.filter((problem) => problem.subject === incident.primarySubject);
-  return ofPrimary.find((problem) => problem.state !== 'ok') ?? ofPrimary[0] ?? problems[0];
+  return ofPrimary.find((problem) => problem.state === 'alerting') ?? ofPrimary.find((problem) => problem.state !== 'ok') ?? ofPrimary[0] ?? problems[0];
 }
 
 /** The root message of an incident thread, kept current with every change. */

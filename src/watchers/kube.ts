@@ -9,8 +9,9 @@
  */
 import type { Config } from '../config.js';
 import { workloadSubject } from '../config.js';
-import { classifyKubeError, selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchHandle, type WatchState, type WorkloadKind } from '../clients/kube.js';
+import { selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchHandle, type WatchState, type WorkloadKind } from '../clients/kube.js';
 import { formatDuration } from '../domain/duration.js';
+import { describeMissing, describeUnreachable, errorReason } from './kube-words.js';
 import { subjectOf } from '../domain/subjects.js';
 import type { CheckObservation, NoticeObservation, ProblemKind } from '../domain/model.js';
 import type { Logger } from '../log.js';
@@ -19,31 +20,9 @@ import { assessPods, crashLogKey, INIT_FAILED, lastLogLines, pullMessagesOf, typ
 import { rolloutEdges, rolloutOf, templateContainers, type RolloutMemory } from '../kube/rollout.js';
 import type { ObservationSink, Watcher } from './types.js';
 
-/** `Deployment reference-data not found in traderx; found in default`. */
-export function describeMissing(kind: WorkloadKind, namespace: string, name: string, elsewhere: string[] | undefined): string {
-  const head = `${kind} ${name} not found in ${namespace}`;
-  if (elsewhere === undefined) return head;
-  if (elsewhere.length === 0) return `${head} (nor in any other namespace)`;
-  return `${head}; found in ${elsewhere.join(', ')}`;
-}
+export { describeMissing, describeUnreachable, errorReason } from './kube-words.js';
 
 const DOWN_KINDS = new Set<KubeErrorKind>(['unreachable', 'unauthorized', 'forbidden']);
-
-/** The apiserver's or the network's own words, without our "cluster x: … doing …:" prefix. */
-export function errorReason(error: KubeError | undefined): string {
-  if (!error) return 'no answer';
-  if (error.cause !== undefined) return classifyKubeError(error.cause).detail;
-  return error.message.replace(/^cluster [^:]+: /, '');
-}
-
-/** `cluster prod: API unreachable for 1m 5s: connect ECONNREFUSED 10.0.0.1:6443`. */
-export function describeUnreachable(cluster: string, forMs: number, error: KubeError | undefined): string {
-  const reason = errorReason(error);
-  const duration = formatDuration(forMs);
-  if (error?.kind === 'unauthorized') return `cluster ${cluster}: API rejects our credentials (401) for ${duration}: ${reason}`;
-  if (error?.kind === 'forbidden') return `cluster ${cluster}: API forbids every watch (403) for ${duration}: ${reason}`;
-  return `cluster ${cluster}: API unreachable for ${duration}: ${reason}`;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* The watcher                                                                                */
