@@ -197,7 +197,10 @@ port.on('message', (message) => {
   }
   queue = queue.then(() => run(message)).then(
     (outcome) => { if (outcome !== SKIPPED) answer({ id: message.id, ...outcome }); },
-    (error) => answer({ id: message.id, error: String(error && error.message || error), code: error && error.code, connectionLost: connectionLost(error || {}) }),
+    (error) => {
+      if (message.id <= abandonedUpTo) return; // nobody waits for it
+      answer({ id: message.id, error: String(error && error.message || error), code: error && error.code, connectionLost: connectionLost(error || {}) });
+    },
   );
 });
 `;
