@@ -111,7 +111,8 @@ function cancelConnect() {
 
 async function connection() {
   if (client) return client;
-  if (!connecting && !outage) startConnect(connectTimeoutMs);
+  // A little beyond the driver's own connect timeout, so its error (which says why) comes first.
+  if (!connecting && !outage) startConnect(Math.min(connectTimeoutMs + 200, timeoutMs - 100));
   const attempt = connecting;
   if (attempt && Date.now() < attempt.waitUntil) {
     let timer;
@@ -122,7 +123,7 @@ async function connection() {
     if (connecting === attempt) attempt.waitUntil = 0; // later calls fail at once while it goes on
   }
   if (client) return client;
-  if (!outage) outage = new Error('cannot connect');
+  if (!outage) outage = new Error('cannot connect within ' + connectTimeoutMs + ' ms');
   scheduleRetry();
   throw outage;
 }
