@@ -145,6 +145,9 @@ export function registerHooks(app: FastifyInstance, deps: HooksDeps): Hooks {
     return Array.isArray(value) ? value[0] : value;
   };
   const bodyOf = (request: FastifyRequest): Buffer => (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
+  /** The content type as sent, saved before the header is neutralised (see the onRequest hook below). */
+  const sentContentTypes = new WeakMap<FastifyRequest, string | undefined>();
+  const contentTypeOf = (request: FastifyRequest): string | undefined => sentContentTypes.get(request);
   // Counted here because the server answers these before any handler runs.
   const countTooLarge = (name: HookName) => async (_request: FastifyRequest, reply: FastifyReply) => {
     if (reply.statusCode === 413) requests.inc({ hook: name, outcome: 'too_large' });
@@ -154,18 +157,26 @@ export function registerHooks(app: FastifyInstance, deps: HooksDeps): Hooks {
     // Hooks verify the exact bytes they were sent (GitHub signs the raw body), so no parser runs.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    // Fastify answers 415 itself for a content type it cannot parse (`garbage`, `;;`) before any
+    // handler runs, which would tell an unauthenticated caller about the body before the
+    // credentials (the order is 413 → 401 → 415/400). So the hook keeps the header as sent and
+    // hands Fastify a neutral one; each verifier judges the saved value after the credentials.
+    scope.addHook('onRequest', async (request) => {
+      sentContentTypes.set(request, header(request, 'content-type'));
+      request.raw.headers['content-type'] = 'application/octet-stream';
+    });
 
     if (secrets.registry) {
       const token = secrets.registry.value;
       scope.post('/hooks/registry', { onResponse: countTooLarge('registry') }, async (request, reply) =>
-        answer('registry', request, reply, verifyRegistryDelivery({ authorization: header(request, 'authorization'), contentType: header(request, 'content-type'), body: bodyOf(request) }, token, watched())),
+        answer('registry', request, reply, verifyRegistryDelivery({ authorization: header(request, 'authorization'), contentType: contentTypeOf(request), body: bodyOf(request) }, token, watched())),
       );
     }
     if (secrets.ghcr) {
       const secret = secrets.ghcr.value;
       scope.post('/hooks/ghcr', { onResponse: countTooLarge('ghcr') }, async (request, reply) => {
         const verdict = verifyGhcrDelivery(
-          { signature: header(request, 'x-hub-signature-256'), event: header(request, 'x-github-event'), contentType: header(request, 'content-type'), body: bodyOf(request) },
+          { signature: header(request, 'x-hub-signature-256'), event: header(request, 'x-github-event'), contentType: contentTypeOf(request), body: bodyOf(request) },
           secret,
           watched(),
         );
@@ -176,7 +187,7 @@ export function registerHooks(app: FastifyInstance, deps: HooksDeps): Hooks {
       const token = secrets.dockerhub.value;
       const handler = async (request: FastifyRequest, reply: FastifyReply) => {
         const pathToken = (request.params as { token?: string }).token;
-        return answer('dockerhub', request, reply, verifyDockerHubDelivery({ pathToken, contentType: header(request, 'content-type'), body: bodyOf(request) }, token, watched()));
+        return answer('dockerhub', request, reply, verifyDockerHubDelivery({ pathToken, contentType: contentTypeOf(request), body: bodyOf(request) }, token, watched()));
       };
       // Without a token in the path it is a delivery with missing credentials (401), not a 404.
       scope.post('/hooks/dockerhub', { onResponse: countTooLarge('dockerhub') }, handler);

@@ -1,0 +1,83 @@
+/**
+ * The webhook routes' refusals and replays that need no registry: the order of the checks when
+ * the content type is one Fastify itself cannot parse, a GitHub body replayed under a fresh
+ * delivery id, and Docker Hub tokens longer than the router's default limit.
+ */
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { Metrics } from '../src/metrics.js';
+import { registerHealth } from '../src/web/health.js';
+import { registerHooks, type TagChecker } from '../src/web/hooks/index.js';
+import { createWebApp } from '../src/web/server.js';
+
+const ENV = { DW_TEST_REGISTRY_TOKEN: 'registry-token-0123456789', DW_TEST_GHCR_SECRET: 'ghcr-secret-0123456789', DW_TEST_HUB_TOKEN: 'hub-token-0123456789' };
+const EVENTS = 'application/vnd.docker.distribution.events.v1+json';
+const GHCR_REF = 'ghcr.io/acme/replayed:latest';
+
+/** Records every HEAD the hooks ask for; serves nothing. */
+class RecordingChecker implements TagChecker {
+  readonly checked: string[] = [];
+  private readonly list = new Map([[GHCR_REF, { ref: GHCR_REF }]]);
+  watching() {
+    return this.list;
+  }
+  async checkNow(ref: string): Promise<string | undefined> {
+    this.checked.push(ref);
+    return undefined;
+  }
+}
+
+const apps: FastifyInstance[] = [];
+afterEach(async () => {
+  for (const app of apps.splice(0)) await app.close();
+});
+
+async function serve(env: Record<string, string> = ENV) {
+  const config = parseConfig({ webhooks: { registry: { tokenEnv: 'DW_TEST_REGISTRY_TOKEN' }, ghcr: { secretEnv: 'DW_TEST_GHCR_SECRET' }, dockerhub: { tokenEnv: 'DW_TEST_HUB_TOKEN' } } });
+  const metrics = new Metrics();
+  const checker = new RecordingChecker();
+  const app = createWebApp({ log: createLogger({ level: 'silent' }) });
+  registerHooks(app, { webhooks: config.webhooks, registries: config.registries, env, checker, metrics, log: createLogger({ level: 'silent' }) });
+  registerHealth(app, { metrics, checks: () => ({}) });
+  await app.ready();
+  apps.push(app);
+  const counted = async (labels: string): Promise<number> => {
+    const text = (await app.inject({ url: '/metrics' })).body;
+    const line = text.split('\n').find((candidate) => candidate.startsWith(`driftwatch_webhook_requests_total{${labels}} `));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  };
+  return { app, checker, counted };
+}
+
+describe('a content type Fastify cannot parse', () => {
+  it('without credentials: 401 (credentials come before the body), counted like other refusals', async () => {
+    const { app, counted } = await serve();
+    for (const contentType of ['garbage', ';;', 'application/json; charset']) {
+      const answer = await app.inject({ method: 'POST', url: '/hooks/registry', headers: { 'content-type': contentType }, payload: '{"events":[]}' });
+      expect(answer.statusCode, contentType).toBe(401);
+      expect(answer.json()).toEqual({ error: 'no bearer token' });
+    }
+    const ghcr = await app.inject({ method: 'POST', url: '/hooks/ghcr', headers: { 'content-type': 'garbage' }, payload: '{}' });
+    expect(ghcr.statusCode).toBe(401);
+    const hub = await app.inject({ method: 'POST', url: '/hooks/dockerhub/wrong-token-000', headers: { 'content-type': ';;' }, payload: '{}' });
+    expect(hub.statusCode).toBe(401);
+    expect(await counted('hook="registry",outcome="unauthorized"')).toBe(3);
+    expect(await counted('hook="ghcr",outcome="unauthorized"')).toBe(1);
+    expect(await counted('hook="dockerhub",outcome="unauthorized"')).toBe(1);
+  });
+
+  it('with the right credentials: 415 naming the content type as sent, counted', async () => {
+    const { app, counted } = await serve();
+    const answer = await app.inject({ method: 'POST', url: '/hooks/registry', headers: { authorization: `Bearer ${ENV.DW_TEST_REGISTRY_TOKEN}`, 'content-type': 'garbage' }, payload: '{"events":[]}' });
+    expect(answer.statusCode).toBe(415);
+    expect(answer.json()).toEqual({ error: `content type "garbage"; expected ${EVENTS} or application/vnd.docker.distribution.events.v2+json or application/json` });
+    const empty = await app.inject({ method: 'POST', url: '/hooks/registry', headers: { authorization: `Bearer ${ENV.DW_TEST_REGISTRY_TOKEN}`, 'content-type': ';;' }, payload: '{"events":[]}' });
+    expect(empty.statusCode).toBe(415);
+    expect(await counted('hook="registry",outcome="unsupported_media_type"')).toBe(2);
+    // A good delivery still goes through (the neutralised header changed nothing else).
+    const good = await app.inject({ method: 'POST', url: '/hooks/registry', headers: { authorization: `Bearer ${ENV.DW_TEST_REGISTRY_TOKEN}`, 'content-type': `${EVENTS}; charset=utf-8` }, payload: '{"events":[]}' });
+    expect(good.statusCode).toBe(202);
+  });
+});
