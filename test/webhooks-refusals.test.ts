@@ -9,11 +9,13 @@ import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import { registerHealth } from '../src/web/health.js';
+import { githubSignature } from '../src/web/hooks/ghcr.js';
 import { registerHooks, type TagChecker } from '../src/web/hooks/index.js';
 import { createWebApp } from '../src/web/server.js';
 
 const ENV = { DW_TEST_REGISTRY_TOKEN: 'registry-token-0123456789', DW_TEST_GHCR_SECRET: 'ghcr-secret-0123456789', DW_TEST_HUB_TOKEN: 'hub-token-0123456789' };
 const EVENTS = 'application/vnd.docker.distribution.events.v1+json';
+const DIGEST = `sha256:${'a'.repeat(64)}`;
 const GHCR_REF = 'ghcr.io/acme/replayed:latest';
 
 /** Records every HEAD the hooks ask for; serves nothing. */
@@ -79,5 +81,38 @@ describe('a content type Fastify cannot parse', () => {
     // A good delivery still goes through (the neutralised header changed nothing else).
     const good = await app.inject({ method: 'POST', url: '/hooks/registry', headers: { authorization: `Bearer ${ENV.DW_TEST_REGISTRY_TOKEN}`, 'content-type': `${EVENTS}; charset=utf-8` }, payload: '{"events":[]}' });
     expect(good.statusCode).toBe(202);
+  });
+});
+
+describe('a replayed GitHub delivery', () => {
+  const body = JSON.stringify({ action: 'published', package: { name: 'replayed', namespace: 'acme', package_type: 'container', owner: { login: 'acme' }, package_version: { container_metadata: { tag: { name: 'latest', digest: DIGEST } } } } });
+  const post = (app: FastifyInstance, headers: Record<string, string>, payload = body) =>
+    app.inject({ method: 'POST', url: '/hooks/ghcr', headers: { 'content-type': 'application/json', 'x-github-event': 'package', 'x-hub-signature-256': githubSignature(ENV.DW_TEST_GHCR_SECRET, payload), ...headers }, payload });
+
+  it('same body and signature under a fresh delivery id: accepted once, nothing the second time', async () => {
+    const { app, checker, counted } = await serve();
+    const first = await post(app, { 'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958' });
+    expect(first.statusCode).toBe(202);
+    expect(first.json()).toEqual({ status: 'accepted', checking: 1 });
+    const replayed = await post(app, { 'x-github-delivery': crypto.randomUUID() });
+    expect(replayed.statusCode).toBe(202);
+    expect(replayed.json()).toEqual({ status: 'ignored', reason: 'delivery already received' });
+    // The signature's hex in upper case is the same signature: still a replay.
+    const upper = await post(app, { 'x-github-delivery': crypto.randomUUID(), 'x-hub-signature-256': githubSignature(ENV.DW_TEST_GHCR_SECRET, body).toUpperCase().replace('SHA256=', 'sha256=') });
+    expect(upper.json()).toEqual({ status: 'ignored', reason: 'delivery already received' });
+    const noId = await post(app, {});
+    expect(noId.json()).toEqual({ status: 'ignored', reason: 'delivery already received' });
+    expect(checker.checked).toEqual([GHCR_REF]);
+    expect(await counted('hook="ghcr",outcome="duplicate"')).toBe(3);
+  });
+
+  it('a forged delivery is not remembered: the genuine one after it is still accepted', async () => {
+    const { app, checker } = await serve();
+    const id = '11111111-2222-3333-4444-555555555555';
+    expect((await post(app, { 'x-github-delivery': id, 'x-hub-signature-256': githubSignature('not-the-secret', body) })).statusCode).toBe(401);
+    expect((await post(app, { 'x-github-delivery': id })).json()).toEqual({ status: 'accepted', checking: 1 });
+    // Another event (another body) under its own id is a delivery of its own.
+    expect((await post(app, { 'x-github-delivery': crypto.randomUUID() }, `${body}\n`)).json()).toEqual({ status: 'accepted', checking: 1 });
+    expect(checker.checked).toEqual([GHCR_REF, GHCR_REF]);
   });
 });

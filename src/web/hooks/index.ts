@@ -3,6 +3,7 @@
  * 400 — the body limit answered 413 before), answers 202, and then asks the registry watcher to
  * HEAD every watched tag the delivery names. The payload's digest never posts anything itself.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../../config.js';
@@ -43,7 +44,7 @@ export interface Hooks {
   readiness(): Record<string, ReadinessCheck>;
 }
 
-/** How long and how many GitHub delivery ids are remembered to refuse a replay. */
+/** How long and how many GitHub deliveries (ids and body hashes) are remembered to refuse a replay. */
 const DELIVERY_MEMORY_MS = 24 * 3_600_000;
 const DELIVERY_MEMORY_MAX = 10_000;
 /** When a payload names a digest the registry doesn't serve yet, look again after these delays (1.7 s in all). */
@@ -112,7 +113,11 @@ export function registerHooks(app: FastifyInstance, deps: HooksDeps): Hooks {
     })().catch((error: unknown) => log.error({ err: error, hook: name, image: ref }, 'webhook check crashed'));
   };
 
-  const answer = (name: HookName, request: FastifyRequest, reply: FastifyReply, verdict: HookVerdict, deliveryId?: string) => {
+  /**
+   * `replayKeys`: what makes a delivery the same one again. Only a delivery that passed the
+   * signature check gets here with status 202, so only those are remembered.
+   */
+  const answer = (name: HookName, request: FastifyRequest, reply: FastifyReply, verdict: HookVerdict, replayKeys: string[] = []) => {
     if (verdict.status !== 202) {
       requests.inc({ hook: name, outcome: verdict.outcome });
       const key = `${name} ${verdict.outcome}`;
@@ -125,7 +130,7 @@ export function registerHooks(app: FastifyInstance, deps: HooksDeps): Hooks {
     const at = now();
     lastValidAt.set(name, at);
     lastValid.set({ hook: name }, at / 1000);
-    if (deliveryId !== undefined && deliveries.seen(deliveryId, at)) {
+    if (replayKeys.length > 0 && deliveries.seenAny(replayKeys, at)) {
       requests.inc({ hook: name, outcome: 'duplicate' });
       return reply.code(202).send({ status: 'ignored', reason: 'delivery already received' });
     }
@@ -180,7 +185,11 @@ export function registerHooks(app: FastifyInstance, deps: HooksDeps): Hooks {
           secret,
           watched(),
         );
-        return answer('ghcr', request, reply, verdict, header(request, 'x-github-delivery'));
+        // X-GitHub-Delivery is not signed: a captured body and signature replayed under a fresh id
+        // must still count as seen, so the signed bytes are a key of their own beside the id.
+        const deliveryId = header(request, 'x-github-delivery');
+        const replayKeys = [`body ${createHash('sha256').update(bodyOf(request)).digest('hex')}`, ...(deliveryId === undefined ? [] : [`id ${deliveryId}`])];
+        return answer('ghcr', request, reply, verdict, replayKeys);
       });
     }
     if (secrets.dockerhub) {
@@ -214,6 +223,13 @@ export class DeliveryMemory {
     private readonly keepMs: number,
     private readonly max: number,
   ) {}
+
+  /** True when any of `ids` was already seen (within `keepMs`); remembers all of them either way. */
+  seenAny(ids: string[], now: number): boolean {
+    let seen = false;
+    for (const id of ids) if (this.seen(id, now)) seen = true;
+    return seen;
+  }
 
   /** True when `id` was already seen (within `keepMs`); remembers it otherwise. */
   seen(id: string, now: number): boolean {
