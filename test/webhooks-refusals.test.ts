@@ -116,3 +116,31 @@ describe('a replayed GitHub delivery', () => {
     expect(checker.checked).toEqual([GHCR_REF, GHCR_REF]);
   });
 });
+
+describe('Docker Hub tokens longer than 512 characters', () => {
+  const hub = JSON.stringify({ push_data: { tag: 'latest' }, repository: { repo_name: 'acme/unwatched' } });
+
+  it('a wrong long token answers 401, never quoting the path', async () => {
+    const { app, counted } = await serve();
+    const wrong = `w${'x'.repeat(2000)}`;
+    const answer = await app.inject({ method: 'POST', url: `/hooks/dockerhub/${wrong}`, headers: { 'content-type': 'application/json' }, payload: hub });
+    expect(answer.statusCode).toBe(401);
+    expect(answer.body).not.toContain(wrong.slice(0, 40));
+    expect(await counted('hook="dockerhub",outcome="unauthorized"')).toBe(1);
+  });
+
+  it('a configured long token routes and is accepted', async () => {
+    const token = `t${'0123456789abcdef'.repeat(64)}`;
+    const { app } = await serve({ ...ENV, DW_TEST_HUB_TOKEN: token });
+    const answer = await app.inject({ method: 'POST', url: `/hooks/dockerhub/${token}`, headers: { 'content-type': 'application/json' }, payload: hub });
+    expect(answer.statusCode).toBe(202);
+    expect(answer.json()).toEqual({ status: 'ignored', reason: 'no watched image named' });
+  });
+
+  it('a URL the router cannot decode is refused without quoting it', async () => {
+    const { app } = await serve();
+    const answer = await app.inject({ method: 'POST', url: '/hooks/dockerhub/secret-ish%zztoken', headers: { 'content-type': 'application/json' }, payload: hub });
+    expect(answer.statusCode).toBeGreaterThanOrEqual(400);
+    expect(answer.body).not.toContain('secret-ish');
+  });
+});
