@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chartModel } from '../src/incidents/chart.js';
 import { chartLayout, laneColours, renderChartSvg } from '../src/incidents/chart-svg.js';
-import { svgToPng } from '../src/report/chart-png.js';
+import { CHART_MAX_BYTES, chartTooLarge, svgToPng } from '../src/report/chart-png.js';
 import { formatTime } from '../src/domain/duration.js';
 import { decodePng } from './support/png.js';
 import { EventBuilder, incidentRecord, MINUTE, T0 } from './support/incident-events.js';
@@ -135,5 +135,74 @@ describe('the timeline chart', () => {
     expect(bad + recovering).toBeGreaterThan(0.97);
     expect(bad).toBeGreaterThan(0.3);
     expect(recovering).toBeGreaterThan(0.3);
+  });
+
+  /** An incident with `moves` tag moves at `at(index)`, detected, acked, pinned and resolved. */
+  function movingTag(moves: number, at: (index: number) => number) {
+    const b = new EventBuilder();
+    const image = 'image:ghcr.io/confighubai/confighub-worker:latest';
+    for (let index = 0; index < moves; index++) b.add(at(index), 'notice.tag_moved', `ghcr.io/confighubai/confighub-worker:latest moved (${index})`, { subject: image, data: { from: GOOD, to: BAD } });
+    b.add(T0 + 5 * MINUTE, 'problem.opened', 'worker pods failing: CrashLoopBackOff', { data: { ok: false } });
+    b.add(T0 + 5 * MINUTE, 'incident.opened', '#7 worker cost-optimizer-worker: worker pods failing');
+    b.add(T0 + 7 * MINUTE, 'human.ack', 'acknowledged by <@U0LEAD>', { actor: 'U0LEAD' });
+    b.add(T0 + 9 * MINUTE, 'action.pin', 'Pinned', { actor: 'U0ONCALL' });
+    b.add(T0 + 60 * MINUTE, 'problem.recovering', 'worker pods failing: 1 pod Ready', { data: { ok: true } });
+    b.add(T0 + 61 * MINUTE, 'problem.resolved', 'worker pods failing: 1 pod Ready', { data: { ok: true } });
+    b.add(T0 + 61 * MINUTE, 'incident.resolved', 'resolved');
+    return chartModel(incidentRecord({ resolvedAt: T0 + 61 * MINUTE }), b.events, { now: T0 + 90 * MINUTE, rootPostedAt: T0 + 5 * MINUTE, nameOf, formatTime: utc });
+  }
+
+  for (const [name, moves, at] of [
+    ['300 tag moves spread over the incident', 300, (index: number) => T0 + index * 12_000],
+    ['200 tag moves in a burst of seconds', 200, (index: number) => T0 + 30 * MINUTE + index * 50],
+  ] as const) {
+    it(`${name}: marks capped with the first, the last and "+N moves", label rows bounded, PNG under 300 KB in under 1 s`, () => {
+      const started = performance.now();
+      const model = movingTag(moves, at);
+      const bytes = svgToPng(renderChartSvg(model));
+      const took = performance.now() - started;
+      const tagMarks = model.marks.filter((mark) => mark.kind === 'tag_move');
+      expect(tagMarks.length).toBeLessThanOrEqual(6);
+      expect(tagMarks[0]!.at).toBe(at(0));
+      expect(tagMarks.at(-1)!.at).toBe(at(moves - 1));
+      expect(tagMarks.map((mark) => mark.label)).toContain(`tag moved · +${moves - tagMarks.length} moves`);
+      // The marks that matter are still named.
+      for (const label of ['detected', 'ack Lena', 'pin · Omar', 'resolved']) expect(model.marks.map((mark) => mark.label)).toContain(label);
+      const layout = chartLayout(model);
+      const png = decodePng(bytes);
+      expect(png.width).toBeGreaterThanOrEqual(1200);
+      expect(png.height).toBe(layout.height);
+      expect(png.height).toBeLessThan(900);
+      expect(bytes.length).toBeLessThan(300 * 1024);
+      expect(took).toBeLessThan(1000);
+    });
+  }
+
+  it('crowded labels: rows are capped, the marks beyond keep their line and lose only the label; the key marks keep theirs', () => {
+    const b = new EventBuilder();
+    b.add(T0, 'problem.opened', 'worker pods failing', { data: { ok: false } });
+    b.add(T0, 'incident.opened', '#7');
+    b.add(T0 + 29 * MINUTE, 'human.ack', 'acknowledged by <@U0LEAD>', { actor: 'U0LEAD' });
+    // 24 actions (the cap) within one minute of a 2-hour incident: every label overlaps the next.
+    for (let index = 0; index < 24; index++) b.add(T0 + 30 * MINUTE + index * 2000, 'action.pin', 'Pinned', { actor: 'U0ONCALL' });
+    b.add(T0 + 120 * MINUTE, 'problem.resolved', 'ok', { data: { ok: true } });
+    b.add(T0 + 120 * MINUTE, 'incident.resolved', 'resolved');
+    const model = chartModel(incidentRecord({ resolvedAt: T0 + 120 * MINUTE, firstBadAt: T0 }), b.events, { now: T0 + 130 * MINUTE, rootPostedAt: T0, nameOf, formatTime: utc });
+    const layout = chartLayout(model);
+    const rows = new Set(layout.marks.flatMap((place) => (place.row === undefined ? [] : [place.row])));
+    expect(rows.size).toBeLessThanOrEqual(4);
+    expect(layout.marks.some((place) => place.row === undefined)).toBe(true);
+    const svg = renderChartSvg(model);
+    // Every mark draws its line; only labelled ones draw text.
+    expect(svg.split('<line').length - 1).toBeGreaterThanOrEqual(model.marks.length);
+    const labelled = model.marks.filter((_mark, index) => layout.marks[index]!.row !== undefined).map((mark) => mark.label);
+    for (const label of ['detected', 'ack Lena', 'resolved']) expect(labelled).toContain(label);
+    expect(svg).toContain('>ack Lena<');
+  });
+
+  it('a PNG at or over 300 KB is not attached: the thread says so in words', () => {
+    expect(CHART_MAX_BYTES).toBe(300 * 1024);
+    expect(chartTooLarge(Buffer.alloc(CHART_MAX_BYTES - 1))).toBeUndefined();
+    expect(chartTooLarge(Buffer.alloc(412 * 1024))).toBe('The timeline chart was not attached: it came out at 412 KB, over the 300 KB limit.');
   });
 });

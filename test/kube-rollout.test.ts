@@ -1,6 +1,6 @@
 /** kube/rollout.ts: the one rollout judge, per kind, and the watcher's view of it. */
 import { describe, expect, it } from 'vitest';
-import { deadlineOf, judgeRollout, kindOf, rolloutOf } from '../src/kube/rollout.js';
+import { deadlineOf, judgeRollout, kindOf, ON_DELETE_REASON, rolloutEdges, rolloutOf, type WorkloadLike } from '../src/kube/rollout.js';
 
 const deployment = (status: object, extra: { generation?: number; paused?: boolean } = { generation: 2 }) => ({
   metadata: extra.generation !== undefined ? { generation: extra.generation } : {},
@@ -45,9 +45,54 @@ describe('judgeRollout', () => {
     expect(judgeRollout('StatefulSet', sts({ replicas: 3 })).reason).toBe('1 pods still on the old revision');
     expect(judgeRollout('StatefulSet', sts({ currentRevision: 'db-1' })).reason).toBe('revision db-2 not current yet');
   });
+
+  // kubectl rollout status: with a partition P, done when replicas - P pods are updated and all are ready.
+  const partitioned = (partition: number, status: object) => ({
+    metadata: { generation: 2 },
+    spec: { replicas: 5, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition, maxUnavailable: 1 } } },
+    status: { observedGeneration: 2, replicas: 5, readyReplicas: 5, availableReplicas: 5, currentRevision: 'db-1', updateRevision: 'db-2', ...status },
+  });
+
+  it('StatefulSet with a partition: done when the pods at or above it are updated and all are ready', () => {
+    expect(judgeRollout('StatefulSet', partitioned(3, { updatedReplicas: 2 }))).toMatchObject({ state: 'done', updated: 2, desired: 5, reason: 'partition 3: 2 of 5 pods updated, as asked' });
+    expect(judgeRollout('StatefulSet', partitioned(3, { updatedReplicas: 1 }))).toMatchObject({ state: 'progressing', reason: '1 of 2 pods updated (partition 3)' });
+    expect(judgeRollout('StatefulSet', partitioned(3, { updatedReplicas: 2, readyReplicas: 4, availableReplicas: 4 }))).toMatchObject({ state: 'progressing', reason: '4 of 5 pods ready' });
+    expect(judgeRollout('StatefulSet', partitioned(3, { updatedReplicas: 2, observedGeneration: 1 })).reason).toBe('waiting for the controller to see the change');
+    // A partition above the replicas updates nothing, as asked.
+    expect(judgeRollout('StatefulSet', partitioned(9, { updatedReplicas: 0 })).state).toBe('done');
+    // Partition 0 (the apiserver's default) is an ordinary rolling update: old pods and the revision count.
+    expect(judgeRollout('StatefulSet', partitioned(0, { updatedReplicas: 2 })).reason).toBe('2 of 5 pods updated');
+    expect(judgeRollout('StatefulSet', partitioned(0, { updatedReplicas: 5 })).reason).toBe('revision db-2 not current yet');
+    expect(judgeRollout('StatefulSet', partitioned(0, { updatedReplicas: 5, currentRevision: 'db-2' })).state).toBe('done');
+  });
+
+  it('OnDelete (StatefulSet, DaemonSet): nothing to follow once the controller saw the change, and it says why', () => {
+    const sts = { metadata: { generation: 2 }, spec: { replicas: 3, updateStrategy: { type: 'OnDelete' } }, status: { observedGeneration: 2, replicas: 3, updatedReplicas: 0, readyReplicas: 3, currentRevision: 'db-1', updateRevision: 'db-2' } };
+    expect(judgeRollout('StatefulSet', sts)).toMatchObject({ state: 'done', updated: 0, desired: 3, reason: ON_DELETE_REASON });
+    expect(ON_DELETE_REASON).toBe('OnDelete: pods are replaced only when deleted');
+    expect(judgeRollout('StatefulSet', { ...sts, status: { ...sts.status, observedGeneration: 1 } }).state).toBe('progressing');
+    const ds = { metadata: { generation: 4 }, spec: { updateStrategy: { type: 'OnDelete' } }, status: { observedGeneration: 4, desiredNumberScheduled: 3, currentNumberScheduled: 3, updatedNumberScheduled: 1, numberReady: 3 } };
+    expect(judgeRollout('DaemonSet', ds)).toMatchObject({ state: 'done', reason: ON_DELETE_REASON });
+    // The watcher's phase follows the verdict.
+    expect(rolloutOf(sts, 'StatefulSet').phase).toBe('complete');
+  });
 });
 
 describe('the watcher view', () => {
+  it("rollout notices judge by the target's kind, not the object's (a typed read has no kind)", () => {
+    const sts = (generation: number, status: object) =>
+      ({ metadata: { name: 'db', namespace: 'shop', generation }, spec: { replicas: 2, template: { spec: { containers: [{ name: 'db', image: `db:${generation}` }] } } }, status: { observedGeneration: generation, ...status } }) as WorkloadLike;
+    const subject = 'workload:prod/shop/StatefulSet/db';
+    const settled = { replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2, currentRevision: 'db-1', updateRevision: 'db-1' };
+    const first = rolloutEdges(undefined, sts(1, settled), subject, 0, 'StatefulSet');
+    // Generation 2 with every pod updated and ready, but the new revision not current yet: a
+    // StatefulSet still rolling (judged as a Deployment it would be "finished").
+    const pending = rolloutEdges(first.memory, sts(2, { ...settled, updateRevision: 'db-2' }), subject, 1_000, 'StatefulSet');
+    expect(pending.edges.map((edge) => edge.kind)).toEqual(['rollout_started']);
+    const finished = rolloutEdges(pending.memory, sts(2, { ...settled, currentRevision: 'db-2', updateRevision: 'db-2' }), subject, 5_000, 'StatefulSet');
+    expect(finished.edges.map((edge) => edge.summary)).toEqual(['Rollout finished: StatefulSet shop/db (cluster prod) — 2/2 updated, 2 Ready, 2 available in 4s']);
+  });
+
   it('rolloutOf is judgeRollout in the watcher words: complete / progressing / failed with its counts', () => {
     const done = rolloutOf({ kind: 'Deployment', ...deployment(allReady) });
     expect(done.phase).toBe('complete');

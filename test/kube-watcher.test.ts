@@ -441,19 +441,19 @@ describe('rollouts and reachability, pure', () => {
 
   it('notices go out on edges only, once per generation', () => {
     const subject = 'workload:prod/shop/Deployment/web';
-    const first = rolloutEdges(undefined, deploymentAt(1, done(1)), subject, NOW);
+    const first = rolloutEdges(undefined, deploymentAt(1, done(1)), subject, NOW, 'Deployment');
     expect(first.edges).toEqual([]);
-    const started = rolloutEdges(first.memory, deploymentAt(2, { ...done(1), updatedReplicas: 0 }, 'web:2'), subject, NOW);
+    const started = rolloutEdges(first.memory, deploymentAt(2, { ...done(1), updatedReplicas: 0 }, 'web:2'), subject, NOW, 'Deployment');
     expect(started.edges.map((e) => e.kind)).toEqual(['rollout_started']);
     expect(started.edges[0]!.lines).toEqual(['app: web:1 → web:2']);
-    const again = rolloutEdges(started.memory, deploymentAt(2, { ...done(2), replicas: 3 }, 'web:2'), subject, NOW + 1_000);
+    const again = rolloutEdges(started.memory, deploymentAt(2, { ...done(2), replicas: 3 }, 'web:2'), subject, NOW + 1_000, 'Deployment');
     expect(again.edges).toEqual([]);
-    const finished = rolloutEdges(again.memory, deploymentAt(2, done(2), 'web:2'), subject, NOW + 12_000);
+    const finished = rolloutEdges(again.memory, deploymentAt(2, done(2), 'web:2'), subject, NOW + 12_000, 'Deployment');
     expect(finished.edges.map((e) => e.summary)).toEqual(['Rollout finished: Deployment shop/web (cluster prod) — 2/2 updated, 2 Ready, 2 available in 12s']);
-    expect(rolloutEdges(finished.memory, deploymentAt(2, done(2), 'web:2'), subject, NOW + 20_000).edges).toEqual([]);
+    expect(rolloutEdges(finished.memory, deploymentAt(2, done(2), 'web:2'), subject, NOW + 20_000, 'Deployment').edges).toEqual([]);
     const stuck = deploymentAt(3, { ...done(3), updatedReplicas: 1, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-x" has timed out progressing.' }] }, 'web:3');
     expect(rolloutOf(stuck).phase).toBe('failed');
-    expect(rolloutEdges(finished.memory, stuck, subject, NOW).edges.map((e) => e.kind)).toEqual(['rollout_started', 'rollout_failed']);
+    expect(rolloutEdges(finished.memory, stuck, subject, NOW, 'Deployment').edges.map((e) => e.kind)).toEqual(['rollout_started', 'rollout_failed']);
   });
 
   it('says where a missing workload is, and why a cluster is unreachable', () => {

@@ -45,6 +45,33 @@ const edges: Edge[] = files.flatMap((from) =>
   }),
 );
 
+/** Imports of packages (`node:fs`, `undici`, `@slack/bolt`…), with whether only types are imported. */
+interface PackageImport {
+  from: string;
+  specifier: string;
+  line: number;
+  typeOnly: boolean;
+}
+
+const packageImports: PackageImport[] = files.flatMap((from) =>
+  importsOf(texts.get(from)!).flatMap((site) => (site.specifier.startsWith('.') ? [] : [{ from, specifier: site.specifier, line: site.line, typeOnly: site.typeOnly }])),
+);
+
+/** `node:fs/promises` and `fs` are `fs`; `@slack/bolt/x` is `@slack/bolt`; `undici/types` is `undici`. */
+function packageName(specifier: string): string {
+  const bare = specifier.replace(/^node:/, '');
+  const parts = bare.split('/');
+  return bare.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+/**
+ * Packages that do I/O (files, sockets, the database, Slack, the apiserver) or load native code:
+ * `incidents/` and `kube/` decide, they never do I/O (DESIGN.md "Layout").
+ */
+const ioPackage = (name: string) => ['fs', 'http', 'https', 'net', 'http2', 'tls', 'dgram', 'child_process', 'worker_threads', 'undici', 'pg', 'better-sqlite3', '@kubernetes/client-node', '@resvg/resvg-js'].includes(name) || name.startsWith('@slack/');
+
+const showPackage = (site: PackageImport) => `src/${site.from}:${site.line} imports ${site.specifier}${site.typeOnly ? ' (types only)' : ''}`;
+
 const show = (edge: Edge) => `src/${edge.from}:${edge.line} imports src/${edge.to}`;
 const inDir = (dir: string) => (file: string) => file.startsWith(`${dir}/`);
 const isFile = (name: string) => (file: string) => file === name;
@@ -129,15 +156,38 @@ describe('reading imports', () => {
       'export type K = typeof import(\'./k.js\');',
       "const half = total / 2; const other = import('./l.js');",
     ].join('\n');
-    expect(importsOf(sample).map((site) => `${site.line} ${site.specifier}${site.dynamic ? ' dynamic' : ''}`)).toEqual([
+    expect(importsOf(sample).map((site) => `${site.line} ${site.specifier}${site.dynamic ? ' dynamic' : ''}${site.typeOnly ? ' type' : ''}`)).toEqual([
       '1 ./a.js',
-      '4 ../b.js',
+      '4 ../b.js type',
       '5 ./side-effect.js',
       '6 ./c.js',
       '7 ./d.js',
       '12 ./j.js dynamic',
-      '13 ./k.js dynamic',
+      '13 ./k.js dynamic type',
       '14 ./l.js dynamic',
+    ]);
+  });
+
+  it('tells type-only imports (erased from the JavaScript) from imports that load the module', () => {
+    const sample = [
+      "import type { V1Pod } from '@kubernetes/client-node';",
+      "import { type A, type B } from 'pkg-a';",
+      "import { type C, D } from 'pkg-b';",
+      "import E, { type F } from 'pkg-c';",
+      "export type { G } from 'pkg-d';",
+      "import * as H from 'pkg-e';",
+      "type I = typeof import('pkg-f');",
+      "const j = await import('pkg-g');",
+    ].join('\n');
+    expect(importsOf(sample).map((site) => `${site.specifier} ${site.typeOnly ? 'types' : 'loads'}`)).toEqual([
+      '@kubernetes/client-node types',
+      'pkg-a types',
+      'pkg-b loads',
+      'pkg-c loads',
+      'pkg-d types',
+      'pkg-e loads',
+      'pkg-f types',
+      'pkg-g loads',
     ]);
   });
 
@@ -170,6 +220,8 @@ describe('reading imports', () => {
     expect(files.length).toBeGreaterThan(40);
     expect(edges.some((edge) => edge.from === 'incidents/engine.ts' && edge.to === 'store/index.ts')).toBe(true);
     expect(edges.some((edge) => edge.from === 'main.ts' && edge.to === 'sandbox/index.ts')).toBe(true); // a dynamic import
+    expect(packageImports.some((site) => site.from === 'kube/pods.ts' && site.specifier === '@kubernetes/client-node' && site.typeOnly)).toBe(true);
+    expect(packageImports.some((site) => site.from === 'report/chart-png.ts' && site.specifier === '@resvg/resvg-js' && !site.typeOnly)).toBe(true);
     const unresolved = edges.filter((edge) => !texts.has(edge.to)).map(show);
     expect(unresolved, `imports of files that do not exist:\n${unresolved.join('\n')}`).toEqual([]);
   });
@@ -193,13 +245,38 @@ describe('layout (DESIGN.md "Layout")', () => {
   const rules: Array<{ rule: string; from: (file: string) => boolean; forbidden: (file: string) => boolean }> = [
     { rule: 'domain/ imports nothing of ours but domain/', from: inDir('domain'), forbidden: (file) => !inDir('domain')(file) },
     { rule: 'watchers/ never import slack/, console/ or commands/', from: inDir('watchers'), forbidden: anyOf(inDir('slack'), inDir('console'), inDir('commands')) },
-    { rule: 'incidents/ import no clients/, slack/, console/ or delivery/', from: inDir('incidents'), forbidden: anyOf(inDir('clients'), inDir('slack'), inDir('console'), inDir('delivery')) },
+    {
+      rule: 'incidents/ import no clients/, slack/, console/, delivery/, commands/, watchers/, web/, ha/, report/ or runtime.ts (they decide over store/ and do no I/O)',
+      from: inDir('incidents'),
+      forbidden: anyOf(inDir('clients'), inDir('slack'), inDir('console'), inDir('delivery'), inDir('commands'), inDir('watchers'), inDir('web'), inDir('ha'), inDir('report'), isFile('runtime.ts')),
+    },
     { rule: 'commands/ never import slack/, console/ or main.ts (they take the interfaces in runtime.ts)', from: inDir('commands'), forbidden: anyOf(inDir('slack'), inDir('console'), isFile('main.ts')) },
     {
-      rule: 'store/ imports none of incidents/, commands/, watchers/, slack/, console/, delivery/, clients/',
+      rule: 'store/ imports none of the parts above it: incidents/, commands/, watchers/, slack/, console/, delivery/, clients/, ha/, web/, kube/, report/, runtime.ts, main.ts, cli.ts',
       from: inDir('store'),
-      forbidden: anyOf(inDir('incidents'), inDir('commands'), inDir('watchers'), inDir('slack'), inDir('console'), inDir('delivery'), inDir('clients')),
+      forbidden: anyOf(
+        inDir('incidents'),
+        inDir('commands'),
+        inDir('watchers'),
+        inDir('slack'),
+        inDir('console'),
+        inDir('delivery'),
+        inDir('clients'),
+        inDir('ha'),
+        inDir('web'),
+        inDir('kube'),
+        inDir('report'),
+        isFile('runtime.ts'),
+        isFile('main.ts'),
+        isFile('cli.ts'),
+      ),
     },
+    // report/ turns the incidents' chart model into a PNG with a native renderer (resvg) and
+    // bundled fonts. It stays a folder of its own, outside incidents/, so that incidents/ loads
+    // no native code and its tests need no renderer; it is a leaf that only the two places that
+    // hand out files (commands/ for the thread, web/ for the status page) use.
+    { rule: 'report/ imports only domain/, incidents/ and log.ts (redaction)', from: inDir('report'), forbidden: (file) => !inDir('domain')(file) && !inDir('incidents')(file) && !inDir('report')(file) && file !== 'log.ts' },
+    { rule: 'only commands/ and web/ import report/', from: (file) => !inDir('report')(file) && !inDir('commands')(file) && !inDir('web')(file), forbidden: inDir('report') },
     { rule: 'clients/ import neither store/ nor incidents/', from: inDir('clients'), forbidden: anyOf(inDir('store'), inDir('incidents')) },
     { rule: 'only cli.ts and main.ts import sandbox/', from: (file) => !inDir('sandbox')(file) && file !== 'cli.ts' && file !== 'main.ts', forbidden: inDir('sandbox') },
   ];
@@ -210,6 +287,18 @@ describe('layout (DESIGN.md "Layout")', () => {
       expect(bad, `${rule}; these imports break it:\n${bad.join('\n')}`).toEqual([]);
     });
   }
+
+  it('incidents/ use no I/O package (files, sockets, database, Slack, apiserver, native renderer), not even for types', () => {
+    const bad = packageImports.filter((site) => inDir('incidents')(site.from) && ioPackage(packageName(site.specifier))).map(showPackage);
+    expect(bad, `incidents/ decide and do no I/O; these imports break it:\n${bad.join('\n')}`).toEqual([]);
+  });
+
+  it('kube/ uses no I/O package; of @kubernetes/client-node only the model types', () => {
+    const bad = packageImports
+      .filter((site) => inDir('kube')(site.from) && ioPackage(packageName(site.specifier)) && !(packageName(site.specifier) === '@kubernetes/client-node' && site.typeOnly))
+      .map(showPackage);
+    expect(bad, `kube/ is pure Kubernetes judgement; these imports break it:\n${bad.join('\n')}`).toEqual([]);
+  });
 
   it(`has no file in src/ over ${MAX_LINES} lines`, () => {
     const long = files
@@ -228,6 +317,6 @@ describe('layout (DESIGN.md "Layout")', () => {
 
   it('finds src/ where the rules expect it', () => {
     // A rule over a folder that was renamed would pass on nothing; the folders the rules name exist.
-    for (const dir of ['domain', 'watchers', 'incidents', 'commands', 'store', 'clients', 'sandbox']) expect(existsSync(join(SRC, dir)), `src/${dir}/`).toBe(true);
+    for (const dir of ['domain', 'watchers', 'incidents', 'commands', 'store', 'clients', 'sandbox', 'kube', 'report', 'web', 'ha']) expect(existsSync(join(SRC, dir)), `src/${dir}/`).toBe(true);
   });
 });

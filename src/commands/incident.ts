@@ -7,7 +7,7 @@ import { INCIDENT_LIST_PAGE, renderIncidentList, renderTimeline, timelineFile } 
 import { chartModel } from '../incidents/chart.js';
 import { renderChartSvg } from '../incidents/chart-svg.js';
 import { peopleOf } from '../incidents/words.js';
-import { svgToPng } from '../report/chart-png.js';
+import { chartTooLarge, svgToPng } from '../report/chart-png.js';
 import { idsAsNames, namesOf, type PeopleDirectory } from './people.js';
 import type { IncidentRecord } from '../domain/model.js';
 import type { MessageModel } from '../domain/messages.js';
@@ -164,8 +164,11 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
         let chartProblem: string | undefined;
         try {
           const png = svgToPng(renderChartSvg(chartModel(incident, events, { now: clock.now(), rootPostedAt, nameOf, formatTime })));
-          engine.attachFile(incident.id, { filename: chart, title: `Incident #${incident.id} timeline`, content: png.toString('base64'), encoding: 'base64' });
-          files.push(chart);
+          chartProblem = chartTooLarge(png);
+          if (chartProblem === undefined) {
+            engine.attachFile(incident.id, { filename: chart, title: `Incident #${incident.id} timeline`, content: png.toString('base64'), encoding: 'base64' });
+            files.push(chart);
+          }
         } catch (error) {
           chartProblem = `The timeline chart could not be drawn: ${(error as Error).message}`;
         }

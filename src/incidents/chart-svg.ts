@@ -14,6 +14,10 @@ const MARK_ROW = 30;
 const LANE_LABEL = 34;
 const BAR = 40;
 const LANE_GAP = 22;
+/** Rows of mark labels above the lanes; a label that fits in none is left out (its line stays). */
+export const MAX_LABEL_ROWS = 4;
+/** Which labels get a row first when they crowd: the incident's own milestones, then the rest. */
+const labelPriority: Record<MarkKind, number> = { detected: 0, resolved: 1, acknowledged: 2, tag_move: 3, action: 4 };
 
 export const laneColours: Record<LaneState, string> = { quiet: '#dadce0', bad: '#d93025', recovering: '#f9ab00', ok: '#1e8e3e' };
 const markColours: Record<MarkKind, string> = { tag_move: '#7b1fa2', detected: '#1a73e8', acknowledged: '#00838f', action: '#202124', resolved: '#1e8e3e' };
@@ -34,7 +38,8 @@ export interface ChartLayout {
   x: (at: number) => number;
   /** Top of each lane's bar, in model order. */
   laneBars: Array<{ y: number; height: number }>;
-  marks: Array<{ x: number; row: number; anchor: 'start' | 'end' }>;
+  /** Per mark in model order; `row` undefined: no room for its label, only its line is drawn. */
+  marks: Array<{ x: number; row: number | undefined; anchor: 'start' | 'end' }>;
   markTop: number;
   axisY: number;
 }
@@ -44,23 +49,29 @@ export function chartLayout(model: ChartModel): ChartLayout {
   const x1 = CHART_WIDTH - MARGIN;
   const span = Math.max(1, model.to - model.from);
   const x = (at: number) => x0 + ((at - model.from) / span) * (x1 - x0);
-  // Each mark's label goes into the first row where it overlaps no earlier label.
-  const rowEnds: number[] = [];
-  const marks = model.marks.map((mark) => {
+  // Each label goes into the first row where it overlaps no other label, milestones first and
+  // then in time order; at most MAX_LABEL_ROWS rows, so the height stays bounded however crowded.
+  const marks: ChartLayout['marks'] = model.marks.map((mark) => {
     const at = x(mark.at);
     const width = textWidth(mark.label, MARK_SIZE) + 8;
-    const anchor: 'start' | 'end' = at + width > x1 ? 'end' : 'start';
-    const left = anchor === 'start' ? at : at - width;
-    let row = rowEnds.findIndex((end) => left > end + 10);
-    if (row === -1) {
-      row = rowEnds.length;
-      rowEnds.push(0);
-    }
-    rowEnds[row] = left + width;
-    return { x: at, row, anchor };
+    return { x: at, row: undefined, anchor: at + width > x1 ? 'end' : 'start' };
   });
+  const rows: Array<Array<[number, number]>> = [];
+  const order = model.marks.map((_mark, index) => index).sort((a, b) => labelPriority[model.marks[a]!.kind] - labelPriority[model.marks[b]!.kind] || a - b);
+  for (const index of order) {
+    const place = marks[index]!;
+    const width = textWidth(model.marks[index]!.label, MARK_SIZE) + 8;
+    const left = place.anchor === 'start' ? place.x : place.x - width;
+    const right = left + width;
+    const free = (row: Array<[number, number]>) => row.every(([l, r]) => right + 10 < l || left > r + 10);
+    let row = rows.findIndex(free);
+    if (row === -1 && rows.length < MAX_LABEL_ROWS) row = rows.push([]) - 1;
+    if (row === -1) continue;
+    rows[row]!.push([left, right]);
+    place.row = row;
+  }
   const markTop = MARGIN + TITLE_SIZE + 16 + TEXT_SIZE + 20;
-  let y = markTop + Math.max(1, rowEnds.length) * MARK_ROW + 12;
+  let y = markTop + Math.max(1, rows.length) * MARK_ROW + 12;
   const laneBars = model.lanes.map(() => {
     const bar = { y: y + LANE_LABEL, height: BAR };
     y += LANE_LABEL + BAR + LANE_GAP;
@@ -118,10 +129,11 @@ export function renderChartSvg(model: ChartModel): string {
   layout.marks.forEach((place, index) => {
     const mark = model.marks[index]!;
     const colour = markColours[mark.kind];
-    const labelY = layout.markTop + place.row * MARK_ROW + MARK_SIZE;
+    // An unlabelled mark's line starts at the first row, so it still shows where it happened.
+    const labelY = layout.markTop + (place.row ?? 0) * MARK_ROW + MARK_SIZE;
     const dx = place.anchor === 'start' ? 5 : -5;
     out.push(`<line x1="${round(place.x)}" y1="${labelY - MARK_SIZE + 2}" x2="${round(place.x)}" y2="${layout.axisY}" stroke="${colour}" stroke-width="2"${mark.kind === 'action' || mark.kind === 'acknowledged' ? ' stroke-dasharray="6 4"' : ''}/>`);
-    out.push(`<text x="${round(place.x + dx)}" y="${labelY}" font-size="${MARK_SIZE}" fill="${colour}" text-anchor="${place.anchor}" font-weight="bold">${escapeXml(mark.label)}</text>`);
+    if (place.row !== undefined) out.push(`<text x="${round(place.x + dx)}" y="${labelY}" font-size="${MARK_SIZE}" fill="${colour}" text-anchor="${place.anchor}" font-weight="bold">${escapeXml(mark.label)}</text>`);
   });
 
   // Time axis: offsets from the first bad signal.

@@ -48,6 +48,11 @@ export interface ChartModel {
 
 const MAX_LANES = 8;
 const MAX_MARKS = 24;
+/**
+ * Tag moves drawn: a tag pushed every few seconds (a CI loop) must not turn the chart into a
+ * purple wall. The first and the last are always drawn; the last says how many were left out.
+ */
+const MAX_TAG_MOVES = 5;
 
 const stateAfter: Record<string, LaneState | undefined> = {
   'problem.opened': 'bad',
@@ -95,13 +100,21 @@ function lanes(events: TimelineEvent[], primary: string, from: number, to: numbe
   return { lanes: drawn, more: subjects.length - drawn.length };
 }
 
+/** All tag moves when few; else the first, a few spread evenly between, and the last with "+N moves". */
+function tagMoveMarks(times: number[]): ChartMark[] {
+  if (times.length <= MAX_TAG_MOVES) return times.map((at) => ({ at, kind: 'tag_move', label: 'tag moved' }));
+  const picked = Array.from({ length: MAX_TAG_MOVES }, (_, index) => times[Math.round((index * (times.length - 1)) / (MAX_TAG_MOVES - 1))]!);
+  const left = times.length - picked.length;
+  return picked.map((at, index) => ({ at, kind: 'tag_move', label: index === picked.length - 1 ? `tag moved · +${left} moves` : 'tag moved' }));
+}
+
 export function chartModel(incident: IncidentRecord, events: TimelineEvent[], options: { now: number; rootPostedAt?: number | null; nameOf?: NameOf; formatTime: (at: number) => string }): ChartModel {
   const nameOf = options.nameOf ?? rawId;
   const figures = summaryFigures(incident, events, options.rootPostedAt);
   const from = figures.firstBadSignal;
   const to = Math.max(from + 1000, figures.resolved ?? options.now);
   const marks: ChartMark[] = [];
-  for (const event of events) if (event.type === 'notice.tag_moved') marks.push({ at: event.at, kind: 'tag_move', label: 'tag moved' });
+  marks.push(...tagMoveMarks(events.filter((event) => event.type === 'notice.tag_moved').map((event) => event.at)));
   marks.push({ at: figures.detected, kind: 'detected', label: 'detected' });
   if (figures.acknowledged !== null) marks.push({ at: figures.acknowledged, kind: 'acknowledged', label: `ack ${figures.acknowledgedBy ? nameOf(figures.acknowledgedBy) : ''}`.trim() });
   const actions = events.filter(isChartedAction);

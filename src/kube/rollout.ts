@@ -11,6 +11,15 @@
  * - Pods of an old revision still counted by the controller (`status.replicas` above the updated
  *   count; for a DaemonSet, nodes still running an old pod) keep every kind in progress, the
  *   StatefulSet included; a StatefulSet is done only when its current revision is the update one.
+ *
+ * And two cases kubectl decides apart, decided as it does:
+ * - A StatefulSet with `rollingUpdate.partition` P > 0 updates only the pods ordinal ≥ P on
+ *   purpose: it is done when `replicas - P` pods are updated and all are ready; the old pods and
+ *   the revision left behind are what was asked for.
+ * - `updateStrategy.type: OnDelete` (StatefulSet or DaemonSet): the controller replaces no pod
+ *   by itself, so there is nothing to follow. kubectl refuses to watch it; here the verdict is
+ *   "done" (once the controller saw the change) with a reason saying so, so that the follower
+ *   stops instead of timing out and `/rollout status` says why.
  */
 import type { V1DaemonSet, V1Deployment, V1DeploymentCondition, V1StatefulSet } from '@kubernetes/client-node';
 import type { Wire, WorkloadKind } from '../clients/kube.js';
@@ -27,7 +36,13 @@ export type WorkloadLike = Wire<V1Deployment> | Wire<V1DaemonSet> | Wire<V1State
 export interface RolloutInput {
   kind?: string;
   metadata?: { generation?: number; annotations?: Record<string, string> };
-  spec?: { replicas?: number; paused?: boolean; progressDeadlineSeconds?: number; updateStrategy?: { type?: string } };
+  spec?: {
+    replicas?: number;
+    paused?: boolean;
+    progressDeadlineSeconds?: number;
+    /** StatefulSet and DaemonSet (Deployments call theirs `strategy`, which the judge does not need). */
+    updateStrategy?: { type?: string; rollingUpdate?: { partition?: number; maxUnavailable?: unknown } };
+  };
   status?: Partial<Pick<Wire<V1Deployment>['status'] & object, 'observedGeneration' | 'replicas' | 'updatedReplicas' | 'readyReplicas' | 'availableReplicas'>> &
     Partial<Pick<Wire<V1DaemonSet>['status'] & object, 'desiredNumberScheduled' | 'updatedNumberScheduled' | 'currentNumberScheduled' | 'numberReady' | 'numberAvailable'>> &
     Partial<Pick<Wire<V1StatefulSet>['status'] & object, 'currentRevision' | 'updateRevision'>> & { conditions?: Array<Pick<V1DeploymentCondition, 'type' | 'status' | 'reason' | 'message'>> };
@@ -50,9 +65,12 @@ export interface RolloutProgress {
   observedGeneration: number;
   /** The Progressing condition's reason and message (Deployments). */
   condition?: { reason?: string; message?: string };
-  /** Why it is not done yet, or why it failed. */
+  /** Why it is not done yet, or why it failed; when done, what it could not follow (OnDelete). */
   reason?: string;
 }
+
+/** The reason of an OnDelete workload's verdict: done as far as following goes, and why. */
+export const ON_DELETE_REASON = 'OnDelete: pods are replaced only when deleted';
 
 /** Where a rollout stands, per kind, from the workload's status alone. */
 export function judgeRollout(kind: WorkloadKind, workload: RolloutInput): RolloutProgress {
@@ -77,6 +95,16 @@ export function judgeRollout(kind: WorkloadKind, workload: RolloutInput): Rollou
 
   if (observedGeneration < generation) return progressing('waiting for the controller to see the change');
   if (found?.reason === 'ProgressDeadlineExceeded') return { ...base, state: 'failed', reason: `ProgressDeadlineExceeded: ${found.message ?? 'the rollout timed out'}` };
+  const strategy = kind === 'Deployment' ? undefined : workload.spec?.updateStrategy;
+  if (strategy?.type === 'OnDelete') return { ...base, state: 'done', reason: ON_DELETE_REASON };
+  const partition = kind === 'StatefulSet' ? (strategy?.rollingUpdate?.partition ?? 0) : 0;
+  if (partition > 0) {
+    // kubectl: updated ≥ replicas - partition, and every pod ready; the pods below the partition stay as they are.
+    const wanted = Math.max(0, desired - partition);
+    if (updated < wanted) return progressing(`${updated} of ${wanted} pods updated (partition ${partition})`);
+    if (available < desired) return progressing(ready < desired ? `${ready} of ${desired} pods ready` : `${available} of ${desired} pods available`);
+    return { ...base, state: 'done', reason: `partition ${partition}: ${updated} of ${desired} pods updated, as asked` };
+  }
   if (updated < desired) return progressing(`${updated} of ${desired} pods updated`);
   if (total > updated) return progressing(kind === 'Deployment' ? `${total - updated} old pods still terminating` : `${total - updated} pods still on the old revision`);
   // Available pods are Ready ones that stayed Ready for minReadySeconds: enough of them is the
@@ -156,8 +184,10 @@ export interface RolloutEdge {
  * The rollout notices one look at a workload calls for, given what was said before. The first
  * look only sets the baseline: a rollout we didn't see start is not announced as started.
  */
-export function rolloutEdges(previous: RolloutMemory | undefined, workload: WorkloadLike & { kind?: string }, subject: string, now: number): { memory: RolloutMemory; edges: RolloutEdge[] } {
-  const { state, phase } = rolloutOf(workload);
+export function rolloutEdges(previous: RolloutMemory | undefined, workload: WorkloadLike, subject: string, now: number, kind: WorkloadKind): { memory: RolloutMemory; edges: RolloutEdge[] } {
+  // The target's kind, never the object's: a typed read carries no `kind`, and a StatefulSet
+  // judged as a Deployment would be done with its old pods still running.
+  const { state, phase } = rolloutOf(workload, kind);
   const images = templateContainers(workload).map(({ name, image }) => ({ name, image }));
   const who = describeSubject(subject);
   const edges: RolloutEdge[] = [];

@@ -18,3 +18,15 @@ export function svgToPng(svg: string): Buffer {
   });
   return resvg.render().asPng();
 }
+
+/** The largest chart PNG attached to a thread (PRODUCTION.md: under 300 KB, readable on a phone). */
+export const CHART_MAX_BYTES = 300 * 1024;
+
+/**
+ * Why a rendered chart is not attached, in words for the thread; undefined when it may go. The
+ * model caps marks and rows, so this is the last guard, not the usual path.
+ */
+export function chartTooLarge(png: Buffer): string | undefined {
+  if (png.length < CHART_MAX_BYTES) return undefined;
+  return `The timeline chart was not attached: it came out at ${Math.ceil(png.length / 1024)} KB, over the ${CHART_MAX_BYTES / 1024} KB limit.`;
+}

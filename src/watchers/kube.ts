@@ -547,7 +547,7 @@ export class KubeWatcher implements Watcher {
     });
     const { state, phase } = rolloutOf(workload, target.kind);
     this.setState(target, 'rollout', state, false, () => sink.state(target.subject, 'rollout', state));
-    const { memory, edges } = rolloutEdges(target.rollout, workload, target.subject, this.now());
+    const { memory, edges } = rolloutEdges(target.rollout, workload, target.subject, this.now(), target.kind);
     target.rollout = memory;
     // The stuck check goes before the notices, so a failed-rollout notice lands in its incident's thread.
     const stuck = phase === 'failed';

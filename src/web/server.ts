@@ -4,11 +4,14 @@
  * modules add themselves (`registerHealth(app, deps)`, `registerHooks(app, deps)`), and tests
  * drive the app with `inject()` without a socket.
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from '../log.js';
 
 /** Request bodies above this get 413, on every route (PRODUCTION.md, "Listeners"). */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Node refuses request heads over 16 KiB (431) by default, so no routed path segment is longer. */
+export const MAX_PATH_PARAM_LENGTH = 16 * 1024;
 
 export function createWebApp(options: { log?: Logger } = {}): FastifyInstance {
   const app = Fastify({
@@ -16,8 +19,16 @@ export function createWebApp(options: { log?: Logger } = {}): FastifyInstance {
     // SIGTERM must not wait for idle keep-alive connections (a Prometheus scraper, a registry).
     forceCloseConnections: true,
     logger: false,
-    // Docker Hub's webhook secret is a path segment; long random tokens must still route.
-    routerOptions: { maxParamLength: 512 },
+    // Docker Hub's webhook secret is a path segment: a token of any length a request line can
+    // carry must route, so a wrong one answers 401 rather than the router's 414 (which quotes
+    // the path, and with it the token).
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
+    // Fastify's own answers to a bad URL quote the path; these never do.
+    frameworkErrors: (error, _request, frameworkReply) => {
+      const reply = frameworkReply as FastifyReply;
+      const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      return reply.code(status).send({ error: status === 414 ? 'path too long' : 'bad request' });
+    },
   });
   // A declared length over the limit is refused before anything reads the body or checks
   // credentials, whatever the route (routes without a body parser would otherwise never look).

@@ -11,6 +11,12 @@ export interface ImportSite {
   /** 1-based line of the specifier. */
   line: number;
   dynamic: boolean;
+  /**
+   * Erased from the JavaScript: `import type`, `export type`, `import { type A, type B }` (every
+   * name marked, and `verbatimModuleSyntax` off), `typeof import('…')`. It still ties the layers
+   * together, but loads nothing at run time.
+   */
+  typeOnly: boolean;
 }
 
 export interface ScannedSource {
@@ -119,6 +125,15 @@ function literalAt(code: string, quoteAt: number): string {
   return code.slice(quoteAt + 1, end < 0 ? undefined : end);
 }
 
+/** `import type … from '`, or `import { type A, type B } from '` with every name marked. */
+function typeOnlyClause(statement: string): boolean {
+  if (/^(?:import|export)\s+type\b/.test(statement)) return true;
+  const names = /^(?:import|export)\s*\{([^}]*)\}\s*from\s*['"]$/.exec(statement)?.[1];
+  if (names === undefined) return false;
+  const entries = names.split(',').map((entry) => entry.trim()).filter(Boolean);
+  return entries.length > 0 && entries.every((entry) => /^type\s/.test(entry));
+}
+
 /** Every module `text` imports or re-exports, statically or with `import('…')`. */
 export function importsOf(text: string): ImportSite[] {
   const { code, skeleton } = scanSource(text);
@@ -127,13 +142,14 @@ export function importsOf(text: string): ImportSite[] {
   const statics = /(?<![\w$.])(?:import|export)(?:\s+type)?\s*(?:[\w$*{}\s,]*?\bfrom\s*)?(['"])/g;
   for (const match of skeleton.matchAll(statics)) {
     const quoteAt = match.index + match[0].length - 1;
-    sites.push({ specifier: literalAt(code, quoteAt), line: lineAt(text, quoteAt), dynamic: false });
+    sites.push({ specifier: literalAt(code, quoteAt), line: lineAt(text, quoteAt), dynamic: false, typeOnly: typeOnlyClause(match[0]) });
   }
   // `import('…')`, `await import("…")`, `typeof import('…')` (a template without substitutions too).
   const dynamics = /(?<![\w$.])import\s*\(\s*(['"`])/g;
   for (const match of skeleton.matchAll(dynamics)) {
     const quoteAt = match.index + match[0].length - 1;
-    sites.push({ specifier: literalAt(code, quoteAt), line: lineAt(text, quoteAt), dynamic: true });
+    const typeOnly = /\btypeof\s*$/.test(skeleton.slice(Math.max(0, match.index - 20), match.index));
+    sites.push({ specifier: literalAt(code, quoteAt), line: lineAt(text, quoteAt), dynamic: true, typeOnly });
   }
   return sites.sort((a, b) => a.line - b.line);
 }

@@ -3,6 +3,7 @@
  * 400 — the body limit answered 413 before), answers 202, and then asks the registry watcher to
  * HEAD every watched tag the delivery names. The payload's digest never posts anything itself.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../../config.js';
@@ -43,7 +44,7 @@ export interface Hooks {
   readiness(): Record<string, ReadinessCheck>;
 }
 
-/** How long and how many GitHub delivery ids are remembered to refuse a replay. */
+/** How long and how many GitHub deliveries (ids and body hashes) are remembered to refuse a replay. */
 const DELIVERY_MEMORY_MS = 24 * 3_600_000;
 const DELIVERY_MEMORY_MAX = 10_000;
 /** When a payload names a digest the registry doesn't serve yet, look again after these delays (1.7 s in all). */
@@ -112,7 +113,11 @@ export function registerHooks(app: FastifyInstance, deps: HooksDeps): Hooks {
     })().catch((error: unknown) => log.error({ err: error, hook: name, image: ref }, 'webhook check crashed'));
   };
 
-  const answer = (name: HookName, request: FastifyRequest, reply: FastifyReply, verdict: HookVerdict, deliveryId?: string) => {
+  /**
+   * `replayKeys`: what makes a delivery the same one again. Only a delivery that passed the
+   * signature check gets here with status 202, so only those are remembered.
+   */
+  const answer = (name: HookName, request: FastifyRequest, reply: FastifyReply, verdict: HookVerdict, replayKeys: string[] = []) => {
     if (verdict.status !== 202) {
       requests.inc({ hook: name, outcome: verdict.outcome });
       const key = `${name} ${verdict.outcome}`;
@@ -125,7 +130,7 @@ export function registerHooks(app: FastifyInstance, deps: HooksDeps): Hooks {
     const at = now();
     lastValidAt.set(name, at);
     lastValid.set({ hook: name }, at / 1000);
-    if (deliveryId !== undefined && deliveries.seen(deliveryId, at)) {
+    if (replayKeys.length > 0 && deliveries.seenAny(replayKeys, at)) {
       requests.inc({ hook: name, outcome: 'duplicate' });
       return reply.code(202).send({ status: 'ignored', reason: 'delivery already received' });
     }
@@ -145,6 +150,9 @@ export function registerHooks(app: FastifyInstance, deps: HooksDeps): Hooks {
     return Array.isArray(value) ? value[0] : value;
   };
   const bodyOf = (request: FastifyRequest): Buffer => (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
+  /** The content type as sent, saved before the header is neutralised (see the onRequest hook below). */
+  const sentContentTypes = new WeakMap<FastifyRequest, string | undefined>();
+  const contentTypeOf = (request: FastifyRequest): string | undefined => sentContentTypes.get(request);
   // Counted here because the server answers these before any handler runs.
   const countTooLarge = (name: HookName) => async (_request: FastifyRequest, reply: FastifyReply) => {
     if (reply.statusCode === 413) requests.inc({ hook: name, outcome: 'too_large' });
@@ -154,29 +162,41 @@ export function registerHooks(app: FastifyInstance, deps: HooksDeps): Hooks {
     // Hooks verify the exact bytes they were sent (GitHub signs the raw body), so no parser runs.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    // Fastify answers 415 itself for a content type it cannot parse (`garbage`, `;;`) before any
+    // handler runs, which would tell an unauthenticated caller about the body before the
+    // credentials (the order is 413 → 401 → 415/400). So the hook keeps the header as sent and
+    // hands Fastify a neutral one; each verifier judges the saved value after the credentials.
+    scope.addHook('onRequest', async (request) => {
+      sentContentTypes.set(request, header(request, 'content-type'));
+      request.raw.headers['content-type'] = 'application/octet-stream';
+    });
 
     if (secrets.registry) {
       const token = secrets.registry.value;
       scope.post('/hooks/registry', { onResponse: countTooLarge('registry') }, async (request, reply) =>
-        answer('registry', request, reply, verifyRegistryDelivery({ authorization: header(request, 'authorization'), contentType: header(request, 'content-type'), body: bodyOf(request) }, token, watched())),
+        answer('registry', request, reply, verifyRegistryDelivery({ authorization: header(request, 'authorization'), contentType: contentTypeOf(request), body: bodyOf(request) }, token, watched())),
       );
     }
     if (secrets.ghcr) {
       const secret = secrets.ghcr.value;
       scope.post('/hooks/ghcr', { onResponse: countTooLarge('ghcr') }, async (request, reply) => {
         const verdict = verifyGhcrDelivery(
-          { signature: header(request, 'x-hub-signature-256'), event: header(request, 'x-github-event'), contentType: header(request, 'content-type'), body: bodyOf(request) },
+          { signature: header(request, 'x-hub-signature-256'), event: header(request, 'x-github-event'), contentType: contentTypeOf(request), body: bodyOf(request) },
           secret,
           watched(),
         );
-        return answer('ghcr', request, reply, verdict, header(request, 'x-github-delivery'));
+        // X-GitHub-Delivery is not signed: a captured body and signature replayed under a fresh id
+        // must still count as seen, so the signed bytes are a key of their own beside the id.
+        const deliveryId = header(request, 'x-github-delivery');
+        const replayKeys = [`body ${createHash('sha256').update(bodyOf(request)).digest('hex')}`, ...(deliveryId === undefined ? [] : [`id ${deliveryId}`])];
+        return answer('ghcr', request, reply, verdict, replayKeys);
       });
     }
     if (secrets.dockerhub) {
       const token = secrets.dockerhub.value;
       const handler = async (request: FastifyRequest, reply: FastifyReply) => {
         const pathToken = (request.params as { token?: string }).token;
-        return answer('dockerhub', request, reply, verifyDockerHubDelivery({ pathToken, contentType: header(request, 'content-type'), body: bodyOf(request) }, token, watched()));
+        return answer('dockerhub', request, reply, verifyDockerHubDelivery({ pathToken, contentType: contentTypeOf(request), body: bodyOf(request) }, token, watched()));
       };
       // Without a token in the path it is a delivery with missing credentials (401), not a 404.
       scope.post('/hooks/dockerhub', { onResponse: countTooLarge('dockerhub') }, handler);
@@ -203,6 +223,13 @@ export class DeliveryMemory {
     private readonly keepMs: number,
     private readonly max: number,
   ) {}
+
+  /** True when any of `ids` was already seen (within `keepMs`); remembers all of them either way. */
+  seenAny(ids: string[], now: number): boolean {
+    let seen = false;
+    for (const id of ids) if (this.seen(id, now)) seen = true;
+    return seen;
+  }
 
   /** True when `id` was already seen (within `keepMs`); remembers it otherwise. */
   seen(id: string, now: number): boolean {
