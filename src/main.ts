@@ -9,6 +9,7 @@ import { Runtime } from './runtime.js';
 import { ConsoleApp } from './console/app.js';
 import { createSlackApp } from './slack/app.js';
 import { SlackService } from './slack/service.js';
+import { SlackConnection } from './slack/connection.js';
 
 /** `driftwatch run`: the bot connected to Slack, until SIGTERM. */
 export async function runSlack(config: Config, env: NodeJS.ProcessEnv): Promise<void> {
@@ -29,17 +30,22 @@ export async function runSlack(config: Config, env: NodeJS.ProcessEnv): Promise<
     port: config.slack.port,
   });
   groupLookup = async (group) => (await client.usergroups.users.list({ usergroup: group })).users ?? [];
-  let started = false;
-  await runtime.startServices({ service: new SlackService(client), slackConnected: () => started && connected() });
-  await app.start();
-  started = true;
-  log.info({ mode, channel: config.slack.channel }, 'driftwatch connected to Slack');
+  // Socket Mode with `ha`: only the leader holds the connection. HTTP mode listens on every replica.
+  const onLeadership = config.ha !== undefined && mode === 'socket';
+  const slack = new SlackConnection(app, log, onLeadership ? 'on leadership' : 'always');
+  await runtime.startServices({ service: new SlackService(client), slackConnected: () => slack.open && connected(), ...(onLeadership ? { leadership: slack } : {}) });
+  if (!onLeadership) {
+    slack.startedLeading();
+    await slack.opened();
+    log.info({ mode, channel: config.slack.channel }, 'driftwatch connected to Slack');
+  } else {
+    log.info({ mode, channel: config.slack.channel, lease: `${config.ha!.namespace}/${config.ha!.lease}` }, 'driftwatch started; it holds the Slack connection while it leads');
+  }
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down: stopping watchers, draining the outbox (10 s at most)');
       void (async () => {
-        started = false;
-        await app.stop().catch(() => {});
+        await slack.stoppedLeading();
         await runtime.shutdown(10_000);
         resolve();
       })();

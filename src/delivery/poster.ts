@@ -9,6 +9,11 @@ export interface PosterOptions {
   baseBackoffMs?: number;
   /** DESIGN.md: delivery resumes within a minute after Slack recovers. */
   maxBackoffMs?: number;
+  /**
+   * Fencing with `ha`: asked right before each Slack call; false (this replica no longer leads)
+   * leaves the row as it is for the next leader, which searches by key before posting it again.
+   */
+  mayDeliver?: () => boolean;
 }
 
 export interface PosterMetrics {
@@ -30,6 +35,7 @@ export class Poster {
   private readonly unsubscribe: () => void;
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly mayDeliver: () => boolean;
 
   constructor(
     private readonly store: Store,
@@ -41,6 +47,7 @@ export class Poster {
   ) {
     this.baseBackoffMs = options.baseBackoffMs ?? 1000;
     this.maxBackoffMs = options.maxBackoffMs ?? 60_000;
+    this.mayDeliver = options.mayDeliver ?? (() => true);
     this.unsubscribe = store.outbox.onEnqueue(() => this.kick());
   }
 
@@ -144,10 +151,14 @@ export class Poster {
       }
     }
     const delivery = { channel: row.channel, key: row.key, message: row.message, ...(threadTs && row.kind === 'post' ? { threadTs } : {}) };
-    const mayAlreadyExist = row.attempts > 0;
+    // Re-read: another leader may have claimed it since this pass listed it (then it may exist).
+    const fresh = this.store.outbox.byKey(row.key);
+    if (!fresh || fresh.status !== 'pending' || !this.mayDeliver()) return 'blocked';
+    const mayAlreadyExist = fresh.attempts > 0;
     this.store.outbox.markAttempt(row.id);
     try {
       if (row.kind === 'update' || row.kind === 'file') {
+        if (!this.mayDeliver()) return 'blocked';
         if (row.kind === 'update') await this.service.update({ ...delivery, ts: threadTs! });
         else await this.service.upload({ ...delivery, threadTs: threadTs! });
         this.store.outbox.markSent(row.id, threadTs!, this.clock.now());
@@ -156,6 +167,7 @@ export class Poster {
       }
       const found = mayAlreadyExist ? await this.service.findByKey(delivery, row.createdAt) : undefined;
       if (found) this.log.info({ key: row.key, ts: found.ts }, 'message was already delivered before a restart; not posting it twice');
+      if (!found && !this.mayDeliver()) return 'blocked';
       const { ts } = found ?? (await this.service.post(delivery));
       this.store.transaction(() => {
         this.store.outbox.markSent(row.id, ts, this.clock.now());
