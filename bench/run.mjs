@@ -8,6 +8,7 @@ const steps = [
   ['kubernetes: 5000 pods in 50 Deployments', ['node', '--expose-gc', 'bench/kube.mjs']],
   ['postmortem: summary, Markdown and chart for 10, 1000 and 5000 events', ['node', 'bench/postmortem.mjs']],
   ['push: registry webhook → Slack notice, signed deliveries per second', ['node', 'bench/push.mjs']],
+  ['store: observations applied on SQLite vs PostgreSQL 15', ['node', 'bench/store.mjs']],
   ['slack: ack latency, observation → post, outbox under 429', ['npx', 'vitest', 'run', '--config', 'bench/vitest.config.ts']],
 ];
 

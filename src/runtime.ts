@@ -2,7 +2,7 @@ import { systemClock, type Clock } from './domain/clock.js';
 import type { Config } from './config.js';
 import { logger as rootLogger, registerSecret, type Logger } from './log.js';
 import type { MessageModel, MessageService } from './domain/messages.js';
-import { Store } from './store/index.js';
+import { passwordIn, Store } from './store/index.js';
 import { IncidentEngine } from './incidents/engine.js';
 import { routeFor } from './incidents/routing.js';
 import { clusterOfSubject } from './incidents/correlation.js';
@@ -125,7 +125,8 @@ export class Runtime {
       if (name) registerSecret(process.env[name]);
     }
     for (const registry of Object.values(config.registries)) if (registry.passwordEnv) registerSecret(process.env[registry.passwordEnv]);
-    this.store = Store.open(config.store.path);
+    if (config.store.url) for (const secret of [passwordIn(config.store.url), process.env.PGPASSWORD]) registerSecret(secret);
+    this.store = Store.open(config.store.url ?? config.store.path);
     this.defaultChannel = config.slack.channel ?? CONSOLE_CHANNEL;
     // Workers and endpoints name their cluster only in the config (an endpoint through its workload).
     const workerClusters = new Map([

@@ -1,4 +1,4 @@
-import { statements, type Db } from './db.js';
+import type { Db } from './db.js';
 
 export interface AuditEntry {
   id: number;
@@ -14,18 +14,21 @@ export interface AuditEntry {
 
 /** Who changed what, where, from what to what, and how it went; never edited. */
 export class AuditLog {
-  private readonly sql: ReturnType<typeof statements>;
-  constructor(db: Db) {
-    this.sql = statements(db);
-  }
+  constructor(private readonly db: Db) {}
 
   record(entry: Omit<AuditEntry, 'id'>): number {
-    const result = this.sql('INSERT INTO audit (at, actor, action, target, before, after, result, incident_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(entry.at, entry.actor, entry.action, entry.target, entry.before, entry.after, entry.result, entry.incidentId);
-    return Number(result.lastInsertRowid);
+    const { db } = this;
+    const row = db.first(
+      db.q
+        .insertInto('audit')
+        .values({ at: entry.at, actor: entry.actor, action: entry.action, target: entry.target, before: entry.before, after: entry.after, result: entry.result, incident_id: entry.incidentId })
+        .returning('id'),
+    );
+    return row!.id;
   }
 
   all(): AuditEntry[] {
-    return (this.sql('SELECT id, at, actor, action, target, before, after, result, incident_id AS incidentId FROM audit ORDER BY id').all() as AuditEntry[]);
+    const { db } = this;
+    return db.all(db.q.selectFrom('audit').select(['id', 'at', 'actor', 'action', 'target', 'before', 'after', 'result', 'incident_id as incidentId']).orderBy('id'));
   }
 }

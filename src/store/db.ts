@@ -1,20 +1,138 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import {
+  DummyDriver,
+  Kysely,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type Compilable,
+  type Dialect,
+} from 'kysely';
 import { migrations } from './migrations.js';
+import { postgresMigrations } from './migrations-postgres.js';
+import type { Executor } from './executor.js';
+import { SqliteExecutor } from './sqlite-executor.js';
+import { PostgresExecutor } from './postgres-executor.js';
+import type { Database as Tables } from './schema.js';
+import { StoreError } from './errors.js';
 
-export type Db = Database.Database;
+export { StoreError } from './errors.js';
 
-export class StoreError extends Error {}
+/** Kysely as a query compiler only: its driver never connects, the executor runs the text. */
+function compilerFor(dialect: Executor['dialect']): Kysely<Tables> {
+  const compiling: Dialect =
+    dialect === 'sqlite'
+      ? { createAdapter: () => new SqliteAdapter(), createDriver: () => new DummyDriver(), createIntrospector: (db) => new SqliteIntrospector(db), createQueryCompiler: () => new SqliteQueryCompiler() }
+      : { createAdapter: () => new PostgresAdapter(), createDriver: () => new DummyDriver(), createIntrospector: (db) => new PostgresIntrospector(db), createQueryCompiler: () => new PostgresQueryCompiler() };
+  return new Kysely<Tables>({ dialect: compiling });
+}
 
 /**
- * Opens the SQLite file (creating its folder), switches to WAL and applies pending migrations.
- * A file that isn't a database, or one written by a newer Driftwatch, is refused with a clear
- * error: it is never reset, because the timeline and the outbox in it are the user's.
+ * One database, whichever the dialect: queries are written once with `q` (typed against the
+ * tables in schema.ts), compiled for the dialect and run synchronously by its executor.
  */
-export function openDb(path: string): Db {
+export class Db {
+  readonly q: Kysely<Tables>;
+  constructor(readonly executor: Executor) {
+    this.q = compilerFor(executor.dialect);
+    warmUp(this.q);
+  }
+
+  get dialect(): Executor['dialect'] {
+    return this.executor.dialect;
+  }
+
+  get open(): boolean {
+    return this.executor.open;
+  }
+
+  all<R>(query: Compilable<R>): R[] {
+    const { sql, parameters } = query.compile();
+    return this.executor.execute(sql, parameters).rows as R[];
+  }
+
+  first<R>(query: Compilable<R>): R | undefined {
+    return this.all(query)[0];
+  }
+
+  /** Runs a write; returns how many rows it changed. */
+  run(query: Compilable<unknown>): number {
+    const { sql, parameters } = query.compile();
+    return this.executor.execute(sql, parameters).changes;
+  }
+
+  transaction<T>(work: () => T): T {
+    return this.executor.transaction(work);
+  }
+
+  close(): void {
+    this.executor.close();
+  }
+}
+
+/**
+ * Compiles one query of each shape the modules use, at open. The first compile of a shape costs
+ * a millisecond or more while V8 warms up; paid here it stays out of the first real writes — such
+ * as the poster's "sent" mark right after a post, where a crash makes the message go out again.
+ */
+function warmUp(q: Kysely<Tables>): void {
+  q.selectFrom('outbox').selectAll().where('id', '=', 0).where('status', '=', '').orderBy('id', 'desc').limit(1).compile();
+  q.selectFrom('outbox').select((row) => [row.fn.countAll<number>().as('n'), row.fn.min('next_attempt_at').as('next')]).compile();
+  q.selectFrom('links').select('b as other').where('a', '=', '').union(q.selectFrom('links').select('a as other').where('b', '=', '')).compile();
+  q.insertInto('audit').values({ at: 0, actor: '', action: '', target: '', result: '' }).returning('id').compile();
+  q.insertInto('links').values({ a: '', b: '', source: '' }).onConflict((conflict) => conflict.doNothing()).compile();
+  q.insertInto('mutes').values({ subject: '', until: 0, by: '' }).onConflict((conflict) => conflict.column('subject').doUpdateSet((row) => ({ until: row.ref('excluded.until') }))).compile();
+  q.insertInto('subject_state').values({ subject: '', key: '', value: '', updated_at: 0 }).onConflict((conflict) => conflict.columns(['subject', 'key']).doUpdateSet((row) => ({ value: row.ref('excluded.value') }))).compile();
+  q.updateTable('outbox').set({ status: '', error: null }).where('id', '=', 0).compile();
+  q.updateTable('outbox').set((row) => ({ attempts: row('attempts', '+', 1) })).where('id', '=', 0).compile();
+  q.deleteFrom('mutes').where((row) => row(row('until', '-', row.ref('until')), '<', 0)).compile();
+}
+
+/** `postgres://` or `postgresql://` selects PostgreSQL; anything else is a SQLite file path. */
+export const isPostgresUrl = (location: string): boolean => /^postgres(ql)?:\/\//i.test(location);
+
+/** The URL as errors may show it: without its password. */
+export function describeLocation(location: string): string {
+  if (!isPostgresUrl(location)) return location;
+  try {
+    const url = new URL(location);
+    url.password = '';
+    return url.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
+
+/** The password in a database URL (for the log redactor), if it has one. */
+export function passwordIn(location: string): string | undefined {
+  try {
+    const password = new URL(location).password;
+    return password ? decodeURIComponent(password) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const newerSchema = (where: string, version: number, key: string) =>
+  new StoreError(`store ${where}: written by a newer Driftwatch (schema ${version}, this version knows ${migrations.length}); upgrade Driftwatch or use another ${key}`);
+
+/**
+ * Opens the store at `location` (a SQLite path or a PostgreSQL URL) and applies pending
+ * migrations. A database that isn't one, or one written by a newer Driftwatch, is refused with a
+ * clear error: it is never reset, because the timeline and the outbox in it are the user's.
+ */
+export function openDb(location: string, options: { timeoutMs?: number } = {}): Db {
+  return isPostgresUrl(location) ? openPostgres(location, options.timeoutMs) : openSqlite(location);
+}
+
+function openSqlite(path: string): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  let db: Db;
+  let db: Database.Database;
   try {
     db = new Database(path);
     db.pragma('journal_mode = WAL');
@@ -28,6 +146,7 @@ export function openDb(path: string): Db {
   }
   let version: number;
   try {
+    // `user_version` counts applied migrations, as in every earlier version: old files open as they are.
     version = db.pragma('user_version', { simple: true }) as number;
     db.pragma('quick_check');
   } catch (error) {
@@ -36,7 +155,7 @@ export function openDb(path: string): Db {
   }
   if (version > migrations.length) {
     db.close();
-    throw new StoreError(`store ${path}: written by a newer Driftwatch (schema ${version}, this version knows ${migrations.length}); upgrade Driftwatch or use another store.path`);
+    throw newerSchema(path, version, 'store.path');
   }
   for (let index = version; index < migrations.length; index++) {
     db.transaction(() => {
@@ -44,18 +163,32 @@ export function openDb(path: string): Db {
       db.pragma(`user_version = ${index + 1}`);
     })();
   }
-  return db;
+  return new Db(new SqliteExecutor(db));
 }
 
-/** Prepares each SQL text once per database: preparing is most of the cost of a small query. */
-export function statements(db: Db): <P extends unknown[] = unknown[], R = unknown>(sql: string) => Database.Statement<P, R> {
-  const cache = new Map<string, Database.Statement>();
-  return <P extends unknown[] = unknown[], R = unknown>(sql: string) => {
-    let statement = cache.get(sql);
-    if (!statement) {
-      statement = db.prepare(sql);
-      cache.set(sql, statement);
-    }
-    return statement as unknown as Database.Statement<P, R>;
-  };
+/** Any constant will do: it only keeps two replicas from migrating at the same time. */
+const MIGRATION_LOCK = 0x64726966;
+
+function openPostgres(url: string, timeoutMs?: number): Db {
+  const where = describeLocation(url);
+  const executor = new PostgresExecutor(url, where, timeoutMs);
+  try {
+    executor.transaction(() => {
+      executor.execute(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`, []);
+      executor.execute('CREATE TABLE IF NOT EXISTS driftwatch_schema (version INTEGER NOT NULL)', []);
+      const version = Number(executor.execute('SELECT max(version) AS version FROM driftwatch_schema', []).rows[0]?.version ?? 0);
+      if (version > postgresMigrations.length) throw newerSchema(where, version, 'store.url');
+      for (let index = version; index < postgresMigrations.length; index++) {
+        executor.execute(postgresMigrations[index]!, []);
+        executor.execute('DELETE FROM driftwatch_schema', []);
+        executor.execute(`INSERT INTO driftwatch_schema (version) VALUES (${index + 1})`, []);
+      }
+    });
+  } catch (error) {
+    executor.close();
+    if (error instanceof StoreError && error.message.includes('newer Driftwatch')) throw error;
+    const reason = (error as Error).message.replace(`store ${where}: `, '');
+    throw new StoreError(`store ${where}: cannot open the database (${reason})`);
+  }
+  return new Db(executor);
 }

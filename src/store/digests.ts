@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from './db.js';
 import type { HealthyDigest } from '../domain/model.js';
 import { canonicalImage } from '../domain/image-ref.js';
@@ -11,55 +12,63 @@ export interface DigestSighting {
 
 /** Digest history per tag, and the digests workloads ran while healthy. */
 export class DigestStore {
-  private readonly upsertSighting;
-  private readonly history;
-  private readonly upsertHealthy;
-  private readonly healthyOfRepo;
-  private readonly dropHealthy;
-  private readonly allRefs;
-  constructor(db: Db) {
-    this.upsertSighting = db.prepare(
-      'INSERT INTO digests (ref, digest, platforms, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT(ref, digest) DO UPDATE SET last_seen = excluded.last_seen, platforms = excluded.platforms',
-    );
-    this.history = db.prepare<[string], { digest: string; platforms: string; first_seen: number; last_seen: number }>(
-      'SELECT digest, platforms, first_seen, last_seen FROM digests WHERE ref = ? ORDER BY last_seen DESC, rowid DESC',
-    );
-    this.upsertHealthy = db.prepare(
-      'INSERT INTO healthy_digests (subject, repository, digest, ready_since, last_ready_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(subject, repository, digest) DO UPDATE SET last_ready_at = excluded.last_ready_at',
-    );
-    this.healthyOfRepo = db.prepare<[string], { subject: string; repository: string; digest: string; ready_since: number; last_ready_at: number }>(
-      'SELECT * FROM healthy_digests WHERE repository = ?',
-    );
-    this.dropHealthy = db.prepare('DELETE FROM healthy_digests WHERE subject = ? AND repository = ? AND digest = ? AND last_ready_at - ready_since < ?');
-    this.allRefs = db.prepare<[], { ref: string }>('SELECT DISTINCT ref FROM digests ORDER BY ref');
-  }
+  constructor(private readonly db: Db) {}
 
   /** Records that `ref` points at `digest` now. */
   saw(ref: string, digest: string, platforms: Record<string, string>, at: number): void {
+    const { db } = this;
     // Keyed by the canonical spelling, so every way of writing a tag shares one history.
-    this.upsertSighting.run(canonicalImage(ref), digest, JSON.stringify(platforms), at, at);
+    db.run(
+      db.q
+        .insertInto('digests')
+        .values({ ref: canonicalImage(ref), digest, platforms: JSON.stringify(platforms), first_seen: at, last_seen: at })
+        .onConflict((conflict) => conflict.columns(['ref', 'digest']).doUpdateSet((row) => ({ last_seen: row.ref('excluded.last_seen'), platforms: row.ref('excluded.platforms') }))),
+    );
   }
 
-  /** The tag's digests, the current one first. */
+  /** The tag's digests, the current one first (ties: the one recorded last). */
   historyOf(ref: string): DigestSighting[] {
-    return this.history.all(canonicalImage(ref)).map((row) => ({ digest: row.digest, platforms: JSON.parse(row.platforms) as Record<string, string>, firstSeen: row.first_seen, lastSeen: row.last_seen }));
+    const { db } = this;
+    // Insertion order: SQLite's rowid; PostgreSQL has none, so its table carries `seq`.
+    const inserted = db.dialect === 'sqlite' ? sql`rowid` : sql.ref('seq');
+    return db
+      .all(db.q.selectFrom('digests').select(['digest', 'platforms', 'first_seen', 'last_seen']).where('ref', '=', canonicalImage(ref)).orderBy('last_seen', 'desc').orderBy(inserted, 'desc'))
+      .map((row) => ({ digest: row.digest, platforms: JSON.parse(row.platforms) as Record<string, string>, firstSeen: row.first_seen, lastSeen: row.last_seen }));
   }
 
   refs(): string[] {
-    return this.allRefs.all().map((row) => row.ref);
+    const { db } = this;
+    return db.all(db.q.selectFrom('digests').select('ref').distinct().orderBy('ref')).map((row) => row.ref);
   }
 
   /** Pods of `subject` ran `digest` and were Ready at `at`. */
   ready(subject: string, repository: string, digest: string, at: number): void {
-    this.upsertHealthy.run(subject, repository, digest, at, at);
+    const { db } = this;
+    db.run(
+      db.q
+        .insertInto('healthy_digests')
+        .values({ subject, repository, digest, ready_since: at, last_ready_at: at })
+        .onConflict((conflict) => conflict.columns(['subject', 'repository', 'digest']).doUpdateSet((row) => ({ last_ready_at: row.ref('excluded.last_ready_at') }))),
+    );
   }
 
   /** Pods of `subject` on `digest` are not Ready: forget a streak too short to count as healthy. */
   notReady(subject: string, repository: string, digest: string, healthyForMs: number): void {
-    this.dropHealthy.run(subject, repository, digest, healthyForMs);
+    const { db } = this;
+    db.run(
+      db.q
+        .deleteFrom('healthy_digests')
+        .where('subject', '=', subject)
+        .where('repository', '=', repository)
+        .where('digest', '=', digest)
+        .where((row) => row(row('last_ready_at', '-', row.ref('ready_since')), '<', healthyForMs)),
+    );
   }
 
   healthyOf(repository: string): HealthyDigest[] {
-    return this.healthyOfRepo.all(repository).map((row) => ({ subject: row.subject, repository: row.repository, digest: row.digest, readySince: row.ready_since, lastReadyAt: row.last_ready_at }));
+    const { db } = this;
+    return db
+      .all(db.q.selectFrom('healthy_digests').selectAll().where('repository', '=', repository))
+      .map((row) => ({ subject: row.subject, repository: row.repository, digest: row.digest, readySince: row.ready_since, lastReadyAt: row.last_ready_at }));
   }
 }

@@ -35,31 +35,33 @@ const fromRow = (row: EventRow): TimelineEvent => ({
 
 /** The append-only timeline: every observation edge, notice, action and note. */
 export class EventLog {
-  private readonly insert;
-  private readonly byIncident;
-  private readonly bySubjectType;
-  private readonly attach;
-  constructor(db: Db) {
-    this.insert = db.prepare('INSERT INTO events (at, subject, type, incident_id, actor, summary, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.byIncident = db.prepare<[number], EventRow>('SELECT * FROM events WHERE incident_id = ? ORDER BY at, id');
-    this.bySubjectType = db.prepare<[string, string, number], EventRow>('SELECT * FROM events WHERE subject = ? AND type = ? AND at >= ? ORDER BY at, id');
-    this.attach = db.prepare('UPDATE events SET incident_id = ? WHERE id = ?');
-  }
+  constructor(private readonly db: Db) {}
 
   append(event: Omit<TimelineEvent, 'id'>): number {
-    const result = this.insert.run(event.at, event.subject, event.type, event.incidentId, event.actor, event.summary, JSON.stringify(event.data));
-    return Number(result.lastInsertRowid);
+    const { db } = this;
+    const row = db.first(
+      db.q
+        .insertInto('events')
+        .values({ at: event.at, subject: event.subject, type: event.type, incident_id: event.incidentId, actor: event.actor, summary: event.summary, data: JSON.stringify(event.data) })
+        .returning('id'),
+    );
+    return row!.id;
   }
 
   forIncident(incidentId: number): TimelineEvent[] {
-    return this.byIncident.all(incidentId).map(fromRow);
+    const { db } = this;
+    return db.all(db.q.selectFrom('events').selectAll().where('incident_id', '=', incidentId).orderBy('at').orderBy('id')).map(fromRow);
   }
 
   ofSubject(subject: string, type: string, since = 0): TimelineEvent[] {
-    return this.bySubjectType.all(subject, type, since).map(fromRow);
+    const { db } = this;
+    return db
+      .all(db.q.selectFrom('events').selectAll().where('subject', '=', subject).where('type', '=', type).where('at', '>=', since).orderBy('at').orderBy('id'))
+      .map(fromRow);
   }
 
   attachToIncident(eventId: number, incidentId: number): void {
-    this.attach.run(incidentId, eventId);
+    const { db } = this;
+    db.run(db.q.updateTable('events').set({ incident_id: incidentId }).where('id', '=', eventId));
   }
 }

@@ -1,4 +1,4 @@
-import { statements, type Db } from './db.js';
+import type { Db } from './db.js';
 import type { Correlation, IncidentRecord, ProblemDetail, ProblemKind, ProblemRecord, ProblemState, Severity } from '../domain/model.js';
 
 interface ProblemRow {
@@ -65,122 +65,173 @@ const incidentFromRow = (row: IncidentRow): IncidentRecord => ({
   stormId: row.storm_id,
 });
 
-/** An incident as named SQL parameters (the correlation as JSON). */
-function incidentParameters(incident: Omit<IncidentRecord, 'id'>): Record<string, unknown> {
-  const { correlation, ...columns } = incident;
-  return { ...columns, correlation: correlation ? JSON.stringify(correlation) : null };
+/** An incident's columns (the correlation as JSON). */
+function incidentColumns(incident: Omit<IncidentRecord, 'id'>) {
+  return {
+    status: incident.status,
+    primary_subject: incident.primarySubject,
+    severity: incident.severity,
+    channel: incident.channel,
+    title: incident.title,
+    first_bad_at: incident.firstBadAt,
+    opened_at: incident.openedAt,
+    acknowledged_at: incident.acknowledgedAt,
+    acknowledged_by: incident.acknowledgedBy,
+    resolved_at: incident.resolvedAt,
+    resolved_by: incident.resolvedBy,
+    last_activity_at: incident.lastActivityAt,
+    correlation: incident.correlation ? JSON.stringify(incident.correlation) : null,
+    storm_id: incident.stormId,
+  };
 }
 
 /** Problems (hysteresis state per subject and kind), incidents, their threads, waiting notices, mutes. */
 export class IncidentStore {
-  /** Each statement prepared once (see `statements`). */
-  private readonly sql: ReturnType<typeof statements>;
-  constructor(db: Db) {
-    this.sql = statements(db);
-  }
+  constructor(private readonly db: Db) {}
 
   problem(subject: string, kind: ProblemKind): ProblemRecord | undefined {
-    const row = this.sql<[string, string], ProblemRow>('SELECT * FROM problems WHERE subject = ? AND kind = ?').get(subject, kind);
+    const { db } = this;
+    const row = db.first(db.q.selectFrom('problems').selectAll().where('subject', '=', subject).where('kind', '=', kind));
     return row ? problemFromRow(row) : undefined;
   }
 
   saveProblem(problem: ProblemRecord): void {
-    this.sql(
-        `INSERT INTO problems (subject, kind, severity, state, bad_streak, good_streak, first_bad_at, last_at, summary, detail, incident_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(subject, kind) DO UPDATE SET severity = excluded.severity, state = excluded.state, bad_streak = excluded.bad_streak,
-           good_streak = excluded.good_streak, first_bad_at = excluded.first_bad_at, last_at = excluded.last_at, summary = excluded.summary,
-           detail = excluded.detail, incident_id = excluded.incident_id`,
-      )
-      .run(problem.subject, problem.kind, problem.severity, problem.state, problem.badStreak, problem.goodStreak, problem.firstBadAt, problem.lastAt, problem.summary, JSON.stringify(problem.detail), problem.incidentId);
+    const { db } = this;
+    db.run(
+      db.q
+        .insertInto('problems')
+        .values({
+          subject: problem.subject,
+          kind: problem.kind,
+          severity: problem.severity,
+          state: problem.state,
+          bad_streak: problem.badStreak,
+          good_streak: problem.goodStreak,
+          first_bad_at: problem.firstBadAt,
+          last_at: problem.lastAt,
+          summary: problem.summary,
+          detail: JSON.stringify(problem.detail),
+          incident_id: problem.incidentId,
+        })
+        .onConflict((conflict) =>
+          conflict.columns(['subject', 'kind']).doUpdateSet((row) => ({
+            severity: row.ref('excluded.severity'),
+            state: row.ref('excluded.state'),
+            bad_streak: row.ref('excluded.bad_streak'),
+            good_streak: row.ref('excluded.good_streak'),
+            first_bad_at: row.ref('excluded.first_bad_at'),
+            last_at: row.ref('excluded.last_at'),
+            summary: row.ref('excluded.summary'),
+            detail: row.ref('excluded.detail'),
+            incident_id: row.ref('excluded.incident_id'),
+          })),
+        ),
+    );
   }
 
   problemsOfIncident(incidentId: number): ProblemRecord[] {
-    return this.sql<[number], ProblemRow>('SELECT * FROM problems WHERE incident_id = ? ORDER BY first_bad_at, subject, kind').all(incidentId).map(problemFromRow);
+    const { db } = this;
+    return db.all(db.q.selectFrom('problems').selectAll().where('incident_id', '=', incidentId).orderBy('first_bad_at').orderBy('subject').orderBy('kind')).map(problemFromRow);
   }
 
   problemsOfSubject(subject: string): ProblemRecord[] {
-    return this.sql<[string], ProblemRow>('SELECT * FROM problems WHERE subject = ?').all(subject).map(problemFromRow);
+    const { db } = this;
+    return db.all(db.q.selectFrom('problems').selectAll().where('subject', '=', subject)).map(problemFromRow);
   }
 
-
   createIncident(incident: Omit<IncidentRecord, 'id'>): number {
-    const result = this.sql(
-      `INSERT INTO incidents (status, primary_subject, severity, channel, title, first_bad_at, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, last_activity_at, correlation, storm_id)
-       VALUES (@status, @primarySubject, @severity, @channel, @title, @firstBadAt, @openedAt, @acknowledgedAt, @acknowledgedBy, @resolvedAt, @resolvedBy, @lastActivityAt, @correlation, @stormId)`,
-    ).run(incidentParameters(incident));
-    return Number(result.lastInsertRowid);
+    const { db } = this;
+    return db.first(db.q.insertInto('incidents').values(incidentColumns(incident)).returning('id'))!.id;
   }
 
   updateIncident(incident: IncidentRecord): void {
-    this.sql(
-      `UPDATE incidents SET status = @status, severity = @severity, title = @title, first_bad_at = @firstBadAt, acknowledged_at = @acknowledgedAt,
-         acknowledged_by = @acknowledgedBy, resolved_at = @resolvedAt, resolved_by = @resolvedBy, last_activity_at = @lastActivityAt,
-         correlation = @correlation, storm_id = @stormId WHERE id = @id`,
-    ).run({ ...incidentParameters(incident), id: incident.id });
+    const { db } = this;
+    const { primary_subject: _primary, channel: _channel, opened_at: _opened, ...changeable } = incidentColumns(incident);
+    db.run(db.q.updateTable('incidents').set(changeable).where('id', '=', incident.id));
   }
 
   incident(id: number): IncidentRecord | undefined {
-    const row = this.sql<[number], IncidentRow>('SELECT * FROM incidents WHERE id = ?').get(id);
+    const { db } = this;
+    const row = db.first(db.q.selectFrom('incidents').selectAll().where('id', '=', id));
     return row ? incidentFromRow(row) : undefined;
   }
 
   openIncidents(channel?: string): IncidentRecord[] {
-    const rows = channel
-      ? this.sql<[string], IncidentRow>("SELECT * FROM incidents WHERE status = 'open' AND channel = ? ORDER BY opened_at, id").all(channel)
-      : this.sql<[], IncidentRow>("SELECT * FROM incidents WHERE status = 'open' ORDER BY opened_at, id").all();
-    return rows.map(incidentFromRow);
+    const { db } = this;
+    let query = db.q.selectFrom('incidents').selectAll().where('status', '=', 'open');
+    if (channel) query = query.where('channel', '=', channel);
+    return db.all(query.orderBy('opened_at').orderBy('id')).map(incidentFromRow);
   }
 
   recentIncidents(limit: number, channel?: string): IncidentRecord[] {
-    const rows = channel
-      ? this.sql<[string, number], IncidentRow>('SELECT * FROM incidents WHERE channel = ? ORDER BY id DESC LIMIT ?').all(channel, limit)
-      : this.sql<[number], IncidentRow>('SELECT * FROM incidents ORDER BY id DESC LIMIT ?').all(limit);
-    return rows.map(incidentFromRow);
+    const { db } = this;
+    let query = db.q.selectFrom('incidents').selectAll();
+    if (channel) query = query.where('channel', '=', channel);
+    return db.all(query.orderBy('id', 'desc').limit(limit)).map(incidentFromRow);
   }
 
   openedSince(at: number): IncidentRecord[] {
-    return this.sql<[number], IncidentRow>('SELECT * FROM incidents WHERE opened_at >= ? ORDER BY id').all(at).map(incidentFromRow);
+    const { db } = this;
+    return db.all(db.q.selectFrom('incidents').selectAll().where('opened_at', '>=', at).orderBy('id')).map(incidentFromRow);
   }
 
   stormMembers(stormId: number): IncidentRecord[] {
-    return this.sql<[number], IncidentRow>('SELECT * FROM incidents WHERE storm_id = ? ORDER BY id').all(stormId).map(incidentFromRow);
+    const { db } = this;
+    return db.all(db.q.selectFrom('incidents').selectAll().where('storm_id', '=', stormId).orderBy('id')).map(incidentFromRow);
   }
 
   setThread(incidentId: number, channel: string, ts: string): void {
-    this.sql('INSERT OR REPLACE INTO incident_threads (incident_id, channel, ts) VALUES (?, ?, ?)').run(incidentId, channel, ts);
+    const { db } = this;
+    db.run(
+      db.q
+        .insertInto('incident_threads')
+        .values({ incident_id: incidentId, channel, ts })
+        .onConflict((conflict) => conflict.column('incident_id').doUpdateSet((row) => ({ channel: row.ref('excluded.channel'), ts: row.ref('excluded.ts') }))),
+    );
   }
 
   thread(incidentId: number): { channel: string; ts: string } | undefined {
-    return this.sql<[number], { channel: string; ts: string }>('SELECT channel, ts FROM incident_threads WHERE incident_id = ?').get(incidentId);
+    const { db } = this;
+    return db.first(db.q.selectFrom('incident_threads').select(['channel', 'ts']).where('incident_id', '=', incidentId));
   }
 
   incidentByThread(channel: string, ts: string): number | undefined {
-    return this.sql<[string, string], { incident_id: number }>('SELECT incident_id FROM incident_threads WHERE channel = ? AND ts = ?').get(channel, ts)?.incident_id;
+    const { db } = this;
+    return db.first(db.q.selectFrom('incident_threads').select('incident_id').where('channel', '=', channel).where('ts', '=', ts))?.incident_id;
   }
 
   holdNotice(subject: string, waitsFor: string, at: number, message: unknown): void {
-    this.sql('INSERT INTO pending_notices (subject, waits_for, at, message) VALUES (?, ?, ?, ?)').run(subject, waitsFor, at, JSON.stringify(message));
+    const { db } = this;
+    db.run(db.q.insertInto('pending_notices').values({ subject, waits_for: waitsFor, at, message: JSON.stringify(message) }));
   }
 
   /** Takes (and removes) the notices that waited on a problem. */
   takeHeldNotices<T>(waitsFor: string): Array<{ subject: string; at: number; message: T }> {
-    const rows = this.sql<[string], { id: number; subject: string; at: number; message: string }>('SELECT * FROM pending_notices WHERE waits_for = ? ORDER BY id').all(waitsFor);
-    this.sql('DELETE FROM pending_notices WHERE waits_for = ?').run(waitsFor);
+    const { db } = this;
+    const rows = db.all(db.q.selectFrom('pending_notices').selectAll().where('waits_for', '=', waitsFor).orderBy('id'));
+    db.run(db.q.deleteFrom('pending_notices').where('waits_for', '=', waitsFor));
     return rows.map((row) => ({ subject: row.subject, at: row.at, message: JSON.parse(row.message) as T }));
   }
 
   mute(subject: string, until: number, by: string): void {
-    this.sql('INSERT OR REPLACE INTO mutes (subject, until, by) VALUES (?, ?, ?)').run(subject, until, by);
+    const { db } = this;
+    db.run(
+      db.q
+        .insertInto('mutes')
+        .values({ subject, until, by })
+        .onConflict((conflict) => conflict.column('subject').doUpdateSet((row) => ({ until: row.ref('excluded.until'), by: row.ref('excluded.by') }))),
+    );
   }
 
   mutedUntil(subject: string, now: number): number | undefined {
-    return this.sql<[string, number], { until: number }>('SELECT until FROM mutes WHERE subject = ? AND until > ?').get(subject, now)?.until;
+    const { db } = this;
+    return db.first(db.q.selectFrom('mutes').select('until').where('subject', '=', subject).where('until', '>', now))?.until;
   }
 
   expiredMutes(now: number): Array<{ subject: string; until: number; by: string }> {
-    const rows = this.sql<[number], { subject: string; until: number; by: string }>('SELECT * FROM mutes WHERE until <= ?').all(now);
-    this.sql('DELETE FROM mutes WHERE until <= ?').run(now);
+    const { db } = this;
+    const rows = db.all(db.q.selectFrom('mutes').selectAll().where('until', '<=', now));
+    db.run(db.q.deleteFrom('mutes').where('until', '<=', now));
     return rows;
   }
 }

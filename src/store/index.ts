@@ -6,9 +6,9 @@ import { IncidentStore } from './incidents.js';
 import { Outbox } from './outbox.js';
 import { AuditLog } from './audit.js';
 
-export { StoreError } from './db.js';
+export { StoreError, passwordIn } from './db.js';
 
-/** The spine: one SQLite file, one module per table family. */
+/** The spine: one database (a SQLite file or PostgreSQL), one module per table family. */
 export class Store {
   readonly events: EventLog;
   readonly subjects: SubjectStore;
@@ -26,16 +26,21 @@ export class Store {
     this.audit = new AuditLog(db);
   }
 
-  static open(path: string): Store {
-    return new Store(openDb(path));
+  /**
+   * `location`: a SQLite file path (`store.path`) or a `postgres://` URL (`store.url`, completed
+   * by the PG* environment variables). `timeoutMs` bounds each PostgreSQL round trip.
+   */
+  static open(location: string, options: { timeoutMs?: number } = {}): Store {
+    return new Store(openDb(location, options));
   }
 
   /** Runs `work` atomically: a crash leaves either all of it or none. */
   transaction<T>(work: () => T): T {
-    return this.db.transaction(work)();
+    return this.db.transaction(work);
   }
 
+  /** Idempotent; not guarded by `db.open`, which is also false while PostgreSQL is out of reach. */
   close(): void {
-    if (this.db.open) this.db.close();
+    this.db.close();
   }
 }

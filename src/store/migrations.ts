@@ -1,6 +1,8 @@
 /**
  * Versioned schema migrations, applied in order at start. A migration is never edited once
  * released: a change is a new entry. `user_version` holds how many have been applied.
+ * These are SQLite's; each entry has its PostgreSQL spelling at the same index in
+ * migrations-postgres.ts (table `driftwatch_schema` holds the count there).
  */
 export const migrations: string[] = [
   `

@@ -1,4 +1,4 @@
-import { statements, type Db } from './db.js';
+import type { Db } from './db.js';
 import type { MessageModel } from '../domain/messages.js';
 
 export type OutboxRole = 'root' | 'reply' | 'message';
@@ -69,10 +69,7 @@ const fromRow = (row: Row): OutboxRow => ({
  */
 export class Outbox {
   private readonly listeners = new Set<() => void>();
-  private readonly sql: ReturnType<typeof statements>;
-  constructor(db: Db) {
-    this.sql = statements(db);
-  }
+  constructor(private readonly db: Db) {}
 
   /** Calls `listener` whenever a row is added, so the poster wakes at once. */
   onEnqueue(listener: () => void): () => void {
@@ -81,59 +78,90 @@ export class Outbox {
   }
 
   enqueue(entry: { key: string; channel: string; kind: OutboxRow['kind']; incidentId: number | null; role: OutboxRole; message: MessageModel; at: number; threadOf?: string }): void {
+    const { db } = this;
     if (entry.kind === 'update' && entry.incidentId !== null) {
       // Only the newest state of a root matters: older pending updates are superseded.
-      this.sql("UPDATE outbox SET status = 'superseded' WHERE kind = 'update' AND incident_id = ? AND status = 'pending'").run(entry.incidentId);
+      db.run(db.q.updateTable('outbox').set({ status: 'superseded' }).where('kind', '=', 'update').where('incident_id', '=', entry.incidentId).where('status', '=', 'pending'));
     }
-    this.sql('INSERT OR IGNORE INTO outbox (key, channel, kind, incident_id, role, thread_of, message, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)')
-      .run(entry.key, entry.channel, entry.kind, entry.incidentId, entry.role, entry.threadOf ?? null, JSON.stringify(entry.message), entry.at);
+    db.run(
+      db.q
+        .insertInto('outbox')
+        .values({
+          key: entry.key,
+          channel: entry.channel,
+          kind: entry.kind,
+          incident_id: entry.incidentId,
+          role: entry.role,
+          thread_of: entry.threadOf ?? null,
+          message: JSON.stringify(entry.message),
+          created_at: entry.at,
+          next_attempt_at: 0,
+        })
+        .onConflict((conflict) => conflict.doNothing()),
+    );
     for (const listener of this.listeners) listener();
   }
 
   pending(): OutboxRow[] {
-    return this.sql<[], Row>("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id").all().map(fromRow);
+    const { db } = this;
+    return db.all(db.q.selectFrom('outbox').selectAll().where('status', '=', 'pending').orderBy('id')).map(fromRow);
   }
 
   /** Recorded before a send, so a restart knows the message may already be in Slack. */
   markAttempt(id: number): void {
-    this.sql('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?').run(id);
+    const { db } = this;
+    db.run(db.q.updateTable('outbox').set((row) => ({ attempts: row('attempts', '+', 1) })).where('id', '=', id));
   }
 
   markSent(id: number, ts: string, at: number): void {
-    this.sql("UPDATE outbox SET status = 'sent', ts = ?, sent_at = ?, error = NULL WHERE id = ?").run(ts, at, id);
+    const { db } = this;
+    db.run(db.q.updateTable('outbox').set({ status: 'sent', ts, sent_at: at, error: null }).where('id', '=', id));
   }
 
   retryLater(id: number, nextAttemptAt: number, error: string): void {
-    this.sql('UPDATE outbox SET next_attempt_at = ?, error = ? WHERE id = ?').run(nextAttemptAt, error, id);
+    const { db } = this;
+    db.run(db.q.updateTable('outbox').set({ next_attempt_at: nextAttemptAt, error }).where('id', '=', id));
   }
 
   markFailed(id: number, error: string): void {
-    this.sql("UPDATE outbox SET status = 'failed', error = ? WHERE id = ?").run(error, id);
+    const { db } = this;
+    db.run(db.q.updateTable('outbox').set({ status: 'failed', error }).where('id', '=', id));
   }
 
   byKey(key: string): OutboxRow | undefined {
-    const row = this.sql<[string], Row>('SELECT * FROM outbox WHERE key = ?').get(key);
+    const { db } = this;
+    const row = db.first(db.q.selectFrom('outbox').selectAll().where('key', '=', key));
     return row ? fromRow(row) : undefined;
   }
 
   depth(): number {
-    return (this.sql("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'").get() as { n: number }).n;
+    return this.countWith('pending');
   }
 
   /** When the earliest pending row may be tried, or undefined when none waits. */
   nextAttemptAt(): number | undefined {
-    return this.sql<[], { next: number | null }>("SELECT MIN(next_attempt_at) AS next FROM outbox WHERE status = 'pending'").get()?.next ?? undefined;
+    const { db } = this;
+    const row = db.first(db.q.selectFrom('outbox').select((row) => row.fn.min('next_attempt_at').as('next')).where('status', '=', 'pending'));
+    return row?.next ?? undefined;
   }
 
   failedCount(): number {
-    return this.sql<[], { n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'").get()!.n;
+    return this.countWith('failed');
   }
 
   failed(): OutboxRow[] {
-    return this.sql<[], Row>("SELECT * FROM outbox WHERE status = 'failed' ORDER BY id").all().map(fromRow);
+    const { db } = this;
+    return db.all(db.q.selectFrom('outbox').selectAll().where('status', '=', 'failed').orderBy('id')).map(fromRow);
   }
 
   all(): OutboxRow[] {
-    return this.sql<[], Row>('SELECT * FROM outbox ORDER BY id').all().map(fromRow);
+    const { db } = this;
+    return db.all(db.q.selectFrom('outbox').selectAll().orderBy('id')).map(fromRow);
+  }
+
+  private countWith(status: OutboxRow['status']): number {
+    const { db } = this;
+    // COUNT is a bigint on PostgreSQL: read back as a number by the executor's type parser.
+    return Number(db.first(db.q.selectFrom('outbox').select((row) => row.fn.countAll<number>().as('n')).where('status', '=', status))!.n);
   }
 }

@@ -2,43 +2,51 @@ import type { Db } from './db.js';
 
 /** Last-known state per subject (what `/version status` and the renderers read) and links. */
 export class SubjectStore {
-  private readonly putState;
-  private readonly getState;
-  private readonly stateByKey;
-  private readonly deleteLinks;
-  private readonly insertLink;
-  private readonly linksOf;
-  constructor(private readonly db: Db) {
-    this.putState = db.prepare('INSERT INTO subject_state (subject, key, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(subject, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at');
-    this.getState = db.prepare<[string, string], { value: string; updated_at: number }>('SELECT value, updated_at FROM subject_state WHERE subject = ? AND key = ?');
-    this.stateByKey = db.prepare<[string], { subject: string; value: string; updated_at: number }>('SELECT subject, value, updated_at FROM subject_state WHERE key = ? ORDER BY subject');
-    this.deleteLinks = db.prepare('DELETE FROM links WHERE a = ? AND source = ?');
-    this.insertLink = db.prepare('INSERT OR IGNORE INTO links (a, b, source) VALUES (?, ?, ?)');
-    this.linksOf = db.prepare<[string, string], { other: string }>('SELECT b AS other FROM links WHERE a = ? UNION SELECT a AS other FROM links WHERE b = ?');
-  }
+  constructor(private readonly db: Db) {}
 
   setState(subject: string, key: string, value: unknown, at: number): void {
-    this.putState.run(subject, key, JSON.stringify(value), at);
+    const { db } = this;
+    db.run(
+      db.q
+        .insertInto('subject_state')
+        .values({ subject, key, value: JSON.stringify(value), updated_at: at })
+        .onConflict((conflict) => conflict.columns(['subject', 'key']).doUpdateSet((row) => ({ value: row.ref('excluded.value'), updated_at: row.ref('excluded.updated_at') }))),
+    );
   }
 
   state<T>(subject: string, key: string): { value: T; updatedAt: number } | undefined {
-    const row = this.getState.get(subject, key);
+    const { db } = this;
+    const row = db.first(db.q.selectFrom('subject_state').select(['value', 'updated_at']).where('subject', '=', subject).where('key', '=', key));
     return row ? { value: JSON.parse(row.value) as T, updatedAt: row.updated_at } : undefined;
   }
 
   allStates<T>(key: string): Array<{ subject: string; value: T; updatedAt: number }> {
-    return this.stateByKey.all(key).map((row) => ({ subject: row.subject, value: JSON.parse(row.value) as T, updatedAt: row.updated_at }));
+    const { db } = this;
+    return db
+      .all(db.q.selectFrom('subject_state').select(['subject', 'value', 'updated_at']).where('key', '=', key).orderBy('subject'))
+      .map((row) => ({ subject: row.subject, value: JSON.parse(row.value) as T, updatedAt: row.updated_at }));
   }
 
   /** Replaces the links that `source` knows from `subject` (links are symmetric when read). */
   setLinks(subject: string, source: string, others: string[]): void {
-    this.db.transaction(() => {
-      this.deleteLinks.run(subject, source);
-      for (const other of others) if (other !== subject) this.insertLink.run(subject, other, source);
-    })();
+    const { db } = this;
+    db.transaction(() => {
+      db.run(db.q.deleteFrom('links').where('a', '=', subject).where('source', '=', source));
+      for (const other of others) {
+        if (other !== subject) db.run(db.q.insertInto('links').values({ a: subject, b: other, source }).onConflict((conflict) => conflict.doNothing()));
+      }
+    });
   }
 
   linked(subject: string): Set<string> {
-    return new Set(this.linksOf.all(subject, subject).map((row) => row.other));
+    const { db } = this;
+    const rows = db.all(
+      db.q
+        .selectFrom('links')
+        .select('b as other')
+        .where('a', '=', subject)
+        .union(db.q.selectFrom('links').select('a as other').where('b', '=', subject)),
+    );
+    return new Set(rows.map((row) => row.other));
   }
 }
