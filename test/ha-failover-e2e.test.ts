@@ -40,7 +40,7 @@ describe.runIf(postgresAvailable())('two replicas: kill -9 of the leader', () =>
     // The endpoint goes stale; Slack stores the alert but holds its answer: the leader dies before it hears back.
     slack.failNext('chat.postMessage', { hold: true });
     endpoint.setVersion('X-Relay-Version', undefined);
-    await waitFor(() => slack.heldCount('chat.postMessage') > 0, { timeoutMs: 20_000, what: 'the alert accepted by Slack' });
+    await waitUntil(() => slack.heldCount('chat.postMessage') > 0, 20_000, 'the alert accepted by Slack', a.product);
     const killedAt = Date.now();
     await a.product.kill('SIGKILL');
 

@@ -29,9 +29,9 @@ describe.runIf(postgresAvailable())('two replicas: the apiserver out of reach', 
     apiserver.setUnreachable('hang', { client: 'pod-a' });
     const cutAt = Date.now();
     await waitUntil(async () => !(await isLeading(a)), LEASE_MS.renewDeadline + 2_000, 'pod-a giving up', a.product);
-    const ready = await a.readyz();
-    expect(ready.status).toBe(503);
-    expect(ready.body.checks.leader).toEqual({ ok: false, state: 'standby: cannot read or renew the lease' });
+    // Its attempt under way fails at its own deadline (renewDeadline after it began): then /readyz says why.
+    await waitUntil(async () => (await a.readyz()).status === 503, LEASE_MS.retryPeriod + LEASE_MS.renewDeadline + 1_000, 'pod-a not ready', a.product);
+    expect((await a.readyz()).body.checks.leader).toEqual({ ok: false, state: 'standby: cannot read or renew the lease' });
     expect(await a.metric('driftwatch_leader')).toBe(0);
     await waitUntil(() => isLeading(b), LEASE_MS.leaseDuration + 5_000, 'pod-b leading', b.product);
     await waitUntil(() => slack.openSockets() === 1 && slack.socketSpans.length === 2, 6_000, 'Socket Mode moved to pod-b', b.product);
@@ -46,6 +46,7 @@ describe.runIf(postgresAvailable())('two replicas: the apiserver out of reach', 
     // Both cut off: nobody leads, every /readyz says why, driftwatch_leader is 0 everywhere, no socket.
     apiserver.setUnreachable('hang');
     await waitUntil(async () => !(await isLeading(b)), LEASE_MS.renewDeadline + 2_000, 'pod-b giving up', b.product);
+    await waitUntil(async () => (await b.readyz()).status === 503, LEASE_MS.retryPeriod + LEASE_MS.renewDeadline + 1_000, 'pod-b not ready', b.product);
     for (const replica of [a, b]) {
       const answer = await replica.readyz();
       expect(answer.status).toBe(503);

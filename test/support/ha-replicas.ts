@@ -68,6 +68,8 @@ export interface HaWorld {
 export async function startHaWorld(): Promise<HaWorld> {
   const [slack, apiserver, postgres, endpoint, monitor] = await Promise.all([startFakeSlack({ appToken: APP_TOKEN }), startFakeApiserver(), startPostgres(), startEndpoint(), startPingMonitor()]);
   const databaseUrl = await postgres.createDatabase();
+  // The endpoint serves the expected version until a test makes it stale.
+  endpoint.setVersion('X-Relay-Version', '0.2.0');
   const replicas: Replica[] = [];
   const world: HaWorld = {
     slack,
