@@ -138,7 +138,7 @@ export class Runtime {
     this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf, labelsOf), clusterOf);
     this.follower = new RolloutFollower(this, options.follow);
     const access = new AccessPolicy(config.access, options.groupMembers);
-    this.bus = new CommandBus(access, new Confirmations(), this.clock, (entry) =>
+    this.bus = new CommandBus(access, new Confirmations(this.store.confirmations), this.clock, (entry) =>
       this.store.audit.record({ ...entry, at: this.clock.now(), before: null, after: null, incidentId: null }),
     );
     this.bus.register(...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone), people: () => this.people }));
@@ -234,8 +234,8 @@ export class Runtime {
   /** Starts delivering the outbox through `service` (Slack or the terminal). */
   startDelivery(service: MessageService): Poster {
     const { metrics } = this;
-    // Fencing: the poster asks right before each Slack call, so an ex-leader posts nothing more.
-    const options: PosterOptions = { ...this.posterOptions, mayDeliver: () => this.isLeader() };
+    // Fencing with `ha`: claims carry the term, asked again right before each Slack call.
+    const options: PosterOptions = { ...this.posterOptions, ...(this.config.ha ? { term: () => this.elector?.term() } : {}) };
     this.poster = new Poster(this.store, service, this.clock, this.log.child({ component: 'outbox' }), options, {
       delivered: (kind) => metrics.slackCalls.inc({ kind, outcome: 'ok' }),
       retried: () => metrics.slackRetries.inc(),
@@ -318,6 +318,8 @@ export class Runtime {
       ...(this.kubeRecheckMs ? { kubeRecheckMs: this.kubeRecheckMs } : {}),
     });
     for (const watcher of this.watchers) await watcher.start();
+    // Rollouts a previous leader (or run) was following when it stopped: followed on from here.
+    this.follower.resume();
     const registryWatcher = this.registryWatcher();
     if (this.config.ha && registryWatcher) this.checkRequests.serve((ref) => registryWatcher.checkNow(ref));
     this.leadership?.startedLeading();

@@ -5,8 +5,8 @@
 import type { Clock } from '../domain/clock.js';
 import type { MessageModel } from '../domain/messages.js';
 import type { AccessPolicy } from './access.js';
-import type { Confirmations } from './confirm.js';
-import { info, UsageError, type CommandContext, type CommandReply, type CommandSpec } from './types.js';
+import type { ConfirmationRequest, Confirmations } from './confirm.js';
+import { info, UsageError, type CommandContext, type CommandReply, type CommandSpec, type Plan } from './types.js';
 
 const MAX_TEXT = 2000;
 
@@ -33,7 +33,17 @@ export class CommandBus {
     private readonly confirmations: Confirmations,
     private readonly clock: Clock,
     private readonly audit: (entry: { actor: string; action: string; target: string; result: string }) => void,
-  ) {}
+  ) {
+    confirmations.rebuildWith((request) => this.planFor(request));
+  }
+
+  /** The plan a guarded command makes now (a stored confirmation after a failover); undefined when it makes none. */
+  private async planFor(request: ConfirmationRequest): Promise<Plan | undefined> {
+    const [name, ...args] = tokenize(request.text);
+    const spec = this.specs.get(request.family)?.find((candidate) => candidate.name === name);
+    const result = await spec?.handle(args, request.ctx, request.text.replace(/^\s*\S+\s*/, ''));
+    return result && 'execute' in result ? result : undefined;
+  }
 
   register(...specs: CommandSpec[]): void {
     for (const spec of specs) this.specs.set(spec.family, [...(this.specs.get(spec.family) ?? []), spec]);
@@ -79,7 +89,7 @@ export class CommandBus {
     try {
       const result = await spec.handle(args, ctx, text.replace(/^\s*\S+\s*/, ''));
       if (!('execute' in result)) return ephemeral(result);
-      const id = this.confirmations.create(ctx.user, result, this.clock.now());
+      const id = this.confirmations.create(ctx.user, result, this.clock.now(), { family, text, ctx });
       return { kind: 'confirm', id, preview: result.preview };
     } catch (error) {
       if (error instanceof UsageError) return ephemeral({ tone: 'warning', title: [error.message], lines: [['Usage: ', { code: spec.usage }]] });
@@ -89,9 +99,10 @@ export class CommandBus {
 
   /** A Confirm or Cancel press (button or y/N). Only the requester, only once, only in time. */
   async decide(id: string, user: string, confirmed: boolean, ctx: CommandContext): Promise<MessageModel> {
-    const outcome = this.confirmations.take(id, user, this.clock.now());
+    const outcome = await this.confirmations.take(id, user, this.clock.now());
     if (outcome.kind === 'missing') return info('This confirmation was already used or does not exist; nothing was changed.', 'warning');
     if (outcome.kind === 'expired') return info('This confirmation expired (they last 5 minutes); nothing was changed. Run the command again.', 'warning');
+    if (outcome.kind === 'changed') return info('Things changed while this confirmation waited (Driftwatch moved to another replica meanwhile); nothing was changed. Run the command again to see the new preview.', 'warning');
     if (outcome.kind === 'not-requester') return info(`Only <@${outcome.requester}> can confirm this; nothing was changed.`, 'warning');
     if (!confirmed) return info('Cancelled; nothing was changed.');
     // Access is checked again: the rule may have changed while the confirmation waited.

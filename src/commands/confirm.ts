@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Plan } from './types.js';
+import type { StoredConfirmation } from '../store/confirmations.js';
+import type { CommandContext, Plan } from './types.js';
 
 const LIFETIME_MS = 5 * 60_000;
 
@@ -7,29 +8,89 @@ export type TakeOutcome =
   | { kind: 'ok'; plan: Plan }
   | { kind: 'missing' }
   | { kind: 'expired' }
-  | { kind: 'not-requester'; requester: string };
+  | { kind: 'not-requester'; requester: string }
+  /** Made again after a failover, the plan no longer matches the preview the requester saw. */
+  | { kind: 'changed' };
 
-/** Plans waiting for their requester's Confirm; each can be taken once. */
+/** The command a plan came from: enough to make the plan again in another process. */
+export interface ConfirmationRequest {
+  family: string;
+  text: string;
+  ctx: CommandContext;
+}
+
+/** Where confirmations outlive this process (the store's `confirmations` table). */
+export interface ConfirmationPersistence {
+  add(entry: StoredConfirmation): void;
+  take(id: string): StoredConfirmation | undefined;
+  restore(entry: StoredConfirmation): void;
+  purgeOlderThan(at: number): void;
+}
+
+/**
+ * Plans waiting for their requester's Confirm; each can be taken once. With a persistence (the
+ * store), a confirmation survives a failover: the plan itself is a closure and can't be stored,
+ * so the next leader makes it again from the stored command and acts only if its preview is the
+ * one the requester confirmed.
+ */
 export class Confirmations {
   private readonly waiting = new Map<string, { requester: string; plan: Plan; createdAt: number }>();
+  private rebuild: ((request: ConfirmationRequest) => Promise<Plan | undefined>) | undefined;
 
-  create(requester: string, plan: Plan, now: number): string {
+  constructor(private readonly persistence?: ConfirmationPersistence) {}
+
+  /** How a stored confirmation's plan is made again (the command bus sets this). */
+  rebuildWith(rebuild: (request: ConfirmationRequest) => Promise<Plan | undefined>): void {
+    this.rebuild = rebuild;
+  }
+
+  create(requester: string, plan: Plan, now: number, request?: ConfirmationRequest): string {
     for (const [id, entry] of this.waiting) if (now - entry.createdAt > LIFETIME_MS) this.waiting.delete(id);
     const id = randomUUID();
     this.waiting.set(id, { requester, plan, createdAt: now });
+    if (this.persistence && request) {
+      this.persistence.purgeOlderThan(now - LIFETIME_MS);
+      this.persistence.add({ id, requester, request, preview: plan.preview, createdAt: now });
+      this.persistedIds.add(id);
+    }
     return id;
   }
 
-  take(id: string, user: string, now: number): TakeOutcome {
-    const entry = this.waiting.get(id);
+  async take(id: string, user: string, now: number): Promise<TakeOutcome> {
+    const memory = this.waiting.get(id);
+    // The store is the authority for what it holds: its row is taken atomically, so of two
+    // replicas (or two clicks) one acts. Without the row in memory it may be a previous leader's.
+    let stored: StoredConfirmation | undefined;
+    if (this.persistence && (!memory || this.persistedIds.has(id))) {
+      stored = this.persistence.take(id);
+      if (!stored) {
+        this.forget(id);
+        return { kind: 'missing' };
+      }
+    }
+    const entry = memory ?? (stored ? { requester: stored.requester, plan: undefined, createdAt: stored.createdAt } : undefined);
     if (!entry) return { kind: 'missing' };
     if (now - entry.createdAt > LIFETIME_MS) {
-      this.waiting.delete(id);
+      this.forget(id);
       return { kind: 'expired' };
     }
-    if (entry.requester !== user) return { kind: 'not-requester', requester: entry.requester };
+    if (entry.requester !== user) {
+      if (stored) this.persistence!.restore(stored);
+      return { kind: 'not-requester', requester: entry.requester };
+    }
     // Deleted before acting, so a double click acts once.
-    this.waiting.delete(id);
-    return { kind: 'ok', plan: entry.plan };
+    this.forget(id);
+    if (entry.plan) return { kind: 'ok', plan: entry.plan };
+    const plan = await this.rebuild?.(stored!.request as ConfirmationRequest);
+    if (!plan || JSON.stringify(plan.preview) !== JSON.stringify(stored!.preview)) return { kind: 'changed' };
+    return { kind: 'ok', plan };
   }
+
+  private forget(id: string): void {
+    this.waiting.delete(id);
+    this.persistedIds.delete(id);
+  }
+
+  /** Ids this process also wrote to the store. */
+  private readonly persistedIds = new Set<string>();
 }

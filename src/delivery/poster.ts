@@ -10,10 +10,11 @@ export interface PosterOptions {
   /** DESIGN.md: delivery resumes within a minute after Slack recovers. */
   maxBackoffMs?: number;
   /**
-   * Fencing with `ha`: asked right before each Slack call; false (this replica no longer leads)
-   * leaves the row as it is for the next leader, which searches by key before posting it again.
+   * Fencing with `ha`: the term this replica leads under, undefined when it doesn't lead. Rows
+   * are claimed under the term (a row another term claimed is searched by key before it is
+   * posted), and it is asked again right before each Slack call: an ex-leader sends nothing more.
    */
-  mayDeliver?: () => boolean;
+  term?: () => number | undefined;
 }
 
 export interface PosterMetrics {
@@ -35,7 +36,7 @@ export class Poster {
   private readonly unsubscribe: () => void;
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
-  private readonly mayDeliver: () => boolean;
+  private readonly term: (() => number | undefined) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -47,7 +48,7 @@ export class Poster {
   ) {
     this.baseBackoffMs = options.baseBackoffMs ?? 1000;
     this.maxBackoffMs = options.maxBackoffMs ?? 60_000;
-    this.mayDeliver = options.mayDeliver ?? (() => true);
+    this.term = options.term;
     this.unsubscribe = store.outbox.onEnqueue(() => this.kick());
   }
 
@@ -152,13 +153,19 @@ export class Poster {
     }
     const delivery = { channel: row.channel, key: row.key, message: row.message, ...(threadTs && row.kind === 'post' ? { threadTs } : {}) };
     // Re-read: another leader may have claimed it since this pass listed it (then it may exist).
-    const fresh = this.store.outbox.byKey(row.key);
-    if (!fresh || fresh.status !== 'pending' || !this.mayDeliver()) return 'blocked';
-    const mayAlreadyExist = fresh.attempts > 0;
-    this.store.outbox.markAttempt(row.id);
+    const fresh = this.term ? this.store.outbox.byKey(row.key) : row;
+    if (!fresh || fresh.status !== 'pending') return 'blocked';
+    const term = this.term?.();
+    if (this.term && term === undefined) return 'blocked';
+    // Claimed before under any term (ours before a restart, or another leader's): it may be in Slack.
+    const mayAlreadyExist = fresh.attempts > 0 || fresh.claimedTerm !== null;
+    if (term === undefined) this.store.outbox.markAttempt(row.id);
+    else if (!this.store.outbox.claim(row.id, term, fresh.attempts)) return 'blocked';
+    /** Still the leader of the same term, right before a call to Slack. */
+    const mayCall = () => this.term === undefined || this.term() === term;
     try {
       if (row.kind === 'update' || row.kind === 'file') {
-        if (!this.mayDeliver()) return 'blocked';
+        if (!mayCall()) return 'blocked';
         if (row.kind === 'update') await this.service.update({ ...delivery, ts: threadTs! });
         else await this.service.upload({ ...delivery, threadTs: threadTs! });
         this.store.outbox.markSent(row.id, threadTs!, this.clock.now());
@@ -167,7 +174,7 @@ export class Poster {
       }
       const found = mayAlreadyExist ? await this.service.findByKey(delivery, row.createdAt) : undefined;
       if (found) this.log.info({ key: row.key, ts: found.ts }, 'message was already delivered before a restart; not posting it twice');
-      if (!found && !this.mayDeliver()) return 'blocked';
+      if (!found && !mayCall()) return 'blocked';
       const { ts } = found ?? (await this.service.post(delivery));
       this.store.transaction(() => {
         this.store.outbox.markSent(row.id, ts, this.clock.now());

@@ -141,4 +141,22 @@ export const postgresMigrations: string[] = [
   );
   `,
   `ALTER TABLE outbox ADD COLUMN thread_of TEXT;`,
+  `
+  ALTER TABLE outbox ADD COLUMN claimed_term BIGINT;
+
+  CREATE TABLE confirmations (
+    id TEXT PRIMARY KEY,
+    requester TEXT NOT NULL,
+    request TEXT NOT NULL,
+    preview TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+  );
+
+  CREATE TABLE rollout_follows (
+    id TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    timeout_ms BIGINT
+  );
+  `,
 ];

@@ -139,4 +139,24 @@ export const migrations: string[] = [
   `,
   // Replies to a message that isn't an incident root (a command's "restarting relay" message).
   `ALTER TABLE outbox ADD COLUMN thread_of TEXT;`,
+  // Several replicas: the term (Lease transitions) a row was last claimed under, for fencing;
+  // pending confirmations and followed rollouts live here so a failover keeps them.
+  `
+  ALTER TABLE outbox ADD COLUMN claimed_term INTEGER;
+
+  CREATE TABLE confirmations (
+    id TEXT PRIMARY KEY,
+    requester TEXT NOT NULL,
+    request TEXT NOT NULL,
+    preview TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE rollout_follows (
+    id TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    timeout_ms INTEGER
+  );
+  `,
 ];
