@@ -10,6 +10,8 @@ const steps = [
   ['push: registry webhook → Slack notice, signed deliveries per second', ['node', 'bench/push.mjs']],
   ['store: observations applied on SQLite vs PostgreSQL 15', ['node', 'bench/store.mjs']],
   ['slack: ack latency, observation → post, outbox under 429', ['npx', 'vitest', 'run', '--config', 'bench/vitest.config.ts']],
+  ['slack: ack latency, observation → post, outbox under 429', ['npx', 'vitest', 'run', '--config', 'bench/vitest.config.ts', 'bench/slack.bench.ts']],
+  ['delivery: 429 storm — Slack calls per delivered message, drain time after the storm', ['node', 'bench/delivery.mjs']],
 ];
 
 let failed = 0;

@@ -44,10 +44,19 @@ export async function runSlack(config: Config, env: NodeJS.ProcessEnv): Promise<
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down: stopping watchers, draining the outbox (10 s at most)');
+      // PRODUCTION.md: SIGTERM ends the process within 10 s, even with a Slack call hung.
+      const deadline = Date.now() + 9_000;
+      setTimeout(() => {
+        log.warn('shutdown took too long; exiting with messages left in the outbox for the next start');
+        process.exit(0);
+      }, 9_500).unref();
       void (async () => {
-        await slack.stoppedLeading();
-        await runtime.shutdown(10_000);
+        await Promise.race([slack.stoppedLeading(), new Promise((done) => setTimeout(done, 1_500).unref())]);
+        // With `ha`, a second is kept for giving the Lease up after the drain, so a standby leads at once.
+        await runtime.shutdown(Math.max(0, deadline - Date.now() - (config.ha ? 1_000 : 0)));
         resolve();
+        // A hung call's socket would keep the process alive after everything is closed.
+        process.exit(0);
       })();
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -9,6 +9,7 @@ export class Metrics {
   readonly slackRetries = new Counter({ name: 'driftwatch_slack_retries_total', help: 'Deliveries that will be retried', registers: [this.registry] });
   readonly outboxDepth = new Gauge({ name: 'driftwatch_outbox_depth', help: 'Messages waiting in the outbox', registers: [this.registry] });
   readonly outboxFailed = new Gauge({ name: 'driftwatch_outbox_failed', help: 'Messages Slack refused for good', registers: [this.registry] });
+  readonly outboxRefused = new Gauge({ name: 'driftwatch_outbox_refused', help: 'Messages kept because Slack refuses the channel (not_in_channel…), per channel', labelNames: ['channel'], registers: [this.registry] });
   readonly registryRateLimit = new Gauge({ name: 'driftwatch_registry_ratelimit_remaining', help: 'ratelimit-remaining reported by a registry', labelNames: ['image'], registers: [this.registry] });
   readonly probeLatency = new Histogram({ name: 'driftwatch_probe_latency_seconds', help: 'Endpoint probe latency', labelNames: ['endpoint'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly watchRestarts = new Counter({ name: 'driftwatch_watch_restarts_total', help: 'Kubernetes watches restarted', labelNames: ['cluster'], registers: [this.registry] });

@@ -24,7 +24,7 @@ import { RegistryClient } from './clients/registry.js';
 import { RegistryWatcher, registrySettings } from './watchers/registry.js';
 import { Metrics } from './metrics.js';
 import { createWebApp, listen } from './web/server.js';
-import { registerHealth } from './web/health.js';
+import { registerHealth, type ReadinessCheck } from './web/health.js';
 import { registerHooks } from './web/hooks/index.js';
 import type { FastifyInstance } from 'fastify';
 import { createTask, type ScheduledTask } from 'node-cron';
@@ -57,6 +57,16 @@ export interface CommandFace {
   readonly engine: Pick<IncidentEngine, 'note'>;
   /** The Slack face fills in display names (users.info); the console keeps ids. */
   people: PeopleDirectory;
+  /** The bot joined `channel`: messages Slack refused there go out now, in order. */
+  channelJoined(channel: string): void;
+}
+
+/** A store fault in a word /readyz may show (the error text itself may name paths or hosts). */
+function storeFaultState(problem: string | undefined): string {
+  if (problem === undefined) return 'unavailable';
+  if (/full|SQLITE_FULL/i.test(problem)) return 'full';
+  if (/read-?only|SQLITE_READONLY/i.test(problem)) return 'read-only';
+  return 'failing';
 }
 
 /** What a face does when this replica starts or stops leading (Slack: open or close Socket Mode). */
@@ -245,6 +255,29 @@ export class Runtime {
     return this.poster;
   }
 
+  /** The bot joined `channel` (Slack's member_joined_channel): deliver what Slack refused there. */
+  channelJoined(channel: string): void {
+    this.poster?.channelJoined(channel);
+  }
+
+  /**
+   * /readyz: the store (not ready while it can't take writes) and delivery (always ready, but
+   * says how many messages wait and which channels refuse them — a refused alert is kept, and seen).
+   */
+  private storeAndDeliveryChecks(): Record<string, ReadinessCheck> {
+    const { store } = this;
+    const problem = this.poster?.storeProblem();
+    // `state` is served; `detail` (error text that may name paths) stays in the logs.
+    if (!store.db.open || problem) return { store: { ok: false, state: storeFaultState(problem), detail: problem ?? 'closed' }, delivery: { ok: true, state: 'paused while the store fails' } };
+    try {
+      const refused = store.outbox.refusedByChannel();
+      const where = refused.map(({ channel, count, error }) => `${count} in ${channel} (${error ?? 'refused'})`).join(', ');
+      return { store: { ok: true, state: 'ok' }, delivery: { ok: true, state: `${store.outbox.depth()} pending, ${refused.reduce((sum, row) => sum + row.count, 0)} refused by Slack${where ? `: ${where}` : ''}` } };
+    } catch (error) {
+      return { store: { ok: false, state: 'failing', detail: (error as Error).message }, delivery: { ok: true } };
+    }
+  }
+
   /**
    * Delivery, the watchers and the health server: everything `run` and `console` need. With
    * `ha`, every replica serves the web server and campaigns for the Lease; only the leader runs
@@ -379,9 +412,7 @@ export class Runtime {
     registerHealth(web, {
       metrics,
       checks: () => ({
-        store: { ok: store.db.open },
-        // Messages Slack refused for good (channel_not_found, not_in_channel…): visible, not fatal.
-        delivery: { ok: true, state: `${store.outbox.depth()} pending, ${store.outbox.failedCount()} refused by Slack` },
+        ...this.storeAndDeliveryChecks(),
         ...(this.elector ? { leader: this.leaderReadiness() } : {}),
         // A standby holds no Socket Mode connection by design; that is not a fault.
         ...(slackConnected ? { slack: this.elector && !this.leaderWork ? { ok: true, state: 'standby: the leader holds the connection' } : { ok: slackConnected() } } : {}),
@@ -389,8 +420,11 @@ export class Runtime {
         ...hooks.readiness(),
       }),
       beforeScrape: () => {
+        if (!store.db.open) return;
         metrics.outboxDepth.set(store.outbox.depth());
         metrics.outboxFailed.set(store.outbox.failedCount());
+        metrics.outboxRefused.reset();
+        for (const { channel, count } of store.outbox.refusedByChannel()) metrics.outboxRefused.set({ channel }, count);
       },
     });
     try {
@@ -419,23 +453,28 @@ export class Runtime {
   async shutdown(drainMs = 10_000): Promise<void> {
     this.shuttingDown = true;
     this.heartbeat?.stop();
+    const deadline = Date.now() + drainMs;
+    const remaining = () => Math.max(0, deadline - Date.now());
+    const bounded = (work: Promise<unknown>) => Promise.race([work, new Promise((resolve) => setTimeout(resolve, remaining()).unref())]);
     if (this.ticker) clearInterval(this.ticker);
     this.checkRequests.stop();
     // No new deliveries first, so no webhook starts a check on a stopping watcher.
-    await this.web?.close();
-    await this.transitions;
-    await Promise.allSettled(this.watchers.map((watcher) => watcher.stop()));
-    await this.stop(drainMs);
-    await this.registryClient?.close();
+    await bounded(this.web?.close() ?? Promise.resolve());
+    await bounded(this.transitions);
+    await bounded(Promise.allSettled(this.watchers.map((watcher) => watcher.stop())));
+    await this.stop(remaining());
+    await bounded(this.registryClient?.close() ?? Promise.resolve());
   }
 
   /** Stops delivery after draining for at most `drainMs` (DESIGN.md: 10 s on SIGTERM), then closes the store. */
   async stop(drainMs = 10_000): Promise<void> {
+    const deadline = Date.now() + drainMs;
     await this.follower.stopAll();
     if (this.poster) {
-      const drained = await this.poster.drain(drainMs);
-      if (!drained) this.log.warn({ pending: this.store.outbox.depth() }, 'stopping with messages still in the outbox; they are delivered at the next start');
-      await this.poster.stop();
+      const drained = await this.poster.drain(Math.max(0, deadline - Date.now()));
+      if (!drained) this.log.warn({ pending: this.poster.storeProblem() ? 'unknown (store failing)' : this.store.outbox.depth() }, 'stopping with messages still in the outbox; they are delivered at the next start');
+      // A call still hung is abandoned at the deadline: its row stays in doubt and is searched for at the next start.
+      await this.poster.stop(deadline);
     }
     // Released only once nothing of ours can reach Slack any more: the next leader starts clean.
     await this.elector?.release();

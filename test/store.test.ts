@@ -241,8 +241,8 @@ describe.each(dialects)('store on %s', (dialect) => {
     store.outbox.markAttempt(root!.id);
     store.outbox.markSent(root!.id, '1.000', T0 + 10);
     store.outbox.markAttempt(update!.id);
-    store.outbox.retryLater(update!.id, T0 + 60_000, 'rate limited');
-    store.outbox.retryLater(reply!.id, T0 + 30_000, 'timeout');
+    store.outbox.retryLater(update!.id, T0 + 60_000, 'rate limited', false);
+    store.outbox.retryLater(reply!.id, T0 + 30_000, 'timeout', true);
     expect(store.outbox.byKey('root-1')).toMatchObject({ status: 'sent', attempts: 2, ts: '1.000', sentAt: T0 + 10, error: null });
     expect(store.outbox.nextAttemptAt()).toBe(T0 + 30_000);
     store.outbox.markFailed(reply!.id, 'channel_not_found');

@@ -72,12 +72,20 @@ export interface Delivery {
   message: MessageModel;
 }
 
-/** Errors a delivery service reports; anything else counts as retryable. */
+/**
+ * What a failed call tells about the message: `unknown` (timeout, 5xx, reset: it may have
+ * arrived, so search before sending again), `definite` (an answer: it did not arrive), `refused`
+ * (the destination refuses it until something changes, like the bot joining the channel).
+ */
+export type DeliveryOutcome = 'unknown' | 'definite' | 'refused';
+
+/** Errors a delivery service reports; anything else counts as retryable with an unknown outcome. */
 export class DeliveryError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
     readonly retryAfterMs?: number,
+    readonly outcome: DeliveryOutcome = 'unknown',
   ) {
     super(message);
   }
@@ -91,4 +99,6 @@ export interface MessageService {
   upload(delivery: Delivery & { threadTs: string }): Promise<void>;
   /** Finds a message posted earlier under `key` (after a crash between post and record). */
   findByKey(delivery: Delivery, since: number): Promise<{ ts: string } | undefined>;
+  /** Whether `message.attachment` is already in thread `threadTs` (after an upload with an unknown outcome). */
+  findUpload?(delivery: Delivery & { threadTs: string }, since: number): Promise<boolean>;
 }

@@ -5,6 +5,7 @@ import type { MessageModel } from '../domain/messages.js';
 import type { Logger } from '../log.js';
 import { actionOf, toSlack } from './render.js';
 import { SlackPeople } from './people.js';
+import { SLACK_CALL_TIMEOUT_MS } from './service.js';
 
 export interface SlackSettings {
   mode: 'socket' | 'http';
@@ -41,7 +42,8 @@ const confirmButtons = (id: string): MessageModel['buttons'] => [
 export function createSlackApp(runtime: CommandFace, settings: SlackSettings): { app: App; client: webApi.WebClient; connected: () => boolean } {
   const log = runtime.log.child({ component: 'slack' });
   // Our outbox handles 429 and 5xx itself (with its own backoff), so the client must not retry.
-  const clientOptions = { ...(settings.apiUrl ? { slackApiUrl: settings.apiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true };
+  // Every call has a 10 s timeout (PRODUCTION.md): a call that never answers must not hold a lane.
+  const clientOptions = { ...(settings.apiUrl ? { slackApiUrl: settings.apiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: SLACK_CALL_TIMEOUT_MS };
   const logger = boltLogger(log);
   const socketReceiver = settings.mode === 'socket' ? new SocketModeReceiver({ appToken: settings.appToken!, logger, clientPingTimeout: 2000, installerOptions: { clientOptions } }) : undefined;
   const app = socketReceiver
@@ -122,6 +124,11 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
     const author = message.user ? ` (from <@${message.user}>)` : '';
     runtime.engine.note(incidentId, shortcut.user.id, `${(message.text ?? '').slice(0, 1500)}${author}`, 'shortcut');
     await tell(`Added to the timeline of #${incidentId}.`);
+  });
+
+  // The bot was invited: messages Slack refused in that channel (not_in_channel) go out now, in order.
+  app.event('member_joined_channel', async ({ event, context }) => {
+    if (event.user === context.botUserId) runtime.channelJoined(event.channel);
   });
 
   app.error(async (error) => {

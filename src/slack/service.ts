@@ -1,5 +1,6 @@
 import type { types, webApi } from '@slack/bolt';
 import { attachmentBytes, DeliveryError, type Delivery, type MessageService } from '../domain/messages.js';
+import { MethodPauses } from '../delivery/method-pauses.js';
 import { toSlack } from './render.js';
 import { redact } from '../log.js';
 
@@ -7,9 +8,6 @@ type WebClient = webApi.WebClient;
 
 /** Slack errors that retrying cannot fix: stop the message and tell the operator once. */
 const permanentErrors = new Set([
-  'channel_not_found',
-  'not_in_channel',
-  'is_archived',
   'invalid_auth',
   'not_authed',
   'account_inactive',
@@ -27,30 +25,83 @@ const permanentErrors = new Set([
   'invalid_arguments',
 ]);
 
+/** Slack refuses these until the bot is in the channel: the message is kept, not dropped. */
+const refusedErrors = new Set(['channel_not_found', 'not_in_channel', 'is_archived']);
+
 export const METADATA_EVENT = 'driftwatch_message';
 
-/** Turns a WebClient failure into a DeliveryError: permanent or retryable, with Retry-After. */
+/** PRODUCTION.md: every Web API call has a timeout. */
+export const SLACK_CALL_TIMEOUT_MS = 10_000;
+
+/**
+ * Turns a WebClient failure into a DeliveryError. An answer (ok:false, 4xx, 429) is a definite
+ * outcome: the call did nothing. A timeout, 5xx or reset is unknown: Slack may have done it.
+ */
 export function classifySlackError(error: unknown, method: string): DeliveryError {
+  if (error instanceof DeliveryError) return error;
   const shaped = error as { code?: string; data?: { error?: string }; retryAfter?: number; statusCode?: number; message?: string };
   if (shaped.code === 'slack_webapi_rate_limited_error') {
-    return new DeliveryError(`slack ${method}: rate limited (retry after ${shaped.retryAfter ?? 1}s)`, true, (shaped.retryAfter ?? 1) * 1000);
+    return new DeliveryError(`slack ${method}: rate limited (retry after ${shaped.retryAfter ?? 1}s)`, true, (shaped.retryAfter ?? 1) * 1000, 'definite');
   }
   if (shaped.code === 'slack_webapi_platform_error') {
     const slackError = shaped.data?.error ?? 'unknown_error';
-    return new DeliveryError(`slack ${method}: ${slackError}`, !permanentErrors.has(slackError));
+    if (refusedErrors.has(slackError)) return new DeliveryError(`slack ${method}: ${slackError}`, false, undefined, 'refused');
+    return new DeliveryError(`slack ${method}: ${slackError}`, !permanentErrors.has(slackError), undefined, 'definite');
   }
-  if (shaped.code === 'slack_webapi_http_error') return new DeliveryError(`slack ${method}: HTTP ${shaped.statusCode ?? '?'}`, true);
-  return new DeliveryError(`slack ${method}: ${shaped.message ?? String(error)}`, true);
+  if (shaped.code === 'slack_webapi_http_error') {
+    const status = shaped.statusCode ?? 0;
+    if (status === 429) return new DeliveryError(`slack ${method}: HTTP 429`, true, 1000, 'definite');
+    return new DeliveryError(`slack ${method}: HTTP ${status || '?'}`, true, undefined, status >= 400 && status < 500 ? 'definite' : 'unknown');
+  }
+  return new DeliveryError(`slack ${method}: ${shaped.message ?? String(error)}`, true, undefined, 'unknown');
+}
+
+export interface SlackServiceOptions {
+  /** Per Web API call (default 10 s). */
+  timeoutMs?: number;
+  /** Shared pauses per method (one per process). */
+  pauses?: MethodPauses;
 }
 
 /** Delivers outbox rows to Slack; every post carries its outbox key in message metadata. */
 export class SlackService implements MessageService {
-  constructor(private readonly client: WebClient) {}
+  private readonly timeoutMs: number;
+  readonly pauses: MethodPauses;
+
+  constructor(
+    private readonly client: WebClient,
+    options: SlackServiceOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? SLACK_CALL_TIMEOUT_MS;
+    this.pauses = options.pauses ?? new MethodPauses();
+  }
+
+  /**
+   * One Web API call: waits out the method's 429 pause, gives up after the timeout (an unknown
+   * outcome), and pauses the method for everyone when Slack answers 429.
+   */
+  private async call<T>(method: string, work: () => Promise<T>): Promise<T> {
+    await this.pauses.ready(method);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeliveryError(`slack ${method}: no answer within ${this.timeoutMs / 1000} s`, true, undefined, 'unknown')), this.timeoutMs);
+      timer.unref?.();
+    });
+    try {
+      return await Promise.race([work(), timeout]);
+    } catch (error) {
+      const classified = classifySlackError(error, method);
+      if (classified.outcome === 'definite' && classified.retryAfterMs !== undefined) this.pauses.pause(method, classified.retryAfterMs);
+      throw classified;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   async post(delivery: Delivery): Promise<{ ts: string }> {
     const { text, blocks } = toSlack(delivery.message);
-    try {
-      const result = await this.client.chat.postMessage({
+    const result = await this.call('chat.postMessage', () =>
+      this.client.chat.postMessage({
         channel: delivery.channel,
         text,
         blocks: blocks as unknown as types.KnownBlock[],
@@ -58,57 +109,67 @@ export class SlackService implements MessageService {
         unfurl_links: false,
         unfurl_media: false,
         metadata: { event_type: METADATA_EVENT, event_payload: { key: delivery.key } },
-      });
-      if (!result.ts) throw new DeliveryError('slack chat.postMessage: answer without ts', true);
-      return { ts: result.ts };
-    } catch (error) {
-      throw error instanceof DeliveryError ? error : classifySlackError(error, 'chat.postMessage');
-    }
+      }),
+    );
+    if (!result.ts) throw new DeliveryError('slack chat.postMessage: answer without ts', true, undefined, 'unknown');
+    return { ts: result.ts };
   }
 
   async update(delivery: Delivery & { ts: string }): Promise<void> {
     const { text, blocks } = toSlack(delivery.message);
-    try {
-      await this.client.chat.update({ channel: delivery.channel, ts: delivery.ts, text, blocks: blocks as unknown as types.KnownBlock[] });
-    } catch (error) {
-      throw classifySlackError(error, 'chat.update');
-    }
+    await this.call('chat.update', () => this.client.chat.update({ channel: delivery.channel, ts: delivery.ts, text, blocks: blocks as unknown as types.KnownBlock[] }));
   }
 
   async upload(delivery: Delivery & { threadTs: string }): Promise<void> {
     const file = delivery.message.attachment;
     if (!file) return;
-    try {
-      // Text is redacted on the way out; a binary file (the chart) was redacted as SVG before it was drawn.
-      const body = file.encoding === 'base64' ? { file: attachmentBytes(file) } : { content: redact(file.content) };
-      await this.client.filesUploadV2({ channel_id: delivery.channel, thread_ts: delivery.threadTs, filename: file.filename, title: file.title, ...body });
-    } catch (error) {
-      throw classifySlackError(error, 'files.uploadV2');
-    }
+    // Text is redacted on the way out; a binary file (the chart) was redacted as SVG before it was drawn.
+    const body = file.encoding === 'base64' ? { file: attachmentBytes(file) } : { content: redact(file.content) };
+    await this.call('files.uploadV2', () =>
+      this.client.filesUploadV2({ channel_id: delivery.channel, thread_ts: delivery.threadTs, filename: file.filename, title: file.title, ...body }),
+    );
+  }
+
+  /**
+   * After an upload with an unknown outcome: is a file with this title already in the thread
+   * (posted since `since`)? Slack files carry no metadata, so the title is the key.
+   */
+  async findUpload(delivery: Delivery & { threadTs: string }, since: number): Promise<boolean> {
+    const title = delivery.message.attachment?.title;
+    if (!title) return false;
+    const found = await this.search(delivery.channel, delivery.threadTs, since, (message) => (message.files ?? []).some((file) => file.title === title || file.name === delivery.message.attachment?.filename));
+    return found !== undefined;
   }
 
   /**
    * Looks for a message we posted under `key` since `since` — the answer to "did Slack accept
-   * that post before we crashed?" — in the thread for replies, else in the channel history.
+   * that post before we crashed or timed out?" — in the thread for replies, else in the channel history.
    */
   async findByKey(delivery: Delivery, since: number): Promise<{ ts: string } | undefined> {
+    const found = await this.search(delivery.channel, delivery.threadTs, since, (message) => message.metadata?.event_type === METADATA_EVENT && message.metadata.event_payload?.key === delivery.key);
+    return found ? { ts: found } : undefined;
+  }
+
+  private async search(
+    channel: string,
+    threadTs: string | undefined,
+    since: number,
+    matches: (message: { ts?: string; metadata?: { event_type?: string; event_payload?: Record<string, unknown> }; files?: Array<{ title?: string; name?: string }> }) => boolean,
+  ): Promise<string | undefined> {
     const oldest = String(Math.floor(since / 1000) - 60);
-    const matches = (message: { ts?: string; metadata?: { event_type?: string; event_payload?: Record<string, unknown> } }) =>
-      message.metadata?.event_type === METADATA_EVENT && message.metadata.event_payload?.key === delivery.key;
-    try {
-      let cursor: string | undefined;
-      for (let page = 0; page < 10; page++) {
-        const result = delivery.threadTs
-          ? await this.client.conversations.replies({ channel: delivery.channel, ts: delivery.threadTs, oldest, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) })
-          : await this.client.conversations.history({ channel: delivery.channel, oldest, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) });
-        const found = (result.messages ?? []).find((message) => matches(message as never));
-        if (found?.ts) return { ts: found.ts };
-        cursor = result.response_metadata?.next_cursor || undefined;
-        if (!cursor) return undefined;
-      }
-      return undefined;
-    } catch (error) {
-      throw classifySlackError(error, delivery.threadTs ? 'conversations.replies' : 'conversations.history');
+    const method = threadTs ? 'conversations.replies' : 'conversations.history';
+    let cursor: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const result = await this.call(method, () =>
+        threadTs
+          ? this.client.conversations.replies({ channel, ts: threadTs, oldest, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) })
+          : this.client.conversations.history({ channel, oldest, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) }),
+      );
+      const found = (result.messages ?? []).find((message) => matches(message as never));
+      if (found?.ts) return found.ts;
+      cursor = result.response_metadata?.next_cursor || undefined;
+      if (!cursor) return undefined;
     }
+    return undefined;
   }
 }

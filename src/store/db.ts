@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   DummyDriver,
@@ -130,20 +130,69 @@ export function openDb(location: string, options: { timeoutMs?: number } = {}): 
   return isPostgresUrl(location) ? openPostgres(location, options.timeoutMs) : openSqlite(location);
 }
 
+/** The OS or SQLite reason of a failure, short: `EACCES: permission denied, mkdir '/x'`. */
+const reasonOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Why the nearest existing ancestor of `folder` can't take a new folder: Node's recursive mkdir
+ * reports ENOENT on a read-only mount, the ancestor's own access check says EROFS/EACCES.
+ */
+function ancestorProblem(folder: string): unknown {
+  let current = folder;
+  while (!existsSync(current) && dirname(current) !== current) current = dirname(current);
+  try {
+    accessSync(current, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+/**
+ * Opens the SQLite file (creating its folder), takes the exclusive lock, switches to WAL and
+ * applies pending migrations. A file another Driftwatch holds is refused: two writers on one
+ * outbox post every message twice.
+ */
 function openSqlite(path: string): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (error) {
+      throw new StoreError(`store ${path}: cannot create its folder ${dirname(path)} (${reasonOf(ancestorProblem(dirname(path)) ?? error)})`);
+    }
+    // SQLite only says "unable to open database file"; the OS says why (EACCES, EROFS…).
+    for (const target of existsSync(path) ? [dirname(path), path] : [dirname(path)]) {
+      try {
+        accessSync(target, constants.R_OK | constants.W_OK);
+      } catch (error) {
+        throw new StoreError(`store ${path}: ${target === path ? 'the file' : `its folder ${target}`} is not writable (${reasonOf(error)})`);
+      }
+    }
+  }
   let db: Database.Database;
   try {
     db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
   } catch (error) {
-    const reason = (error as Error).message;
-    const what = /not a database|malformed/i.test(reason) ? 'the file is not a valid Driftwatch database' : 'cannot open the database';
-    throw new StoreError(`store ${path}: ${what} (${reason}); it was left untouched — move it aside to start afresh`);
+    throw new StoreError(`store ${path}: cannot open the database (${reasonOf(error)}); check that the folder ${dirname(path)} exists and is writable`);
   }
+  try {
+    // Fail at once rather than wait: a held lock means another process owns this file.
+    db.pragma('busy_timeout = 0');
+    // Taken on the first access and held until close (or the process dies): one writer per file.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
+  } catch (error) {
+    db.close();
+    const shaped = error as { code?: string };
+    if (shaped.code === 'SQLITE_BUSY' || shaped.code === 'SQLITE_LOCKED') throw new StoreError(`store ${path} is in use by another Driftwatch`);
+    const reason = reasonOf(error);
+    if (/not a database|malformed/i.test(reason)) throw new StoreError(`store ${path}: the file is not a valid Driftwatch database (${reason}); it was left untouched — move it aside to start afresh`);
+    throw new StoreError(`store ${path}: cannot open the database (${reason}${shaped.code ? `, ${shaped.code}` : ''}); check that the file and its folder ${dirname(path)} are writable`);
+  }
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
   let version: number;
   try {
     // `user_version` counts applied migrations, as in every earlier version: old files open as they are.
@@ -191,4 +240,11 @@ function openPostgres(url: string, timeoutMs?: number): Db {
     throw new StoreError(`store ${where}: cannot open the database (${reason})`);
   }
   return new Db(executor);
+}
+
+/** Result codes that mean the store can't take writes now (read-only, full, I/O), either dialect. */
+export function isStoreFault(error: unknown): boolean {
+  if (error instanceof StoreError) return true;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^SQLITE_(READONLY|FULL|IOERR|CANTOPEN|CORRUPT|BUSY|LOCKED|NOTADB)/.test(code);
 }

@@ -141,6 +141,9 @@ export const postgresMigrations: string[] = [
   );
   `,
   `ALTER TABLE outbox ADD COLUMN thread_of TEXT;`,
+  // Delivery state (see migrations.ts): in_doubt = the last attempt's outcome is unknown.
+  `ALTER TABLE outbox ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+   UPDATE outbox SET in_doubt = 1 WHERE status = 'pending' AND attempts > 0;`,
   `
   ALTER TABLE outbox ADD COLUMN claimed_term BIGINT;
 

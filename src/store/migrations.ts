@@ -139,6 +139,11 @@ export const migrations: string[] = [
   `,
   // Replies to a message that isn't an incident root (a command's "restarting relay" message).
   `ALTER TABLE outbox ADD COLUMN thread_of TEXT;`,
+  // Delivery state: `in_doubt` = the last attempt's outcome is unknown (a timeout, 5xx or reset),
+  // so the message is searched for before it is posted again; status `refused` = Slack refused it
+  // for good (not_in_channel…), kept for when the bot joins. Rows tried before this are in doubt.
+  `ALTER TABLE outbox ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+   UPDATE outbox SET in_doubt = 1 WHERE status = 'pending' AND attempts > 0;`,
   // Several replicas: the term (Lease transitions) a row was last claimed under, for fencing;
   // pending confirmations and followed rollouts live here so a failover keeps them.
   `

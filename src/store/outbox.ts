@@ -17,8 +17,11 @@ export interface OutboxRow {
   /** Key of the message whose thread this one goes into, when that isn't an incident root. */
   threadOf: string | null;
   message: MessageModel;
-  status: 'pending' | 'sent' | 'failed' | 'superseded';
+  /** `refused`: Slack refused it for good (not_in_channel…); kept, and sent again when the bot joins. */
+  status: 'pending' | 'sent' | 'failed' | 'superseded' | 'refused';
   attempts: number;
+  /** The last attempt's outcome is unknown (timeout, 5xx, reset, crash): search before posting again. */
+  inDoubt: boolean;
   nextAttemptAt: number;
   ts: string | null;
   error: string | null;
@@ -40,6 +43,7 @@ interface Row {
   message: string;
   status: string;
   attempts: number;
+  in_doubt: number;
   next_attempt_at: number;
   ts: string | null;
   error: string | null;
@@ -59,6 +63,7 @@ const fromRow = (row: Row): OutboxRow => ({
   message: JSON.parse(row.message) as MessageModel,
   status: row.status as OutboxRow['status'],
   attempts: row.attempts,
+  inDoubt: Number(row.in_doubt) === 1,
   nextAttemptAt: row.next_attempt_at,
   ts: row.ts,
   error: row.error,
@@ -84,8 +89,9 @@ export class Outbox {
   enqueue(entry: { key: string; channel: string; kind: OutboxRow['kind']; incidentId: number | null; role: OutboxRole; message: MessageModel; at: number; threadOf?: string }): void {
     const { db } = this;
     if (entry.kind === 'update' && entry.incidentId !== null) {
-      // Only the newest state of a root matters: older pending updates are superseded.
-      db.run(db.q.updateTable('outbox').set({ status: 'superseded' }).where('kind', '=', 'update').where('incident_id', '=', entry.incidentId).where('status', '=', 'pending'));
+      // Only the newest state of a root matters: older pending updates are superseded; a refused
+      // update waiting for the bot to join is superseded the same way.
+      db.run(db.q.updateTable('outbox').set({ status: 'superseded' }).where('kind', '=', 'update').where('incident_id', '=', entry.incidentId).where('status', 'in', ['pending', 'refused']));
     }
     db.run(
       db.q
@@ -114,7 +120,7 @@ export class Outbox {
   /** Recorded before a send, so a restart knows the message may already be in Slack. */
   markAttempt(id: number): void {
     const { db } = this;
-    db.run(db.q.updateTable('outbox').set((row) => ({ attempts: row('attempts', '+', 1) })).where('id', '=', id));
+    db.run(db.q.updateTable('outbox').set((row) => ({ attempts: row('attempts', '+', 1), in_doubt: 1 })).where('id', '=', id));
   }
 
   /**
@@ -128,7 +134,7 @@ export class Outbox {
       db.run(
         db.q
           .updateTable('outbox')
-          .set((row) => ({ attempts: row('attempts', '+', 1), claimed_term: term }))
+          .set((row) => ({ attempts: row('attempts', '+', 1), in_doubt: 1, claimed_term: term }))
           .where('id', '=', id)
           .where('status', '=', 'pending')
           .where('attempts', '=', seenAttempts)
@@ -139,12 +145,66 @@ export class Outbox {
 
   markSent(id: number, ts: string, at: number): void {
     const { db } = this;
-    db.run(db.q.updateTable('outbox').set({ status: 'sent', ts, sent_at: at, error: null }).where('id', '=', id));
+    db.run(db.q.updateTable('outbox').set({ status: 'sent', ts, sent_at: at, error: null, in_doubt: 0 }).where('id', '=', id));
   }
 
-  retryLater(id: number, nextAttemptAt: number, error: string): void {
+  /** `inDoubt`: the attempt's outcome is unknown, so the next one searches first. */
+  retryLater(id: number, nextAttemptAt: number, error: string, inDoubt: boolean): void {
     const { db } = this;
-    db.run(db.q.updateTable('outbox').set({ next_attempt_at: nextAttemptAt, error }).where('id', '=', id));
+    db.run(db.q.updateTable('outbox').set({ next_attempt_at: nextAttemptAt, error, in_doubt: inDoubt ? 1 : 0 }).where('id', '=', id));
+  }
+
+  /** Slack refused it for good (the bot isn't in the channel…): kept until the bot joins or the next start. */
+  markRefused(id: number, error: string, inDoubt: boolean): void {
+    const { db } = this;
+    db.run(db.q.updateTable('outbox').set({ status: 'refused', error, in_doubt: inDoubt ? 1 : 0 }).where('id', '=', id));
+  }
+
+  /** Puts refused rows (of `channel`, or all) back in the queue, in their order; returns how many. */
+  requeueRefused(channel?: string): number {
+    const { db } = this;
+    let query = db.q.updateTable('outbox').set({ status: 'pending', next_attempt_at: 0 }).where('status', '=', 'refused');
+    if (channel !== undefined) query = query.where('channel', '=', channel);
+    const changes = db.run(query);
+    if (changes > 0) for (const listener of this.listeners) listener();
+    return changes;
+  }
+
+  /** Refused rows per channel, for /readyz and `driftwatch_outbox_refused`. */
+  refusedByChannel(): Array<{ channel: string; count: number; error: string | null }> {
+    const { db } = this;
+    const rows = db.all(
+      db.q
+        .selectFrom('outbox')
+        .select((row) => [
+          'channel',
+          row.fn.countAll<number>().as('count'),
+          // The first refused row's error is Slack's own word (its replies only point at it).
+          row
+            .selectFrom('outbox as first')
+            .select('first.error')
+            .whereRef('first.channel', '=', 'outbox.channel')
+            .where('first.status', '=', 'refused')
+            .orderBy('first.id')
+            .limit(1)
+            .as('error'),
+        ])
+        .where('status', '=', 'refused')
+        .groupBy('channel')
+        .orderBy('channel'),
+    );
+    return rows.map((row) => ({ channel: row.channel, count: Number(row.count), error: row.error ?? null }));
+  }
+
+  /** Channels with rows waiting, so each gets its own delivery lane. */
+  pendingChannels(): string[] {
+    const { db } = this;
+    return db.all(db.q.selectFrom('outbox').select('channel').distinct().where('status', '=', 'pending')).map((row) => row.channel);
+  }
+
+  pendingIn(channel: string): OutboxRow[] {
+    const { db } = this;
+    return db.all(db.q.selectFrom('outbox').selectAll().where('status', '=', 'pending').where('channel', '=', channel).orderBy('id')).map(fromRow);
   }
 
   markFailed(id: number, error: string): void {
@@ -169,13 +229,15 @@ export class Outbox {
     return row?.next ?? undefined;
   }
 
+  /** Rows not delivered: refused for now (kept) or failed for good. */
   failedCount(): number {
-    return this.countWith('failed');
+    return this.countWith('failed') + this.countWith('refused');
   }
 
+  /** Rows not delivered: refused for now (kept) or failed for good. */
   failed(): OutboxRow[] {
     const { db } = this;
-    return db.all(db.q.selectFrom('outbox').selectAll().where('status', '=', 'failed').orderBy('id')).map(fromRow);
+    return db.all(db.q.selectFrom('outbox').selectAll().where('status', 'in', ['failed', 'refused']).orderBy('id')).map(fromRow);
   }
 
   all(): OutboxRow[] {

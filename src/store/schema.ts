@@ -61,6 +61,7 @@ export interface Database {
     message: string;
     status: Generated<string>;
     attempts: Generated<number>;
+    in_doubt: Generated<number>;
     next_attempt_at: Generated<number>;
     ts: string | null;
     error: string | null;

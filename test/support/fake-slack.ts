@@ -417,6 +417,9 @@ export class FakeSlack {
 
   private readonly faultQueue = new Map<string, Fault[]>();
   private readonly faultAlways = new Map<string, Fault>();
+  private readonly faultMatching: Array<{ method: string; match: (params: Record<string, unknown>) => boolean; fault: Fault; left: number }> = [];
+  private readonly faultFraction = new Map<string, { fault: Fault; fraction: number; seen: number }>();
+  private readonly refusedChannels = new Map<string, string>();
   private held: HeldAnswer[] = [];
 
   private readonly tickets = new Set<string>();
@@ -477,10 +480,39 @@ export class FakeSlack {
     this.faultAlways.set(method, fault);
   }
 
+  /** Calls of `method` whose parameters match suffer `fault` (the next `count` of them; default all) until `heal()`. */
+  failMatching(method: string, match: (params: Record<string, unknown>) => boolean, fault: Fault, count = Number.POSITIVE_INFINITY): void {
+    this.faultMatching.push({ method, match, fault, left: count });
+  }
+
+  /**
+   * A storm: about `fraction` of the calls of `method` suffer `fault` until `heal()`, spread
+   * evenly and deterministically (call n fails when floor(n·fraction) grows), so runs compare.
+   */
+  failFraction(method: string, fault: Fault, fraction: number): void {
+    this.faultFraction.set(method, { fault, fraction, seen: 0 });
+  }
+
+  /**
+   * The bot is not in `channel`: posts, updates and uploads there answer `{ok:false, error}`
+   * (`not_in_channel` by default) until `joinChannel`.
+   */
+  refuseChannel(channel: string, error = 'not_in_channel'): void {
+    this.refusedChannels.set(channel, error);
+  }
+
+  /** The bot is invited to `channel`: refusals end and the app gets `member_joined_channel` for its own user over Socket Mode. */
+  async joinChannel(channel: string, inviter = 'U0ONCALL1'): Promise<void> {
+    this.refusedChannels.delete(channel);
+    await this.sendEnvelope('events_api', this.eventCallback({ type: 'member_joined_channel', user: this.botUserId, channel, channel_type: 'C', team: this.teamId, inviter }));
+  }
+
   /** Ends every injected fault (held answers stay held until `releaseHeld`). */
   heal(): void {
     this.faultQueue.clear();
     this.faultAlways.clear();
+    this.faultMatching.length = 0;
+    this.faultFraction.clear();
   }
 
   /** Sends every held answer; returns how many. */
@@ -764,7 +796,7 @@ export class FakeSlack {
     const parsed = await parseParams(req, url, raw);
     const { token, params } = extractToken(req, parsed.params);
     const tokenKind = kindOf(token);
-    const fault = this.takeFault(method);
+    const fault = this.takeFault(method, params);
     this.calls.push({ method, params, at: Date.now(), tokenKind, ...(token ? { tokenTail: token.slice(-4) } : {}), ...(fault ? { fault } : {}) });
     if (fault && 'drop' in fault) {
       req.socket.destroy();
@@ -789,7 +821,20 @@ export class FakeSlack {
     this.writeJson(res, 200, result);
   }
 
-  private takeFault(method: string): Fault | undefined {
+  private takeFault(method: string, params: Record<string, unknown> = {}): Fault | undefined {
+    const matching = this.faultMatching.find((entry) => entry.left > 0 && (entry.method === method || entry.method === '*') && entry.match(params));
+    if (matching) {
+      matching.left -= 1;
+      return matching.fault;
+    }
+    const refusal = this.refusedChannels.get(str(params.channel) ?? str(params.channel_id) ?? '');
+    if (refusal && ['chat.postMessage', 'chat.update', 'files.completeUploadExternal'].includes(method)) return { error: refusal };
+    const storm = this.faultFraction.get(method);
+    if (storm) {
+      const before = Math.floor(storm.seen * storm.fraction);
+      storm.seen += 1;
+      if (Math.floor(storm.seen * storm.fraction) > before) return storm.fault;
+    }
     for (const key of [method, '*']) {
       const queue = this.faultQueue.get(key);
       if (queue && queue.length > 0) return queue.shift();

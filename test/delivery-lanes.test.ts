@@ -1,0 +1,148 @@
+/**
+ * Delivery under Slack faults, in process: the real Runtime and outbox, the real Bolt WebClient
+ * (built by createSlackApp), the real SlackService, against the fake Slack with injected faults.
+ * What is asserted is what a user sees in the channels and what Slack saw on the wire.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
+import { Runtime } from '../src/runtime.js';
+import { createLogger } from '../src/log.js';
+import { createSlackApp } from '../src/slack/app.js';
+import { SlackService } from '../src/slack/service.js';
+import { startFakeSlack, waitFor, type FakeSlack } from './support/fake-slack.js';
+
+const BOT = 'xoxb-1111-2222-delivery-bot-token';
+const APP = 'xapp-1-A0TEST-3333-delivery-app-token';
+const CHANNEL_A = 'C0HUNGAAA';
+const CHANNEL_B = 'C0ALERTSB';
+
+let fake: FakeSlack | undefined;
+let runtime: Runtime | undefined;
+
+afterEach(async () => {
+  fake?.releaseHeld();
+  await runtime?.stop(500);
+  await fake?.close();
+  runtime = undefined;
+  fake = undefined;
+});
+
+async function startBot(options: { timeoutMs?: number } = {}): Promise<{ fake: FakeSlack; runtime: Runtime }> {
+  fake = await startFakeSlack({ botToken: BOT, appToken: APP });
+  runtime = new Runtime(parseConfig({ slack: { channel: CHANNEL_A }, store: { path: join(mkdtempSync(join(tmpdir(), 'dw-delivery-')), 'db.sqlite') } }), {
+    log: createLogger({ level: process.env.DW_TEST_LOG ?? 'silent' }),
+    poster: { baseBackoffMs: 100 },
+  });
+  const { client } = createSlackApp(runtime, { mode: 'socket', botToken: BOT, appToken: APP, apiUrl: fake.apiUrl, port: 0 });
+  runtime.startDelivery(new SlackService(client, options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}));
+  return { fake, runtime };
+}
+
+function alert(runtime: Runtime, channel: string, key: string, title: string, threadOf?: string): void {
+  runtime.store.outbox.enqueue({ key, channel, kind: 'post', incidentId: null, role: 'message', message: { tone: 'critical', title: [title] }, at: Date.now(), ...(threadOf ? { threadOf } : {}) });
+}
+
+const posts = (fake: FakeSlack) => fake.calls.filter((call) => call.method === 'chat.postMessage');
+const searches = (fake: FakeSlack) => fake.calls.filter((call) => call.method === 'conversations.history' || call.method === 'conversations.replies');
+
+describe('independent channels', () => {
+  it('a chat.postMessage that never answers in channel A does not delay channel B', async () => {
+    const { fake, runtime } = await startBot();
+    fake.failMatching('chat.postMessage', (params) => params.channel === CHANNEL_A, { hold: true }, 1);
+    alert(runtime, CHANNEL_A, 'a-1', 'alert in A');
+    await waitFor(() => fake.heldCount('chat.postMessage') === 1, { what: 'the call in A hung' });
+    alert(runtime, CHANNEL_B, 'b-1', 'alert in B');
+    const started = Date.now();
+    await waitFor(() => fake.channel(CHANNEL_B).some((message) => message.text === 'alert in B'), { timeoutMs: 15_000, what: "B's alert" });
+    // Delivered while A's call is still hanging, not after its 10 s timeout.
+    expect(fake.heldCount('chat.postMessage')).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('order is kept within a thread while another channel fails', async () => {
+    const { fake, runtime } = await startBot();
+    fake.failMatching('chat.postMessage', (params) => params.channel === CHANNEL_A, { status: 503 });
+    alert(runtime, CHANNEL_A, 'a-root', 'root in A');
+    alert(runtime, CHANNEL_B, 'b-root', 'root in B');
+    for (let index = 1; index <= 5; index++) alert(runtime, CHANNEL_B, `b-reply-${index}`, `reply ${index}`, 'b-root');
+    const root = await waitFor(() => fake.channel(CHANNEL_B).find((message) => message.text === 'root in B'), { what: 'root in B' });
+    await waitFor(() => fake.thread(CHANNEL_B, root.ts).length === 6, { what: 'five replies in B' });
+    expect(fake.thread(CHANNEL_B, root.ts).map((message) => message.text)).toEqual(['root in B', 'reply 1', 'reply 2', 'reply 3', 'reply 4', 'reply 5']);
+    expect(fake.channel(CHANNEL_A)).toHaveLength(0);
+  });
+});
+
+describe('unknown and definite outcomes', () => {
+  it('a timeout is an unknown outcome: the message is searched for before posting again, and appears once', async () => {
+    const { fake, runtime } = await startBot({ timeoutMs: 500 });
+    // Slack stores the post but its answer never comes.
+    fake.failNext('chat.postMessage', { hold: true });
+    alert(runtime, CHANNEL_A, 'timeout-1', 'posted, answer lost');
+    await waitFor(() => searches(fake).length > 0, { timeoutMs: 10_000, what: 'a history search after the timeout' });
+    await waitFor(() => runtime.store.outbox.byKey('timeout-1')?.status === 'sent', { timeoutMs: 10_000, what: 'row marked sent' });
+    expect(fake.channel(CHANNEL_A).filter((message) => message.text === 'posted, answer lost')).toHaveLength(1);
+    expect(posts(fake)).toHaveLength(1);
+  });
+
+  it('a search that gets a 429 leaves the message in doubt: the next attempt searches again, never posts blindly', async () => {
+    const { fake, runtime } = await startBot({ timeoutMs: 500 });
+    fake.failNext('chat.postMessage', { hold: true });
+    fake.failNext('conversations.history', { status: 429, retryAfter: 1 });
+    alert(runtime, CHANNEL_A, 'doubt-1', 'posted, answer lost, search limited');
+    await waitFor(() => runtime.store.outbox.byKey('doubt-1')?.status === 'sent', { timeoutMs: 15_000, what: 'row marked sent' });
+    expect(searches(fake)).toHaveLength(2);
+    expect(posts(fake)).toHaveLength(1);
+    expect(fake.channel(CHANNEL_A).filter((message) => message.text === 'posted, answer lost, search limited')).toHaveLength(1);
+  });
+
+  it('a 429, a 4xx and an ok:false are definite answers: never a history search', async () => {
+    const { fake, runtime } = await startBot({ timeoutMs: 2_000 });
+    fake.failNext('chat.postMessage', { status: 429, retryAfter: 1 });
+    fake.failNext('chat.postMessage', { status: 400 });
+    fake.failNext('chat.postMessage', { error: 'internal_error' });
+    alert(runtime, CHANNEL_A, 'definite-1', 'after three refusals');
+    await waitFor(() => fake.channel(CHANNEL_A).some((message) => message.text === 'after three refusals'), { timeoutMs: 15_000, what: 'delivered' });
+    expect(posts(fake)).toHaveLength(4);
+    expect(searches(fake)).toHaveLength(0);
+  });
+
+  it('a 5xx is an unknown outcome: searched once, then posted', async () => {
+    const { fake, runtime } = await startBot({ timeoutMs: 2_000 });
+    fake.failNext('chat.postMessage', { status: 502 });
+    alert(runtime, CHANNEL_A, 'unknown-5xx', 'after a 502');
+    await waitFor(() => fake.channel(CHANNEL_A).some((message) => message.text === 'after a 502'), { timeoutMs: 15_000, what: 'delivered' });
+    expect(searches(fake)).toHaveLength(1);
+    expect(fake.channel(CHANNEL_A)).toHaveLength(1);
+  });
+});
+
+describe('429 storm', () => {
+  it('30 % of chat.postMessage answered 429: the method pauses as a whole, about one call per delivered message, no searches', async () => {
+    const { fake, runtime } = await startBot({ timeoutMs: 5_000 });
+    fake.failFraction('chat.postMessage', { status: 429, retryAfter: 1 }, 0.3);
+    const channels = ['C0STORMAA', 'C0STORMBB', 'C0STORMCC'];
+    const total = 15;
+    for (let index = 0; index < total; index++) alert(runtime, channels[index % 3]!, `storm-${index}`, `storm ${index}`);
+    const delivered = () => channels.reduce((sum, channel) => sum + fake.channel(channel).length, 0);
+    await waitFor(() => delivered() === total, { timeoutMs: 60_000, what: 'every storm message delivered' });
+    // Each channel in order, each message once.
+    for (const [offset, channel] of channels.entries()) {
+      expect(fake.channel(channel).map((message) => message.text)).toEqual(Array.from({ length: total / 3 }, (_, index) => `storm ${index * 3 + offset}`));
+    }
+    expect(searches(fake)).toHaveLength(0);
+    const calls = posts(fake);
+    const limited = calls.filter((call) => call.fault && 'status' in call.fault && call.fault.status === 429);
+    expect(limited.length).toBeGreaterThan(0);
+    // 30 % refused means at best 1/0.7 ≈ 1.43 calls per message; per-message retries with searches run near 2.
+    expect(calls.length / total).toBeLessThanOrEqual(1.5);
+    // Paused as a whole: no call of the method starts inside a Retry-After window (calls already
+    // on the wire when the 429 went out may land in its first moments).
+    for (const refusal of limited) {
+      const inside = calls.filter((call) => call.at > refusal.at + 100 && call.at < refusal.at + 900);
+      expect(inside.map((call) => call.params.channel)).toEqual([]);
+    }
+  }, 90_000);
+});
