@@ -1,14 +1,11 @@
 /**
- * What a failover must not lose, with two "replicas" (two Store handles on one database file,
- * as two processes have two connections to PostgreSQL): a Confirm pressed after the leader
+ * What a failover must not lose, with two "replicas" (two Store handles on one real PostgreSQL
+ * database, as two processes have two connections): a Confirm pressed after the leader
  * changed acts once, on the new leader; a followed rollout is followed on by the new leader and
  * told once. Also the outbox's fenced claim: a claim under an older term loses.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeCluster, Workload } from '../src/clients/kube.js';
 import { AccessPolicy } from '../src/commands/access.js';
 import { CommandBus } from '../src/commands/bus.js';
@@ -16,13 +13,27 @@ import { Confirmations } from '../src/commands/confirm.js';
 import { RolloutFollower, type FollowJob } from '../src/commands/follower.js';
 import type { CommandSpec } from '../src/commands/types.js';
 import { Store } from '../src/store/index.js';
+import { postgresAvailable, startPostgres, type TestPostgres } from './support/postgres.js';
 
 const log = pino({ level: 'silent' });
 const ctx = { user: 'U0ALICE', channel: 'C0OPS', face: 'slack' as const };
 
-function storePair() {
-  const path = join(mkdtempSync(join(tmpdir(), 'dw-ha-')), 'driftwatch.db');
-  return [Store.open(path), Store.open(path)] as const;
+let postgres: TestPostgres | undefined;
+const opened: Store[] = [];
+beforeAll(async () => {
+  if (postgresAvailable()) postgres = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  for (const store of opened.splice(0)) store.close();
+  await postgres?.stop();
+});
+
+/** Two replicas' stores: one fresh database, two connections. */
+async function storePair(): Promise<readonly [Store, Store]> {
+  const url = await postgres!.createDatabase();
+  const pair = [Store.open(url), Store.open(url)] as const;
+  opened.push(...pair);
+  return pair;
 }
 
 /** A guarded command whose plan counts its executions; `target` is what the preview shows. */
@@ -48,9 +59,9 @@ function replica(store: Store, executed: string[], target: { version: string }) 
   return bus;
 }
 
-describe('a failover keeps pending confirmations', () => {
+describe.runIf(postgresAvailable())('a failover keeps pending confirmations', () => {
   it('a Confirm pressed on the next leader acts once; the old leader cannot act on it any more', async () => {
-    const [storeA, storeB] = storePair();
+    const [storeA, storeB] = await storePair();
     const executed: string[] = [];
     const target = { version: 'v2' };
     const a = replica(storeA, executed, target);
@@ -71,7 +82,7 @@ describe('a failover keeps pending confirmations', () => {
   });
 
   it('a plan that changed meanwhile (another preview) is not acted on', async () => {
-    const [storeA, storeB] = storePair();
+    const [storeA, storeB] = await storePair();
     const executed: string[] = [];
     const target = { version: 'v2' };
     const a = replica(storeA, executed, target);
@@ -84,9 +95,9 @@ describe('a failover keeps pending confirmations', () => {
   });
 });
 
-describe('a failover keeps followed rollouts', () => {
+describe.runIf(postgresAvailable())('a failover keeps followed rollouts', () => {
   it('the next leader follows on and tells the outcome once; the follow is then gone from the store', async () => {
-    const [storeA, storeB] = storePair();
+    const [storeA, storeB] = await storePair();
     let status: Workload['status'] = { observedGeneration: 2, replicas: 2, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 };
     const cluster = {
       getWorkload: async () => ({ metadata: { generation: 2 }, spec: { replicas: 2 }, status }) as unknown as Workload,
@@ -122,9 +133,9 @@ describe('a failover keeps followed rollouts', () => {
   });
 });
 
-describe('the outbox claim is fenced by the term', () => {
-  it('a claim under an older term, or on a row claimed since it was read, loses', () => {
-    const [store] = storePair();
+describe.runIf(postgresAvailable())('the outbox claim is fenced by the term', () => {
+  it('a claim under an older term, or on a row claimed since it was read, loses', async () => {
+    const [store] = await storePair();
     store.outbox.enqueue({ key: 'k1', channel: 'C1', kind: 'post', incidentId: null, role: 'message', message: { tone: 'info', title: ['hi'] }, at: 1 });
     const row = store.outbox.byKey('k1')!;
     expect(store.outbox.claim(row.id, 2, 0)).toBe(true);
