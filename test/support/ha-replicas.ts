@@ -61,11 +61,12 @@ export interface HaWorld {
   endpoint: Endpoint;
   monitor: PingMonitor;
   replicas: Replica[];
+  /** Starts replica `name`; `extra` config keys and `env` are added to every replica's. */
   start(name: string): Promise<Replica>;
   close(): Promise<void>;
 }
 
-export async function startHaWorld(): Promise<HaWorld> {
+export async function startHaWorld(options: { config?: Record<string, unknown>; env?: Record<string, string> } = {}): Promise<HaWorld> {
   const [slack, apiserver, postgres, endpoint, monitor] = await Promise.all([startFakeSlack({ appToken: APP_TOKEN }), startFakeApiserver(), startPostgres(), startEndpoint(), startPingMonitor()]);
   const databaseUrl = await postgres.createDatabase();
   // The endpoint serves the expected version until a test makes it stale.
@@ -91,12 +92,14 @@ export async function startHaWorld(): Promise<HaWorld> {
         heartbeat: { url: `${monitor.url}/ping/${name}`, every: '1s' },
         store: { url: databaseUrl },
         server: { port },
+        ...options.config,
       });
       const product = Product.start(['run', '--config', path], {
         SLACK_BOT_TOKEN: `xoxb-2222-3333-ha-bot-token-${tail}`,
         SLACK_APP_TOKEN: APP_TOKEN,
         SLACK_API_URL: slack.apiUrl,
         KUBECONFIG: apiserver.kubeconfigFile('fake', name),
+        ...options.env,
       });
       const base = `http://127.0.0.1:${port}`;
       const replica: Replica = {
