@@ -66,7 +66,8 @@ export interface HaWorld {
   close(): Promise<void>;
 }
 
-export async function startHaWorld(options: { config?: Record<string, unknown>; env?: Record<string, string> } = {}): Promise<HaWorld> {
+/** `lease`: other settings than the short test ones (the failover benchmark runs the defaults). */
+export async function startHaWorld(options: { config?: Record<string, unknown>; env?: Record<string, string>; lease?: { leaseDuration: string; renewDeadline: string; retryPeriod: string } } = {}): Promise<HaWorld> {
   const [slack, apiserver, postgres, endpoint, monitor] = await Promise.all([startFakeSlack({ appToken: APP_TOKEN }), startFakeApiserver(), startPostgres(), startEndpoint(), startPingMonitor()]);
   const databaseUrl = await postgres.createDatabase();
   // The endpoint serves the expected version until a test makes it stale.
@@ -88,7 +89,7 @@ export async function startHaWorld(options: { config?: Record<string, unknown>; 
         slack: { channel: CHANNEL },
         endpoints: [{ name: 'relay-dfw1', url: `${endpoint.url}/hooks/lib/sources/tmdb.js`, versionHeader: 'X-Relay-Version', expect: '0.2.0', every: '1s' }],
         clusters: [{ name: 'home', context: 'fake' }],
-        ha: { cluster: 'home', namespace: 'driftwatch', lease: 'driftwatch-leader', identity: name, ...LEASE },
+        ha: { cluster: 'home', namespace: 'driftwatch', lease: 'driftwatch-leader', identity: name, ...(options.lease ?? LEASE) },
         heartbeat: { url: `${monitor.url}/ping/${name}`, every: '1s' },
         store: { url: databaseUrl },
         server: { port },
