@@ -169,11 +169,6 @@ export class Runtime {
     return this.elector ? this.elector.isLeader() : true;
   }
 
-  /** The term the leader's writes carry (`leaseTransitions`); 0 without `ha`, undefined on a standby. */
-  term(): number | undefined {
-    return this.elector ? this.elector.term() : 0;
-  }
-
   /** The client of a configured cluster, shared by the watcher and the commands. */
   cluster(name: string): KubeCluster {
     let cluster = this.kubeClusters.get(name);
