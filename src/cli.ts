@@ -7,13 +7,14 @@ import { StoreError } from './store/db.js';
 
 const usage = `driftwatch — deployment incidents in one Slack thread each
 
-Usage: driftwatch [run|console|demo|check-config|schema] [--config FILE]
+Usage: driftwatch [run|console|demo|check-config|schema|audit] [--config FILE]
 
   run           connect to Slack (SLACK_BOT_TOKEN + SLACK_APP_TOKEN, or SLACK_SIGNING_SECRET for HTTP mode)
   console       the same bot in this terminal: alerts print, commands are typed
   demo          the console against a built-in sandbox that replays the seed incidents (no network)
   check-config  validate the config file and exit
   schema        print the JSON Schema of the config file (--markdown: the reference table)
+  audit         print the audit trail as JSON lines (--since 24h: how far back, default 24h)
 
 With no subcommand: run when a config and Slack tokens are present, console when only a config
 is, demo when there is no config. The config is --config, else $DRIFTWATCH_CONFIG, else ./driftwatch.yml.
@@ -31,19 +32,22 @@ Then \`driftwatch check-config\` validates it and \`driftwatch schema\` prints e
 Type "help" for the commands.
 `;
 
-function parseArgs(argv: string[]): { command?: string; configPath?: string } {
+function parseArgs(argv: string[]): { command?: string; configPath?: string; since?: string } {
   let command: string | undefined;
   let configPath: string | undefined;
+  let since: string | undefined;
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index]!;
     if (arg === '--config' || arg === '-c') configPath = argv[++index];
+    else if (arg === '--since') since = argv[++index] ?? '';
+    else if (arg.startsWith('--since=')) since = arg.slice('--since='.length);
     else if (arg.startsWith('--config=')) configPath = arg.slice('--config='.length);
     else if (arg === '--help' || arg === '-h') command = 'help';
     else if (arg === '--markdown') continue;
     else if (!command) command = arg;
     else throw new ConfigError('command line', [`unexpected argument "${arg}"`]);
   }
-  return { command, ...(configPath ? { configPath } : {}) };
+  return { command, ...(configPath ? { configPath } : {}), ...(since !== undefined ? { since } : {}) };
 }
 
 function slackTokensPresent(env: NodeJS.ProcessEnv): boolean {
@@ -52,7 +56,7 @@ function slackTokensPresent(env: NodeJS.ProcessEnv): boolean {
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   try {
-    const { command, configPath: explicit } = parseArgs(argv);
+    const { command, configPath: explicit, since } = parseArgs(argv);
     if (command === 'help') {
       process.stdout.write(usage);
       return;
@@ -75,6 +79,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       );
       return;
     }
+    if (command === 'audit') {
+      const config = configPath ? loadConfigFile(configPath) : parseConfig({}, 'defaults');
+      const { printAudit } = await import('./audit-cli.js');
+      printAudit(config.store.url ?? config.store.path, since ?? '24h', process.stdout);
+      return;
+    }
+    if (since !== undefined) throw new ConfigError('command line', ['--since belongs to `driftwatch audit`']);
     const mode = command ?? (configPath ? (slackTokensPresent(env) ? 'run' : 'console') : 'demo');
     if (!['run', 'console', 'demo'].includes(mode)) {
       process.stderr.write(`driftwatch: unknown command "${mode}"\n\n${usage}`);

@@ -122,6 +122,21 @@ export const configSchema = z
         dockerhub: z.strictObject({ tokenEnv: envName('DRIFTWATCH_DOCKERHUB_WEBHOOK_TOKEN') }).optional(),
       })
       .prefault({}),
+    // The read-only status page on server.port; publicUrl makes Slack roots and summaries link to it.
+    statusPage: z
+      .strictObject({
+        publicUrl: z
+          .url({ protocol: /^https?$/, error: 'expected an http(s) URL like https://driftwatch.example.com' })
+          .transform((url) => url.replace(/\/+$/, ''))
+          .optional(),
+        basicAuth: z
+          .strictObject({
+            username: z.string().min(1, 'expected a user name').regex(/^[^:]+$/, 'a basic-auth user name cannot contain ":"'),
+            passwordEnv: envName('DRIFTWATCH_STATUS_PASSWORD'),
+          })
+          .optional(),
+      })
+      .optional(),
     clusters: z
       .array(
         z.strictObject({
@@ -322,7 +337,8 @@ function crossReferences(config: CrossReferenced, report: (path: (string | numbe
 }
 
 /** Commands that change a cluster, and so need an access rule. */
-export const accessCommands = ['worker pin', 'worker unpin', 'rollout restart', 'rollout undo'];
+/** Rules by command; the `incident …` ones are optional (without one, anyone in the incident's channel may). */
+export const accessCommands = ['worker pin', 'worker unpin', 'rollout restart', 'rollout undo', 'incident resolve', 'incident mute', 'incident ack'];
 
 export type Config = z.output<typeof configSchema>;
 export type WorkerConfig = Config['workers'][number];

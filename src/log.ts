@@ -1,42 +1,16 @@
 import { pino, type Logger } from 'pino';
 import PinoPretty from 'pino-pretty';
 import { Writable } from 'node:stream';
+import { redact, redactFields } from './domain/redact.js';
 
 export type { Logger };
 
-/** Values that must never reach a log line or a message: tokens, passwords, secrets. */
-const secretValues = new Set<string>();
-
-/** Registers a secret value (a token read from the environment or config) for redaction everywhere. */
-export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 6) secretValues.add(value);
-}
-
-/** Token shapes; where a pattern has a group, that part (a label) is kept in front of the marker. */
-const tokenPatterns: RegExp[] = [
-  /\bxox[abposr]-[A-Za-z0-9-]{8,}/g, // Slack bot/user tokens
-  /\bxapp-[A-Za-z0-9-]{8,}/g, // Slack app-level tokens
-  /\bch_[A-Za-z0-9]{4,}[A-Za-z0-9._-]*/g, // ConfigHub worker tokens, as in seed 000's log line
-  /\bgh[pousr]_[A-Za-z0-9]{20,}/g,
-  /\b((?:Bearer|Basic) )[A-Za-z0-9._~+/=-]{8,}/gi,
-  /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}/g, // JWTs
-  /((?:password|passwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key)["']?\s*[:=]\s*["']?)[^\s"',}]{4,}/gi,
-  /(--(?:password|passwd|token|secret|api-key)[= ])\S+/gi, // command-line flags
-  /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+(?=@)/gi, // passwords in URLs: postgres://app:…@db
-  /\bAKIA[0-9A-Z]{16}\b/g, // AWS access key ids
-];
-
-/** Replaces every known secret and token-shaped string in `text` with a marker. */
-export function redact(text: string): string {
-  let out = text;
-  for (const value of secretValues) out = out.split(value).join('[redacted]');
-  for (const pattern of tokenPatterns) out = out.replace(pattern, (_match, label?: unknown) => `${typeof label === 'string' ? label : ''}[redacted]`);
-  return out;
-}
+export { redact, registerSecret } from './domain/redact.js';
 
 /**
- * The process logger: JSON lines by default, pretty on a terminal. Every line goes through
- * `redact` as a whole, so a secret can't slip out through a field nobody thought of.
+ * The process logger: JSON lines by default, pretty on a terminal. Fields and messages are
+ * redacted before pino serializes them (so JSON escaping cannot hide a secret from the match),
+ * and every line goes through `redact` once more as a whole.
  */
 export function createLogger(options: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
@@ -48,11 +22,22 @@ export function createLogger(options: { level?: string; pretty?: boolean; destin
     },
   });
   const pretty = options.pretty ?? (target === process.stderr && process.stderr.isTTY === true);
+  const redacting = {
+    formatters: {
+      log: (fields: Record<string, unknown>) => redactFields(fields) as Record<string, unknown>,
+      bindings: (bindings: Record<string, unknown>) => redactFields(bindings) as Record<string, unknown>,
+    },
+    hooks: {
+      logMethod(this: Logger, args: unknown[], method: (...inner: unknown[]) => void) {
+        method.apply(this, args.map((arg) => (typeof arg === 'string' ? redact(arg) : arg)));
+      },
+    },
+  };
   if (pretty) {
     // pino-pretty as a stream in this process (not a worker transport), writing through the redactor.
-    return pino({ level }, PinoPretty({ colorize: true, sync: true, destination: redactingStream }));
+    return pino({ level, ...redacting }, PinoPretty({ colorize: true, sync: true, destination: redactingStream }));
   }
-  return pino({ level, base: { name: 'driftwatch' } }, redactingStream);
+  return pino({ level, base: { name: 'driftwatch' }, ...redacting }, redactingStream);
 }
 
 let rootLogger: Logger | undefined;

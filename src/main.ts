@@ -87,7 +87,9 @@ export async function runDemo(): Promise<void> {
   // Loaded only here: `run` and `console` never need the sandbox.
   const { startDemo, autopilot } = await import('./sandbox/index.js');
   const demo = await startDemo();
-  const runtime = new Runtime(demo.sandbox.config, { log: logger(), kubeRecheckMs: 2000 });
+  // The demo always serves the status page, so the seeds can be watched unfold in a browser too.
+  const config: Config = { ...demo.sandbox.config, statusPage: demo.sandbox.config.statusPage ?? {} };
+  const runtime = new Runtime(config, { log: logger(), kubeRecheckMs: 2000 });
   const app = new ConsoleApp(runtime);
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -102,6 +104,7 @@ export async function runDemo(): Promise<void> {
   process.once('SIGINT', () => void stop());
   await runtime.startServices({ service: app.service() });
   process.stdout.write(demo.banner);
+  if (runtime.webPort !== undefined) process.stdout.write(`Status page: http://127.0.0.1:${runtime.webPort}/\n\n`);
   demo.story.start();
   const ended = await app.run(process.stdin);
   if (ended === 'eof' && !stopping && demo.story.currentPhase !== 'done') {

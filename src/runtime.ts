@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from './domain/clock.js';
 import type { Config } from './config.js';
-import { logger as rootLogger, registerSecret, type Logger } from './log.js';
+import { logger as rootLogger, type Logger } from './log.js';
+import { configuredSecrets, registerSecret } from './domain/redact.js';
 import type { MessageModel, MessageService } from './domain/messages.js';
 import { passwordIn, Store } from './store/index.js';
 import { IncidentEngine } from './incidents/engine.js';
@@ -10,6 +11,7 @@ import { Poster, type PosterOptions } from './delivery/poster.js';
 import { CommandBus } from './commands/bus.js';
 import { AccessPolicy, type GroupMembers } from './commands/access.js';
 import { Confirmations } from './commands/confirm.js';
+import type { AuditNote } from './commands/audit.js';
 import { incidentCommands } from './commands/incident.js';
 import { idsAsNames, type PeopleDirectory } from './commands/people.js';
 import { workerCommands } from './commands/worker.js';
@@ -26,6 +28,10 @@ import { Metrics } from './metrics.js';
 import { createWebApp, listen } from './web/server.js';
 import { registerHealth, type ReadinessCheck } from './web/health.js';
 import { registerHooks } from './web/hooks/index.js';
+import { registerStatusPage, type StatusPage } from './web/status/index.js';
+import { incidentPageUrl } from './incidents/render.js';
+import { versionMatrix } from './commands/version.js';
+import { ConfigError } from './config.js';
 import type { FastifyInstance } from 'fastify';
 import { createTask, type ScheduledTask } from 'node-cron';
 import { dueCronMinute, renderDigest } from './incidents/digest.js';
@@ -53,8 +59,10 @@ export interface CommandFace {
   readonly defaultChannel: string;
   readonly log: Logger;
   readonly config: { readonly timezone: string; readonly console: { readonly user: string } };
-  readonly store: { readonly incidents: Pick<Store['incidents'], 'incidentByThread'> };
+  readonly store: { readonly incidents: Pick<Store['incidents'], 'incidentByThread' | 'incident'> };
   readonly engine: Pick<IncidentEngine, 'note'>;
+  /** Refusals and presses by others, for the audit trail (and the incident's timeline). */
+  audit(note: AuditNote): void;
   /** The Slack face fills in display names (users.info); the console keeps ids. */
   people: PeopleDirectory;
   /** The bot joined `channel`: messages Slack refused there go out now, in order. */
@@ -131,11 +139,11 @@ export class Runtime {
   ) {
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? rootLogger();
-    for (const name of ['SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'SLACK_SIGNING_SECRET', 'CONFIGHUB_TOKEN', config.confighub?.tokenEnv]) {
-      if (name) registerSecret(process.env[name]);
-    }
-    for (const registry of Object.values(config.registries)) if (registry.passwordEnv) registerSecret(process.env[registry.passwordEnv]);
+    for (const secret of configuredSecrets(config, process.env)) registerSecret(secret);
     if (config.store.url) for (const secret of [passwordIn(config.store.url), process.env.PGPASSWORD]) registerSecret(secret);
+    const statusAuth = config.statusPage?.basicAuth;
+    if (statusAuth && !process.env[statusAuth.passwordEnv]) throw new ConfigError('environment', [`${statusAuth.passwordEnv}: required by statusPage.basicAuth (the status page's password)`]);
+    if (statusAuth) registerSecret(process.env[statusAuth.passwordEnv]);
     this.store = Store.open(config.store.url ?? config.store.path);
     this.defaultChannel = config.slack.channel ?? CONSOLE_CHANNEL;
     // Workers and endpoints name their cluster only in the config (an endpoint through its workload).
@@ -145,13 +153,24 @@ export class Runtime {
     ]);
     const clusterOf = (subject: string) => clusterOfSubject(subject) ?? workerClusters.get(subject);
     const labelsOf = (subject: string) => this.store.subjects.state<{ labels?: Record<string, string> }>(subject, 'spec')?.value.labels ?? {};
-    this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf, labelsOf), clusterOf);
+    const pageUrl = (id: number) => incidentPageUrl(config.statusPage?.publicUrl, id);
+    this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf, labelsOf), clusterOf, pageUrl);
     this.follower = new RolloutFollower(this, options.follow);
-    const access = new AccessPolicy(config.access, options.groupMembers);
-    this.bus = new CommandBus(access, new Confirmations(this.store.confirmations), this.clock, (entry) =>
-      this.store.audit.record({ ...entry, at: this.clock.now(), before: null, after: null, incidentId: null }),
+    const accessLog = this.log.child({ component: 'access' });
+    const access = new AccessPolicy(config.access, options.groupMembers, {
+      now: () => this.clock.now(),
+      onLookupFailure: (group, error) => accessLog.warn({ group }, error.message),
+    });
+    this.confirmations = new Confirmations(
+      (requester, plan) => this.audit({ actor: requester, action: plan.rule, target: 'confirmation', result: 'expired unpressed', ...(plan.incidentId !== undefined ? { incidentId: plan.incidentId } : {}) }),
+      // In the store, so a Confirm pressed after a failover still acts (once).
+      this.store.confirmations,
     );
-    this.bus.register(...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone), people: () => this.people }));
+    const audit = (note: AuditNote) => this.audit(note);
+    this.bus = new CommandBus(access, this.confirmations, this.clock, audit);
+    this.bus.register(
+      ...incidentCommands({ store: this.store, engine: this.engine, clock: this.clock, formatTime: (at) => formatTime(at, config.timezone), people: () => this.people, access, audit, pageUrl }),
+    );
     this.bus.register(...workerCommands(this), ...rolloutCommands(this), ...versionCommands(this));
     this.versionStatus = () => versionStatusMessage(this);
     this.posterOptions = options.poster ?? {};
@@ -192,12 +211,30 @@ export class Runtime {
     if (!this.isLeader()) return;
     this.engine.tick();
     const now = this.clock.now();
+    this.confirmations.expire(now);
     const lastRun = this.store.subjects.state<number>('digest', 'lastRun')?.value ?? now - 60_000;
     const due = dueCronMinute(lastRun, now, (date) => this.digestCron.match(date));
     this.store.subjects.setState('digest', 'lastRun', now, now);
     if (due === undefined) return;
     const message = renderDigest(this.store.incidents.openIncidents(), now, this.versionStatus());
     this.store.outbox.enqueue({ key: `digest-${due}`, channel: this.defaultChannel, kind: 'post', incidentId: null, role: 'message', message, at: now });
+  }
+
+  private readonly confirmations: Confirmations;
+
+  /**
+   * One audit entry (PRODUCTION.md "Access"): a row in the audit table and, when it is about an
+   * incident, a line on that incident's timeline (no actor, so it never counts as a mitigation).
+   */
+  audit(note: AuditNote): void {
+    const at = this.clock.now();
+    this.store.transaction(() => {
+      const incident = note.incidentId !== undefined ? this.store.incidents.incident(note.incidentId) : undefined;
+      this.store.audit.record({ at, actor: note.actor, action: note.action, target: note.target, before: null, after: null, result: note.result, incidentId: incident?.id ?? null });
+      if (incident) {
+        this.store.events.append({ at, subject: incident.primarySubject, type: 'audit', incidentId: incident.id, actor: null, summary: `<@${note.actor}> ${note.action}: ${note.result}`, data: { target: note.target } });
+      }
+    });
   }
 
   /** The `/version status` table, for the daily digest. */
@@ -392,10 +429,24 @@ export class Runtime {
     };
   }
 
-  /** The web server: /healthz, /readyz, /metrics and the configured registry webhooks. */
+  /** The web server: /healthz, /readyz, /metrics, the configured registry webhooks and the status page. */
   private async startWeb(slackConnected: (() => boolean) | undefined): Promise<void> {
     const { store, metrics, config } = this;
     const web = createWebApp({ log: this.log.child({ component: 'web' }) });
+    // First, so its basic auth runs before every other route's handler.
+    const statusPage: StatusPage | undefined = config.statusPage
+      ? registerStatusPage(web, {
+          incidents: store.incidents,
+          events: store.events,
+          rootPostedAt: (id) => store.outbox.byKey(`inc-${id}-root`)?.sentAt,
+          versionMatrix: () => versionMatrix(this),
+          now: () => this.clock.now(),
+          formatTime: (at) => formatTime(at, config.timezone),
+          people: () => this.people,
+          ...(config.statusPage.basicAuth ? { basicAuth: { username: config.statusPage.basicAuth.username, password: process.env[config.statusPage.basicAuth.passwordEnv] ?? '' } } : {}),
+          log: this.log.child({ component: 'status-page' }),
+        })
+      : undefined;
     const hooks = registerHooks(web, {
       webhooks: config.webhooks,
       registries: config.registries,
@@ -413,6 +464,7 @@ export class Runtime {
         ...(slackConnected ? { slack: this.elector && !this.leaderWork ? { ok: true, state: 'standby: the leader holds the connection' } : { ok: slackConnected() } } : {}),
         ...Object.fromEntries(this.watchers.flatMap((watcher) => Object.entries(watcher.health?.() ?? {}))),
         ...hooks.readiness(),
+        ...statusPage?.readiness(),
       }),
       beforeScrape: () => {
         if (!store.db.open) return;

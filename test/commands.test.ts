@@ -454,6 +454,35 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
     expect(kube.get('Deployment', 'traderx', 'trade-feed')!.spec.template.spec.containers[0].image).toBe(`${registry.host}/finos/trade-feed:v1`);
   });
 
+  it('an undo the admission policy refuses names the policy, and nothing is half-done', async () => {
+    const feed = kube.get('Deployment', 'traderx', 'trade-feed')!;
+    feed.spec.template.spec.containers[0].image = `${registry.host}/finos/trade-feed:v3`;
+    kube.upsert(feed);
+    kube.advanceRollouts();
+    const before = kube.get('Deployment', 'traderx', 'trade-feed')!;
+    const revision = before.metadata.annotations?.['deployment.kubernetes.io/revision'];
+    const patchesBefore = kube.patches().length;
+    const textsBefore = allTexts().length;
+    const denial = "deployments.apps \"trade-feed\" is forbidden: ValidatingAdmissionPolicy 'driftwatch-image-and-restart-only' with binding 'driftwatch-image-and-restart-only' denied request: Driftwatch may change only the image of a pod template's containers";
+    kube.setFault((request) => (request.method === 'PATCH' && request.path.endsWith('/trade-feed') ? { status: 403, reason: 'Forbidden', message: denial } : undefined));
+    try {
+      const preview = await slash('/rollout', 'undo trade-feed');
+      const answer = textOf(await press(button(preview, 'confirm')));
+      expect(answer).toContain("admission policy driftwatch-image-and-restart-only refused the undo of Deployment traderx/trade-feed");
+      expect(answer).toContain('may change only the image');
+      expect(answer).toContain('Nothing was changed');
+    } finally {
+      kube.setFault(undefined);
+    }
+    const afterIt = kube.get('Deployment', 'traderx', 'trade-feed')!;
+    expect(afterIt.metadata.annotations?.['deployment.kubernetes.io/revision']).toBe(revision);
+    expect(afterIt.spec.template).toEqual(before.spec.template);
+    expect(kube.patches().length).toBe(patchesBefore);
+    // No "Undoing…" in the channel and no rollout followed.
+    expect(allTexts().slice(textsBefore).filter((text) => /Undoing|Rollout/.test(text))).toEqual([]);
+    expect(runtime.store.audit.all().at(-1)!.result).toContain('failed: ');
+  });
+
   it('reports a rollout that fails, with the reason', async () => {
     kube.failImage(`${registry.host}/finos/reference-data:1.0`, 'ImagePullBackOff', 'pull access denied for finos/reference-data, repository does not exist or may require authorization');
     const ambiguous = textOf(await slash('/rollout', 'restart reference-data'));

@@ -54,7 +54,7 @@ function replica(store: Store, executed: string[], target: { version: string }) 
     }),
   };
   const access = new AccessPolicy({ 'worker pin': { users: ['U0ALICE'], groups: [], channels: [] } });
-  const bus = new CommandBus(access, new Confirmations(store.confirmations), { now: () => Date.now() }, () => undefined);
+  const bus = new CommandBus(access, new Confirmations(undefined, store.confirmations), { now: () => Date.now() }, () => undefined);
   bus.register(spec);
   return bus;
 }

@@ -86,7 +86,8 @@ describe('Slack face (real Bolt app in Socket Mode against the fake Slack)', () 
     expect(answers[0]).toContain('/incident list');
     expect(answers[1]).toContain('has no subcommand "frobnicate"');
     expect(answers[2]).toContain('limit is 2000');
-    expect(answers[3]).toContain('There is no incident #999');
+    // PRODUCTION.md "Visibility": a missing id gets the same words as one in another channel.
+    expect(answers[3]).toContain('#999 is not in this channel');
     expect(answers[7]).toContain('control characters');
   });
 

@@ -18,6 +18,28 @@ export interface ConfigHubClientOptions {
   pageSize?: number;
   /** Extra CA certificates (PEM) trusted for an https ConfigHub. */
   ca?: string | string[];
+  /** The largest answer read (default 16 MiB): a bigger one is refused, never held in memory whole. */
+  maxBodyBytes?: number;
+}
+
+/** Far above a page of 1000 workers (~1 MiB), far below the pod's 384 Mi limit. */
+export const CONFIGHUB_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+const mebibytes = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
+
+/** Reads a body up to `max` bytes; more than that stops the read (and the connection) and returns undefined. */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(error?: Error): unknown }, max: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export type ConfigHubErrorKind = 'unauthorized' | 'not_found' | 'server' | 'unreachable' | 'malformed' | 'rejected';
@@ -120,6 +142,7 @@ export class ConfigHubClient {
   serverVersion?: string;
   private readonly token: string;
   private readonly timeoutMs: number;
+  private readonly maxBodyBytes: number;
   private readonly pageSize: number;
   private readonly agent: Agent;
   private readonly label: string;
@@ -131,6 +154,7 @@ export class ConfigHubClient {
     this.token = options.token;
     registerSecret(options.token);
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.maxBodyBytes = options.maxBodyBytes ?? CONFIGHUB_MAX_BODY_BYTES;
     this.pageSize = Math.min(1000, Math.max(1, options.pageSize ?? 500));
     const ca = options.ca === undefined ? undefined : Array.isArray(options.ca) ? options.ca : [options.ca];
     this.agent = new Agent({
@@ -215,10 +239,18 @@ export class ConfigHubClient {
     }
     const version = header(answer.headers, 'confighub-version');
     if (version !== undefined) this.serverVersion = version;
-    let text: string;
+    let text: string | undefined;
+    const tooBig = () => new ConfigHubError('malformed', `${this.label}: ${where} answered ${answer.statusCode} with more than ${mebibytes(this.maxBodyBytes)}; the limit is ${mebibytes(this.maxBodyBytes)} (confighub client maxBodyBytes)`, answer.statusCode);
+    const declared = Number(header(answer.headers, 'content-length'));
+    if (Number.isFinite(declared) && declared > this.maxBodyBytes) {
+      answer.body.destroy();
+      throw tooBig();
+    }
     try {
-      text = await answer.body.text();
+      text = await readCapped(answer.body, this.maxBodyBytes);
+      if (text === undefined) throw tooBig();
     } catch (err) {
+      if (err instanceof ConfigHubError) throw err;
       throw new ConfigHubError('unreachable', `${this.label}: ${where} broke off while reading (${this.scrub(describe(err))})`, answer.statusCode);
     }
     const status = answer.statusCode;

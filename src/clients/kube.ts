@@ -22,6 +22,7 @@ import {
   type V1StatefulSet,
   type VersionInfo,
 } from '@kubernetes/client-node';
+import { formatMs } from '../domain/duration.js';
 import { logger, type Logger } from '../log.js';
 import { classifyKubeError, KubeError, type KubeErrorKind } from './kube-errors.js';
 import { backoffDelay, parseResourcePath, selectorString, where, type ResourceTarget, type WatchedObject, type WatchEventType, type WatchHandle, type WatchHandlers, type WatchOptions, type WatchState } from './kube-watch.js';
@@ -43,7 +44,6 @@ export interface KubeClusterConfig {
   requestTimeoutMs?: number;
 }
 
-const formatMs = (ms: number) => (ms < 1_000 ? `${ms}ms` : `${Math.round(ms / 1_000)}s`);
 
 /** Typed client-node models → the plain JSON the apiserver sent (Dates back to strings). */
 const toPlain = <T>(value: unknown): T => JSON.parse(JSON.stringify(value)) as T;

@@ -4,9 +4,10 @@
  */
 import type { Clock } from '../domain/clock.js';
 import type { MessageModel } from '../domain/messages.js';
-import type { AccessPolicy } from './access.js';
+import { refusalText, type AccessPolicy } from './access.js';
+import type { Audit } from './audit.js';
 import type { ConfirmationRequest, Confirmations } from './confirm.js';
-import { info, UsageError, type CommandContext, type CommandReply, type CommandSpec, type Plan } from './types.js';
+import { info, PlainRefusal, UsageError, type CommandContext, type CommandReply, type CommandSpec, type Plan } from './types.js';
 
 const MAX_TEXT = 2000;
 
@@ -32,7 +33,7 @@ export class CommandBus {
     private readonly access: AccessPolicy,
     private readonly confirmations: Confirmations,
     private readonly clock: Clock,
-    private readonly audit: (entry: { actor: string; action: string; target: string; result: string }) => void,
+    private readonly audit: Audit,
   ) {
     confirmations.rebuildWith((request) => this.planFor(request));
   }
@@ -83,7 +84,7 @@ export class CommandBus {
       const decision = await this.access.check(rule, ctx.user, ctx.channel);
       if (!decision.allowed) {
         this.audit({ actor: ctx.user, action: rule, target: `/${family} ${text}`.slice(0, 300), result: `denied: ${decision.reason}` });
-        return ephemeral(info(`Not allowed: ${decision.reason}`, 'warning'));
+        return ephemeral(info(refusalText(decision), 'warning'));
       }
     }
     try {
@@ -92,6 +93,7 @@ export class CommandBus {
       const id = this.confirmations.create(ctx.user, result, this.clock.now(), { family, text, ctx });
       return { kind: 'confirm', id, preview: result.preview };
     } catch (error) {
+      if (error instanceof PlainRefusal) return ephemeral(info(error.message, 'warning'));
       if (error instanceof UsageError) return ephemeral({ tone: 'warning', title: [error.message], lines: [['Usage: ', { code: spec.usage }]] });
       return ephemeral(info(`/${family} ${name} failed: ${(error as Error).message}`, 'critical'));
     }
@@ -100,16 +102,33 @@ export class CommandBus {
   /** A Confirm or Cancel press (button or y/N). Only the requester, only once, only in time. */
   async decide(id: string, user: string, confirmed: boolean, ctx: CommandContext): Promise<MessageModel> {
     const outcome = await this.confirmations.take(id, user, this.clock.now());
-    if (outcome.kind === 'missing') return info('This confirmation was already used or does not exist; nothing was changed.', 'warning');
-    if (outcome.kind === 'expired') return info('This confirmation expired (they last 5 minutes); nothing was changed. Run the command again.', 'warning');
-    if (outcome.kind === 'changed') return info('Things changed while this confirmation waited (Driftwatch moved to another replica meanwhile); nothing was changed. Run the command again to see the new preview.', 'warning');
-    if (outcome.kind === 'not-requester') return info(`Only <@${outcome.requester}> can confirm this; nothing was changed.`, 'warning');
-    if (!confirmed) return info('Cancelled; nothing was changed.');
+    const press = confirmed ? 'confirm' : 'cancel';
+    const about = (plan: { incidentId?: number }) => (plan.incidentId !== undefined ? { incidentId: plan.incidentId } : {});
+    if (outcome.kind === 'missing') {
+      this.audit({ actor: user, action: press, target: `confirmation ${id.slice(0, 40)}`, result: 'refused: already used or unknown' });
+      return info('This confirmation was already used or does not exist; nothing was changed.', 'warning');
+    }
+    if (outcome.kind === 'expired') {
+      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `expired (requested by ${outcome.requester}, pressed ${press})`, ...about(outcome.plan) });
+      return info('This confirmation expired (they last 5 minutes); nothing was changed. Run the command again.', 'warning');
+    }
+    if (outcome.kind === 'not-requester') {
+      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `refused: ${press} pressed by someone other than the requester ${outcome.requester}`, ...about(outcome.plan) });
+      return info(`Only <@${outcome.requester}> can confirm this; nothing was changed.`, 'warning');
+    }
+    if (outcome.kind === 'changed') {
+      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `refused: the plan changed across a failover (pressed ${press})`, ...about(outcome.plan) });
+      return info('Things changed while this confirmation waited (Driftwatch moved to another replica meanwhile); nothing was changed. Run the command again to see the new preview.', 'warning');
+    }
+    if (!confirmed) {
+      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: 'cancelled', ...about(outcome.plan) });
+      return info('Cancelled; nothing was changed.');
+    }
     // Access is checked again: the rule may have changed while the confirmation waited.
     const decision = await this.access.check(outcome.plan.rule, user, ctx.channel);
     if (!decision.allowed) {
-      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `denied at confirm: ${decision.reason}` });
-      return info(`Not allowed: ${decision.reason}`, 'warning');
+      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `denied at confirm: ${decision.reason}`, ...about(outcome.plan) });
+      return info(refusalText(decision), 'warning');
     }
     try {
       return await outcome.plan.execute(ctx);

@@ -4,13 +4,16 @@ import type { CommandContext, Plan } from './types.js';
 
 const LIFETIME_MS = 5 * 60_000;
 
+/** What the audit needs of a plan; all a stored confirmation knows before its plan is made again. */
+export type PlanSummary = Pick<Plan, 'rule' | 'incidentId'>;
+
 export type TakeOutcome =
   | { kind: 'ok'; plan: Plan }
   | { kind: 'missing' }
-  | { kind: 'expired' }
-  | { kind: 'not-requester'; requester: string }
+  | { kind: 'expired'; requester: string; plan: PlanSummary }
+  | { kind: 'not-requester'; requester: string; plan: PlanSummary }
   /** Made again after a failover, the plan no longer matches the preview the requester saw. */
-  | { kind: 'changed' };
+  | { kind: 'changed'; plan: PlanSummary };
 
 /** The command a plan came from: enough to make the plan again in another process. */
 export interface ConfirmationRequest {
@@ -27,6 +30,12 @@ export interface ConfirmationPersistence {
   purgeOlderThan(at: number): void;
 }
 
+/** What is stored of a confirmation's command: the command and the summary the audit needs. */
+interface StoredRequest extends ConfirmationRequest {
+  rule: string;
+  incidentId?: number;
+}
+
 /**
  * Plans waiting for their requester's Confirm; each can be taken once. With a persistence (the
  * store), a confirmation survives a failover: the plan itself is a closure and can't be stored,
@@ -35,9 +44,15 @@ export interface ConfirmationPersistence {
  */
 export class Confirmations {
   private readonly waiting = new Map<string, { requester: string; plan: Plan; createdAt: number }>();
+  /** Ids this process also wrote to the store (the store then says whether they are still there). */
+  private readonly persistedIds = new Set<string>();
   private rebuild: ((request: ConfirmationRequest) => Promise<Plan | undefined>) | undefined;
 
-  constructor(private readonly persistence?: ConfirmationPersistence) {}
+  /** `onExpire` hears of every plan that expired unpressed, so the audit trail has it. */
+  constructor(
+    private readonly onExpire: (requester: string, plan: PlanSummary) => void = () => {},
+    private readonly persistence?: ConfirmationPersistence,
+  ) {}
 
   /** How a stored confirmation's plan is made again (the command bus sets this). */
   rebuildWith(rebuild: (request: ConfirmationRequest) => Promise<Plan | undefined>): void {
@@ -45,12 +60,12 @@ export class Confirmations {
   }
 
   create(requester: string, plan: Plan, now: number, request?: ConfirmationRequest): string {
-    for (const [id, entry] of this.waiting) if (now - entry.createdAt > LIFETIME_MS) this.waiting.delete(id);
+    this.expire(now);
     const id = randomUUID();
     this.waiting.set(id, { requester, plan, createdAt: now });
     if (this.persistence && request) {
-      this.persistence.purgeOlderThan(now - LIFETIME_MS);
-      this.persistence.add({ id, requester, request, preview: plan.preview, createdAt: now });
+      const stored: StoredRequest = { ...request, rule: plan.rule, ...(plan.incidentId !== undefined ? { incidentId: plan.incidentId } : {}) };
+      this.persistence.add({ id, requester, request: stored, preview: plan.preview, createdAt: now });
       this.persistedIds.add(id);
     }
     return id;
@@ -68,29 +83,38 @@ export class Confirmations {
         return { kind: 'missing' };
       }
     }
-    const entry = memory ?? (stored ? { requester: stored.requester, plan: undefined, createdAt: stored.createdAt } : undefined);
+    const request = stored?.request as StoredRequest | undefined;
+    const entry = memory ?? (stored && request ? { requester: stored.requester, plan: undefined, createdAt: stored.createdAt } : undefined);
     if (!entry) return { kind: 'missing' };
+    const summary: PlanSummary = entry.plan ?? { rule: request!.rule, ...(request!.incidentId !== undefined ? { incidentId: request!.incidentId } : {}) };
     if (now - entry.createdAt > LIFETIME_MS) {
       this.forget(id);
-      return { kind: 'expired' };
+      return { kind: 'expired', requester: entry.requester, plan: summary };
     }
     if (entry.requester !== user) {
       if (stored) this.persistence!.restore(stored);
-      return { kind: 'not-requester', requester: entry.requester };
+      return { kind: 'not-requester', requester: entry.requester, plan: summary };
     }
     // Deleted before acting, so a double click acts once.
     this.forget(id);
     if (entry.plan) return { kind: 'ok', plan: entry.plan };
-    const plan = await this.rebuild?.(stored!.request as ConfirmationRequest);
-    if (!plan || JSON.stringify(plan.preview) !== JSON.stringify(stored!.preview)) return { kind: 'changed' };
+    const plan = await this.rebuild?.(request!);
+    if (!plan || JSON.stringify(plan.preview) !== JSON.stringify(stored!.preview)) return { kind: 'changed', plan: summary };
     return { kind: 'ok', plan };
+  }
+
+  /** Drops the plans older than their lifetime, telling `onExpire` of each (and the stored ones). */
+  expire(now: number): void {
+    for (const [id, entry] of this.waiting) {
+      if (now - entry.createdAt <= LIFETIME_MS) continue;
+      this.forget(id);
+      this.onExpire(entry.requester, entry.plan);
+    }
+    this.persistence?.purgeOlderThan(now - LIFETIME_MS);
   }
 
   private forget(id: string): void {
     this.waiting.delete(id);
     this.persistedIds.delete(id);
   }
-
-  /** Ids this process also wrote to the store. */
-  private readonly persistedIds = new Set<string>();
 }

@@ -1,6 +1,7 @@
 import type { Clock } from '../domain/clock.js';
 import { parseDuration } from '../domain/duration.js';
 import { renderSummary, summaryMarkdown } from '../incidents/summary.js';
+import { withIncidentPage } from '../incidents/render.js';
 import type { IncidentEngine } from '../incidents/engine.js';
 import { renderIncidentList, renderTimeline, timelineFile } from '../incidents/timeline.js';
 import { chartModel } from '../incidents/chart.js';
@@ -11,18 +12,31 @@ import { idsAsNames, namesOf, type PeopleDirectory } from './people.js';
 import type { IncidentRecord } from '../domain/model.js';
 import type { MessageModel } from '../domain/messages.js';
 import type { Store } from '../store/index.js';
-import { info, UsageError, type CommandContext, type CommandSpec } from './types.js';
+import { info, PlainRefusal, UsageError, type CommandContext, type CommandSpec } from './types.js';
+import { incidentVisible, notInThisChannel } from './visibility.js';
+import type { AccessPolicy } from './access.js';
+import type { AuditNote } from './audit.js';
 
 /**
  * Which incident a command means (DESIGN.md): an explicit `#id`; else the thread it came from;
  * else the channel's one open incident; several open → the list of ids; none → the most recent.
  */
-export function resolveIncident(store: Store, ctx: CommandContext, words: string[]): { incident: IncidentRecord; rest: string[] } {
+export function resolveIncident(
+  store: Store,
+  ctx: CommandContext,
+  words: string[],
+  onForeign?: (id: number, incident: IncidentRecord | undefined) => void,
+): { incident: IncidentRecord; rest: string[] } {
   const [first, ...rest] = words;
   // `#12` is an id; a bare `12` only when nothing follows (`note 3 pods restarted` is a note).
   if (first && (/^#\d+$/.test(first) || (/^\d+$/.test(first) && rest.length === 0))) {
-    const incident = store.incidents.incident(Number(first.replace('#', '')));
-    if (!incident) throw new UsageError(`There is no incident ${first.startsWith('#') ? first : `#${first}`}.`);
+    const id = Number(first.replace('#', ''));
+    const incident = Number.isSafeInteger(id) ? store.incidents.incident(id) : undefined;
+    // Elsewhere and nowhere get the same words (PRODUCTION.md "Visibility").
+    if (!incident || !incidentVisible(incident, ctx)) {
+      onForeign?.(id, incident);
+      throw new PlainRefusal(notInThisChannel(first));
+    }
     return { incident, rest };
   }
   if (ctx.threadTs) {
@@ -46,12 +60,31 @@ export interface IncidentCommandDeps {
   formatTime: (at: number) => string;
   /** Display names for summaries (Slack's users.info); ids when absent. */
   people?: () => PeopleDirectory;
+  /** The optional rules `incident resolve|mute|ack`: checked only when the config has them. */
+  access?: Pick<AccessPolicy, 'check' | 'hasRule'>;
+  /** Refusals go to the audit trail (and the incident's timeline when one is named). */
+  audit?: (note: AuditNote) => void;
+  /** The incident's status page address, linked from its summary (statusPage.publicUrl). */
+  pageUrl?: (id: number) => string | undefined;
 }
 
 export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
   const { store, engine, clock, formatTime } = deps;
   const people = deps.people ?? (() => idsAsNames);
   const family = 'incident';
+  const find = (ctx: CommandContext, words: string[], verb: string) =>
+    resolveIncident(store, ctx, words, (id, incident) =>
+      deps.audit?.({ actor: ctx.user, action: `incident ${verb}`, target: `#${id}`, result: `refused: not in channel ${ctx.channel}`, ...(incident ? { incidentId: incident.id } : {}) }),
+    );
+  /** Without a rule anyone in the incident's channel may; with one, only whom it names. */
+  const allowed = async (verb: string, ctx: CommandContext, incident: IncidentRecord): Promise<void> => {
+    const rule = `incident ${verb}`;
+    if (ctx.face === 'console' || !deps.access?.hasRule(rule)) return;
+    const decision = await deps.access.check(rule, ctx.user, ctx.channel);
+    if (decision.allowed) return;
+    deps.audit?.({ actor: ctx.user, action: rule, target: `#${incident.id}`, result: `denied: ${decision.reason}`, incidentId: incident.id });
+    throw new PlainRefusal(`Not allowed: ${decision.reason}`);
+  };
   return [
     {
       family,
@@ -70,7 +103,7 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
       usage: '/incident timeline [#id] [all]',
       summary: 'the newest events of an incident (with `all`, the whole timeline as a file in its thread)',
       async handle(args, ctx) {
-        const { incident, rest } = resolveIncident(store, ctx, args);
+        const { incident, rest } = find(ctx, args, 'timeline');
         if (rest.length > 1 || (rest[0] !== undefined && rest[0] !== 'all')) throw new UsageError(`"${rest.join(' ')}" is not an option of timeline: /incident timeline [#id] [all]`);
         const events = store.events.forIncident(incident.id);
         const shown = renderTimeline(incident, events);
@@ -87,7 +120,7 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
       usage: '/incident note [#id] <text>',
       summary: 'add a note to the timeline',
       async handle(args, ctx, rawArgs) {
-        const { incident, rest } = resolveIncident(store, ctx, args);
+        const { incident, rest } = find(ctx, args, 'note');
         // The note as typed, quotes and all; only a leading `#id` is taken off.
         const text = (rest.length < args.length ? rawArgs.replace(/^\s*#?\d+\s*/, '') : rawArgs).trim();
         if (!text) throw new UsageError('A note needs some text.');
@@ -101,7 +134,8 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
       usage: '/incident ack [#id]',
       summary: 'acknowledge an incident',
       async handle(args, ctx) {
-        const { incident } = resolveIncident(store, ctx, args);
+        const { incident } = find(ctx, args, 'ack');
+        await allowed('ack', ctx, incident);
         const done = engine.acknowledge(incident.id, ctx.user);
         return info(done ? `Acknowledged #${incident.id}.` : `#${incident.id} was already acknowledged by <@${incident.acknowledgedBy}>.`);
       },
@@ -112,7 +146,7 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
       usage: '/incident summary [#id]',
       summary: 'what broke, TTD/TTA/TTM/TTR, actions and notes — with a Markdown file and a timeline chart for the postmortem',
       async handle(args, ctx) {
-        const { incident } = resolveIncident(store, ctx, args);
+        const { incident } = find(ctx, args, 'summary');
         const events = store.events.forIncident(incident.id);
         const rootPostedAt = store.outbox.byKey(`inc-${incident.id}-root`)?.sentAt;
         const nameOf = await namesOf(people(), peopleOf(events));
@@ -128,7 +162,7 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
         } catch (error) {
           chartProblem = `The timeline chart could not be drawn: ${(error as Error).message}`;
         }
-        const summary = renderSummary(incident, events, rootPostedAt, nameOf);
+        const summary = withIncidentPage(renderSummary(incident, events, rootPostedAt, nameOf), deps.pageUrl?.(incident.id));
         return { ...summary, lines: [...(summary.lines ?? []), [`${files.join(' and ')} go${files.length === 1 ? 'es' : ''} into the incident's thread.`], ...(chartProblem ? [[chartProblem]] : [])] };
       },
     },
@@ -138,7 +172,8 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
       usage: '/incident mute [#id] [duration, default 1h]',
       summary: "mute an incident's subject: nothing new about it is posted until the mute expires",
       async handle(args, ctx) {
-        const { incident, rest } = resolveIncident(store, ctx, args);
+        const { incident, rest } = find(ctx, args, 'mute');
+        await allowed('mute', ctx, incident);
         const duration = parseDuration(rest[0] ?? '1h');
         if (duration === undefined || duration <= 0 || duration > 7 * 86_400_000) throw new UsageError(`"${rest[0]}" is not a duration between 1s and 7d (like 30m or 1h).`);
         engine.mute(incident.primarySubject, clock.now() + duration, ctx.user, incident.id);
@@ -151,7 +186,8 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
       usage: '/incident resolve [#id] [reason]',
       summary: 'resolve an incident by hand',
       async handle(args, ctx) {
-        const { incident, rest } = resolveIncident(store, ctx, args);
+        const { incident, rest } = find(ctx, args, 'resolve');
+        await allowed('resolve', ctx, incident);
         const reason = rest.join(' ').trim();
         const done = engine.resolveByHand(incident.id, ctx.user, reason || undefined);
         return info(done ? `Resolved #${incident.id}.` : `#${incident.id} is already resolved.`);

@@ -3,6 +3,7 @@
  * for the workers and workloads the config names (nothing else can be touched), confirmed first
  * and followed until the new pods are Ready or the rollout fails.
  */
+import { policyDenial, policyDenialText } from './policy-denial.js';
 import type { V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Config } from '../config.js';
 import type { Workload } from '../clients/kube.js';
@@ -77,6 +78,7 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
     const byTag = (workload.spec?.template?.spec?.containers ?? []).some((container) => !container.image?.includes('@sha256:'));
     return {
       rule: 'rollout restart',
+      ...(incident ? { incidentId: incident.id } : {}),
       preview: {
         tone: 'warning',
         title: [`Restart ${target.label}?`],
@@ -143,6 +145,7 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
     const incident = openIncidentFor(deps, target.subject, ctx);
     return {
       rule: 'rollout undo',
+      ...(incident ? { incidentId: incident.id } : {}),
       preview: {
         tone: 'warning',
         title: [`Undo ${target.label}: revision ${current} → ${toRevision}?`],
@@ -167,6 +170,8 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
           result = await cluster.undoDeployment(target.namespace, target.name);
         } catch (error) {
           audit(ctx, 'rollout undo', target, `rev ${current}: ${before}`, `rev ${toRevision}: ${after}`, `failed: ${(error as Error).message}`, active?.id);
+          const denial = policyDenial((error as Error).message);
+          if (denial) throw new Error(policyDenialText(`the undo of ${target.label}`, denial));
           throw new Error(`the undo was not applied: ${(error as Error).message}`);
         }
         audit(ctx, 'rollout undo', target, `rev ${result.fromRevision}: ${before}`, `rev ${result.toRevision}: ${after}`, 'patched', active?.id);

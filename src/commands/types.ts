@@ -17,6 +17,8 @@ export interface CommandContext {
 export interface Plan {
   /** Access rule name, e.g. `worker pin`. */
   rule: string;
+  /** The incident it acts on, if any: its cancels, expiries and foreign presses go on that timeline too. */
+  incidentId?: number;
   /** Before → after, namespace, cluster, warnings. */
   preview: MessageModel;
   /** Does it; returns what happened. Called at most once. */
@@ -28,6 +30,9 @@ export type CommandReply =
   | { kind: 'confirm'; id: string; preview: MessageModel };
 
 export class UsageError extends Error {}
+
+/** An answer that is the whole reply: no usage line (visibility refusals say nothing more). */
+export class PlainRefusal extends Error {}
 
 export interface CommandSpec {
   family: string;

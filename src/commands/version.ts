@@ -69,8 +69,33 @@ interface SpecLike {
 
 const verdictRank: Record<Verdict, number> = { down: 4, split: 3, stale: 2, unknown: 1, current: 0 };
 
-/** The `/version status` message (also the daily digest's table). `service` narrows it to one service or endpoint. */
-export function versionStatusMessage(deps: VersionCommandDeps, service?: string): MessageModel {
+/** One row of the version matrix: what a worker/workload should run and runs, or what a service should serve and serves. */
+export interface MatrixRow {
+  kind: 'worker' | 'workload' | 'service' | 'endpoint';
+  /** As `/version status` names it: `cost-optimizer-worker`, `relay/relay`, `svc relay`, `ep edge-ams1`. */
+  label: string;
+  /** What it should run (workers, workloads) or serve (services, endpoints); `?` when unknown. */
+  desired: string;
+  /** What its pods run (workers, workloads). */
+  running?: string;
+  /** What its endpoints serve (services, endpoints). */
+  served?: string;
+  verdict: Verdict;
+  /** Why, in words (`relay-dfw1 down: …`, `expected 0.2.0 (config)`). */
+  notes: string[];
+}
+
+/** The version matrix: every configured worker, workload and service with its verdict. */
+export interface VersionMatrix {
+  service?: string;
+  rows: MatrixRow[];
+}
+
+/**
+ * The matrix `/version status`, the daily digest and the status page all show: one copy of the
+ * verdicts. `service` narrows it to one service or endpoint (and the workloads behind it).
+ */
+export function versionMatrix(deps: VersionCommandDeps, service?: string): VersionMatrix {
   const { config, store } = deps;
   const groups = new Map<string, EndpointConfig[]>();
   for (const endpoint of config.endpoints) {
@@ -83,10 +108,9 @@ export function versionStatusMessage(deps: VersionCommandDeps, service?: string)
   }
   const wantedWorkloads = service !== undefined ? new Set(groups.get(service)!.flatMap((endpoint) => (endpoint.workload ? [`workload:${endpoint.workload}`] : []))) : undefined;
 
-  const rows: Array<{ cells: string[]; verdict: Verdict }> = [];
-  const lines: Line[] = [];
+  const rows: MatrixRow[] = [];
 
-  const addWorkload = (label: string, subject: string, containerName: string | undefined) => {
+  const addWorkload = (kind: 'worker' | 'workload', label: string, subject: string, containerName: string | undefined) => {
     const spec = store.subjects.state<SpecLike>(subject, 'spec')?.value;
     const runningState = store.subjects.state<RunningContainer[]>(subject, 'running');
     const container = spec?.containers?.find((candidate) => candidate.name === containerName) ?? spec?.containers?.[0];
@@ -107,18 +131,19 @@ export function versionStatusMessage(deps: VersionCommandDeps, service?: string)
       }
     }
     const verdict = !spec && !runningState ? 'unknown' : workloadVerdict(desired, running);
-    rows.push({ cells: [label, desiredText, running.length ? summarizeRunning(running) : 'no pods', verdict], verdict });
-    if (!spec && !runningState) lines.push([`${label}: not seen yet`]);
-    else if (verdict === 'stale') lines.push([`${label}: runs ${short(running[0]?.digest)}, should run ${short(desired)}${image ? ` (${image})` : ''}`]);
-    else if (verdict === 'down') lines.push([`${label}: no Ready pods${running.length ? ` (${running.length} not ready)` : ''}`]);
-    else if (verdict === 'split') lines.push([`${label}: pods run different digests: ${summarizeRunning(running)}`]);
+    const notes: string[] = [];
+    if (!spec && !runningState) notes.push(`${label}: not seen yet`);
+    else if (verdict === 'stale') notes.push(`${label}: runs ${short(running[0]?.digest)}, should run ${short(desired)}${image ? ` (${image})` : ''}`);
+    else if (verdict === 'down') notes.push(`${label}: no Ready pods${running.length ? ` (${running.length} not ready)` : ''}`);
+    else if (verdict === 'split') notes.push(`${label}: pods run different digests: ${summarizeRunning(running)}`);
+    rows.push({ kind, label, desired: desiredText, running: running.length ? summarizeRunning(running) : 'no pods', verdict, notes });
   };
 
-  if (!wantedWorkloads) for (const worker of config.workers) addWorkload(worker.name, subjectOf.worker(worker.name), worker.container);
+  if (!wantedWorkloads) for (const worker of config.workers) addWorkload('worker', worker.name, subjectOf.worker(worker.name), worker.container);
   for (const workload of config.workloads) {
     const subject = workloadSubject(workload);
     if (wantedWorkloads && !wantedWorkloads.has(subject)) continue;
-    addWorkload(`${workload.namespace}/${workload.name}`, subject, undefined);
+    addWorkload('workload', `${workload.namespace}/${workload.name}`, subject, undefined);
   }
 
   for (const [name, endpoints] of groups) {
@@ -141,28 +166,45 @@ export function versionStatusMessage(deps: VersionCommandDeps, service?: string)
       })
       .join(', ');
     const label = endpoints[0]!.service ? `svc ${name}` : `ep ${name}`;
-    rows.push({ cells: [label, expected ?? '?', served, verdict], verdict });
-    lines.push([`${label}: expected ${expected ?? 'unknown'} (${source})`]);
+    const notes = [`${label}: expected ${expected ?? 'unknown'} (${source})`];
     for (const [index, endpoint] of endpoints.entries()) {
       const state = states[index];
-      if (state && !state.up) lines.push([`  ${endpoint.name} down${state.error ? `: ${state.error}` : ''}`]);
-      else if (state?.seen && state.version === null) lines.push([`  ${endpoint.name} sends no version header`]);
+      if (state && !state.up) notes.push(`  ${endpoint.name} down${state.error ? `: ${state.error}` : ''}`);
+      else if (state?.seen && state.version === null) notes.push(`  ${endpoint.name} sends no version header`);
     }
+    rows.push({ kind: endpoints[0]!.service ? 'service' : 'endpoint', label, desired: expected ?? '?', served, verdict, notes });
   }
+  return { ...(service !== undefined ? { service } : {}), rows };
+}
 
-  if (rows.length === 0) return { tone: 'info', title: ['Nothing to show: no workers, workloads or endpoints are configured.'] };
+/** Verdicts in the order the summary counts them. */
+export const verdictOrder: Verdict[] = ['current', 'stale', 'split', 'down', 'unknown'];
+
+/** `3 current, 1 stale`: the matrix in a few words. */
+export function matrixCounts(matrix: VersionMatrix): string {
   const counts = new Map<Verdict, number>();
-  for (const row of rows) counts.set(row.verdict, (counts.get(row.verdict) ?? 0) + 1);
-  const worst = rows.reduce((acc, row) => Math.max(acc, verdictRank[row.verdict]), 0);
-  const order: Verdict[] = ['current', 'stale', 'split', 'down', 'unknown'];
+  for (const row of matrix.rows) counts.set(row.verdict, (counts.get(row.verdict) ?? 0) + 1);
+  return verdictOrder.filter((verdict) => counts.has(verdict)).map((verdict) => `${counts.get(verdict)} ${verdict}`).join(', ');
+}
+
+/** The worst verdict's tone: split or down is critical, stale a warning. */
+export function matrixTone(matrix: VersionMatrix): 'critical' | 'warning' | 'ok' {
+  const worst = matrix.rows.reduce((acc, row) => Math.max(acc, verdictRank[row.verdict]), 0);
+  return worst >= verdictRank.split ? 'critical' : worst >= verdictRank.stale ? 'warning' : 'ok';
+}
+
+/** The `/version status` message (also the daily digest's table). `service` narrows it to one service or endpoint. */
+export function versionStatusMessage(deps: VersionCommandDeps, service?: string): MessageModel {
+  const matrix = versionMatrix(deps, service);
+  if (matrix.rows.length === 0) return { tone: 'info', title: ['Nothing to show: no workers, workloads or endpoints are configured.'] };
+  const lines: Line[] = matrix.rows.flatMap((row) => row.notes.map((note): Line => [note]));
   return {
-    tone: worst >= verdictRank.split ? 'critical' : worst >= verdictRank.stale ? 'warning' : 'ok',
-    title: [`Version status${service ? ` of ${service}` : ''}: ${order.filter((verdict) => counts.has(verdict)).map((verdict) => `${counts.get(verdict)} ${verdict}`).join(', ')}`],
-    table: { columns: ['what', 'desired', 'actual', 'verdict'], rows: rows.map((row) => row.cells) },
+    tone: matrixTone(matrix),
+    title: [`Version status${service ? ` of ${service}` : ''}: ${matrixCounts(matrix)}`],
+    table: { columns: ['what', 'desired', 'actual', 'verdict'], rows: matrix.rows.map((row) => [row.label, row.desired, row.running ?? row.served ?? '', row.verdict]) },
     ...(lines.length ? { lines } : {}),
   };
 }
-
 
 export function versionCommands(deps: VersionCommandDeps): CommandSpec[] {
   return [

@@ -250,6 +250,7 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
     const before = live.image;
     return {
       rule: 'worker pin',
+      ...(incident ? { incidentId: incident.id } : {}),
       preview,
       async execute() {
         // Re-read: the preview is up to 5 minutes old, and a change since then must not be overwritten blindly.
@@ -293,6 +294,7 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
     const pinned: Line = [`by `, ...(live.pin.by ? [{ user: live.pin.by }] : ['?']), ...(live.pin.at ? [` at ${live.pin.at}`] : []), ...(live.pin.reason ? [` (${live.pin.reason})`] : [])];
     return {
       rule: 'worker unpin',
+      ...(incident ? { incidentId: incident.id } : {}),
       preview: {
         tone: 'warning',
         title: [`Unpin worker ${worker.name}?`],

@@ -3,6 +3,8 @@ import type { CommandFace } from '../runtime.js';
 import type { CommandContext } from '../commands/types.js';
 import { ConsoleService } from './service.js';
 import { messageToText } from './render.js';
+import { redact } from '../domain/redact.js';
+import { stripTerminalControls } from '../domain/untrusted.js';
 
 /**
  * The same bot in a terminal: alerts print as they are delivered, slash commands are typed,
@@ -72,7 +74,7 @@ export class ConsoleApp {
       try {
         await this.handleLine(line);
       } catch (error) {
-        this.write(`error: ${(error as Error).message}\n`);
+        this.write(`error: ${stripTerminalControls(redact((error as Error).message))}\n`);
       }
     }
     return 'eof';

@@ -1,6 +1,7 @@
 import { attachmentBytes, type Line, type MessageModel } from '../domain/messages.js';
 import { formatTime } from '../domain/duration.js';
-import { redact } from '../log.js';
+import { redact } from '../domain/redact.js';
+import { stripTerminalControls } from '../domain/untrusted.js';
 
 const toneMarks: Record<MessageModel['tone'], string> = { critical: '🔴', warning: '🟠', info: 'ℹ️ ', ok: '✅' };
 
@@ -27,5 +28,6 @@ export function messageToText(message: MessageModel, timeZone: string, indent = 
   if (message.context) out.push(`${indent}   (${lineToText(message.context, timeZone)})`);
   if (message.attachment?.encoding === 'base64') out.push(`${indent}   ── ${message.attachment.filename} (${formatBytes(attachmentBytes(message.attachment).length)}) ──`);
   else if (message.attachment) out.push(`${indent}   ── ${message.attachment.filename} ──`, ...message.attachment.content.trimEnd().split('\n').map((line) => `${indent}   ${line}`));
-  return redact(out.join('\n'));
+  // Pod logs and endpoint bodies reach the terminal here: no escape sequence of theirs may drive it.
+  return stripTerminalControls(redact(out.join('\n')));
 }

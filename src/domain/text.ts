@@ -1,8 +1,9 @@
 /** Small text helpers every message uses; one copy of each. */
+import { redactAndClip } from './redact.js';
 
-/** Cuts `text` to at most `max` characters, ending in `…` when it was longer. */
+/** Cuts `text` to at most `max` characters, ending in `…` when it was longer; secrets are redacted before the cut. */
 export function clip(text: string, max = 60): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return redactAndClip(text, max);
 }
 
 /** `plural(1, 'pod')` → `1 pod`, `plural(3, 'pod')` → `3 pods`. */

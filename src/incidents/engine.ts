@@ -43,6 +43,8 @@ export class IncidentEngine {
     private readonly routeChannel: (subject: string) => string,
     /** The cluster a subject lives on; workers name theirs only in the config. */
     private readonly clusterOf: (subject: string) => string | undefined = clusterNamedIn,
+    /** The incident's status page address (statusPage.publicUrl), linked from its root. */
+    private readonly pageUrl: (id: number) => string | undefined = () => undefined,
   ) {}
 
   check(observation: CheckObservation): Edge {
@@ -135,7 +137,11 @@ export class IncidentEngine {
     });
   }
 
-  /** Time-driven work: mute expiry and reminders for incidents nobody touched for `remindEvery`. */
+  /**
+   * Time-driven work: mute expiry, and reminders every `remindEvery` while an incident is open and
+   * nobody has acknowledged it or acted on it. Only people and reminders move `lastActivityAt`:
+   * a machine update (a restart count, a notice) never postpones a reminder.
+   */
   tick(): void {
     this.store.transaction(() => {
       const now = this.clock.now();
@@ -145,7 +151,7 @@ export class IncidentEngine {
         if (incident) this.reply(incident, `unmute-${expired.subject}-${now}`, renderReply('info', [`🔔 Mute of ${describeSubject(expired.subject)} expired`]));
       }
       for (const incident of this.store.incidents.openIncidents()) {
-        if (now - incident.lastActivityAt < this.policy.remindEvery || incident.primarySubject === STORM_SUBJECT) continue;
+        if (incident.acknowledgedAt !== null || now - incident.lastActivityAt < this.policy.remindEvery || incident.primarySubject === STORM_SUBJECT) continue;
         if (this.store.incidents.mutedUntil(incident.primarySubject, now)) continue;
         incident.lastActivityAt = now;
         this.store.incidents.updateIncident(incident);
@@ -255,7 +261,7 @@ export class IncidentEngine {
       case 'relapsed':
       case 'recovering':
         this.store.incidents.saveProblem(problem);
-        this.refreshIncidentOf(problem, eventId, now);
+        this.refreshIncidentOf(problem, eventId);
         break;
       case 'resolved':
         this.store.incidents.saveProblem(problem);
@@ -288,7 +294,6 @@ export class IncidentEngine {
       this.store.incidents.saveProblem(problem);
       this.store.events.attachToIncident(eventId, joined.id);
       this.completeCorrelation(joined, problem);
-      joined.lastActivityAt = now;
       this.store.incidents.updateIncident(joined);
       this.reply(joined, `join-${eventId}`, renderReply(problem.severity, [`Also: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}: ${problem.summary}`]));
       this.refreshRoot(joined);
@@ -326,10 +331,10 @@ export class IncidentEngine {
     this.store.events.append({ at: now, subject: problem.subject, type: 'incident.opened', incidentId: id, actor: null, summary: incident.title, data: { channel: incident.channel } });
     if (incident.stormId) {
       // In a storm the incident's root is a reply under the storm message, and so is its thread.
-      this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: incident.stormId, role: 'reply', message: renderRoot(incident, [problem], { now }) });
+      this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: incident.stormId, role: 'reply', message: renderRoot(incident, [problem], { now, pageUrl: this.pageUrl(id) }) });
       this.refreshRoot(this.requireIncident(incident.stormId));
     } else {
-      this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: id, role: 'root', message: renderRoot(incident, [problem], { now }) });
+      this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: id, role: 'root', message: renderRoot(incident, [problem], { now, pageUrl: this.pageUrl(id) }) });
     }
     this.releaseHeldNotices(problem, incident);
     this.crossReferenceCluster(incident);
@@ -402,12 +407,11 @@ export class IncidentEngine {
     return { ...(tagMove ? { tagMove } : {}), ...(lastGood ? { lastGood } : {}) };
   }
 
-  private refreshIncidentOf(problem: ProblemRecord, eventId: number, now: number): void {
+  private refreshIncidentOf(problem: ProblemRecord, eventId: number): void {
     const incident = problem.incidentId ? this.store.incidents.incident(problem.incidentId) : undefined;
     if (!incident || incident.status !== 'open') return;
     this.store.events.attachToIncident(eventId, incident.id);
     this.completeCorrelation(incident, problem);
-    incident.lastActivityAt = now;
     this.store.incidents.updateIncident(incident);
     this.refreshRoot(incident);
   }
@@ -434,7 +438,6 @@ export class IncidentEngine {
       this.closeIncident(incident, now, null);
       return;
     }
-    incident.lastActivityAt = now;
     this.store.incidents.updateIncident(incident);
     this.reply(incident, `recovered-${eventId}`, renderReply('ok', [`Recovered: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}`]));
     this.refreshRoot(incident);
@@ -472,7 +475,7 @@ export class IncidentEngine {
       data: { ...(observation.data ?? {}), ...(observation.quiet ? { quiet: true } : {}) },
     });
     if (observation.quiet || this.store.incidents.mutedUntil(observation.subject, now)) return undefined;
-    const message = renderNotice(notice);
+    const message = renderNotice(notice, observation.actor !== undefined && observation.actor !== null);
     const pending = this.store.incidents.problemsOfSubject(observation.subject).find((problem) => problem.state === 'pending');
     if (pending) {
       this.store.incidents.holdNotice(observation.subject, problemKey(pending.subject, pending.kind), now, { eventId, message });
@@ -481,8 +484,6 @@ export class IncidentEngine {
     const target = this.incidentForNotice(observation.subject);
     if (target) {
       this.store.events.attachToIncident(eventId, target.id);
-      target.lastActivityAt = now;
-      this.store.incidents.updateIncident(target);
       this.reply(target, `notice-${eventId}`, message);
       return undefined;
     }
@@ -547,7 +548,7 @@ export class IncidentEngine {
       this.store.incidents.updateIncident(incident);
     }
     // chat.update is idempotent, so an update needs no stable key of its own.
-    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now: this.clock.now() }) });
+    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now: this.clock.now(), pageUrl: this.pageUrl(incident.id) }) });
   }
 
   private enqueue(entry: { key: string; channel: string; kind: 'post' | 'update' | 'file'; incidentId: number | null; role: OutboxRole; message: MessageModel; threadOf?: string }): void {

@@ -3,6 +3,7 @@ import { shortDigest } from '../domain/image-ref.js';
 import type { Button, Line, MessageModel } from '../domain/messages.js';
 import { describeSubject } from '../domain/subjects.js';
 import { problemKinds, type IncidentRecord, type NoticeObservation, type ProblemRecord } from '../domain/model.js';
+import { neutralizeMentions, neutralizeMentions as untrusted } from '../domain/untrusted.js';
 
 /** Message templates: pure functions from stored state to the message model. */
 
@@ -10,7 +11,7 @@ function problemLine(problem: ProblemRecord, primarySubject: string): Line {
   const label = problemKinds[problem.kind].label;
   const who = problem.subject === primarySubject ? '' : ` — ${describeSubject(problem.subject)}`;
   const state = problem.state === 'ok' ? ' (recovered)' : problem.state === 'recovering' ? ' (recovering)' : '';
-  return [`• ${label}${who}: ${problem.summary}${state}`];
+  return [`• ${label}${who}: ${untrusted(problem.summary)}${state}`];
 }
 
 export function incidentTitle(incident: Pick<IncidentRecord, 'id' | 'primarySubject'>, primary: ProblemRecord | undefined): string {
@@ -24,8 +25,18 @@ export function primaryProblem(incident: Pick<IncidentRecord, 'primarySubject'>,
   return ofPrimary.find((problem) => problem.state !== 'ok') ?? ofPrimary[0] ?? problems[0];
 }
 
+/** The incident's page on the status page (`statusPage.publicUrl`), for roots and summaries. */
+export function incidentPageUrl(publicUrl: string | undefined, id: number): string | undefined {
+  return publicUrl ? `${publicUrl}/incidents/${id}` : undefined;
+}
+
+/** A root or summary with a line pointing at the incident's page, when there is one. */
+export function withIncidentPage(message: MessageModel, pageUrl: string | undefined): MessageModel {
+  return pageUrl ? { ...message, lines: [...(message.lines ?? []), [`Timeline and chart: ${pageUrl}`]] } : message;
+}
+
 /** The root message of an incident thread, kept current with every change. */
-export function renderRoot(incident: IncidentRecord, problems: ProblemRecord[], options: { now: number }): MessageModel {
+export function renderRoot(incident: IncidentRecord, problems: ProblemRecord[], options: { now: number; pageUrl?: string | undefined }): MessageModel {
   const open = incident.status === 'open';
   const primary = primaryProblem(incident, problems);
   const fields: Array<[string, Line]> = [];
@@ -33,7 +44,7 @@ export function renderRoot(incident: IncidentRecord, problems: ProblemRecord[], 
   else fields.push(['Status', ['Resolved ', { at: incident.resolvedAt ?? options.now }, ` after ${formatDuration((incident.resolvedAt ?? options.now) - incident.firstBadAt)}`]]);
   fields.push(['First bad signal', [{ at: incident.firstBadAt }]]);
   if (incident.acknowledgedBy) fields.push(['Acknowledged', [{ user: incident.acknowledgedBy }, ' ', { at: incident.acknowledgedAt ?? options.now }]]);
-  for (const problem of problems) for (const [label, value] of problem.detail.fields ?? []) fields.push([label, [value]]);
+  for (const problem of problems) for (const [label, value] of problem.detail.fields ?? []) fields.push([untrusted(label), [untrusted(value)]]);
 
   const lines: Line[] = problems.map((problem) => problemLine(problem, incident.primarySubject));
   const move = incident.correlation?.tagMove;
@@ -54,7 +65,8 @@ export function renderRoot(incident: IncidentRecord, problems: ProblemRecord[], 
     if (!incident.acknowledgedBy) buttons.push({ action: 'ack', label: 'Acknowledge', value: String(incident.id) });
     buttons.push({ action: 'mute', label: 'Mute 1h', value: JSON.stringify({ subject: incident.primarySubject, incident: incident.id }) });
   }
-  const quote = problems.flatMap((problem) => (problem.state !== 'ok' ? (problem.detail.quote ?? []) : []));
+  const quote = problems.flatMap((problem) => (problem.state !== 'ok' ? (problem.detail.quote ?? []) : [])).map(untrusted);
+  if (options.pageUrl) lines.push([`Timeline and chart: ${options.pageUrl}`]);
   return {
     tone: open ? incident.severity : 'ok',
     title: [`${open ? '' : 'Resolved: '}${incidentTitle(incident, primary)}`],
@@ -66,11 +78,13 @@ export function renderRoot(incident: IncidentRecord, problems: ProblemRecord[], 
   };
 }
 
-export function renderNotice(notice: Required<Pick<NoticeObservation, 'subject' | 'kind' | 'summary' | 'at'>> & Pick<NoticeObservation, 'lines'>): MessageModel {
+/** A notice; one a watcher made (no person behind it) carries untrusted text that may not mention anyone. */
+export function renderNotice(notice: Required<Pick<NoticeObservation, 'subject' | 'kind' | 'summary' | 'at'>> & Pick<NoticeObservation, 'lines'>, byPerson = false): MessageModel {
+  const untrusted = byPerson ? (text: string) => text : neutralizeMentions;
   return {
     tone: 'info',
-    title: [notice.summary],
-    ...(notice.lines?.length ? { lines: notice.lines.map((line) => [line]) } : {}),
+    title: [untrusted(notice.summary)],
+    ...(notice.lines?.length ? { lines: notice.lines.map((line) => [untrusted(line)]) } : {}),
     context: [{ at: notice.at }, ` · ${notice.kind.replace(/_/g, ' ')} · ${notice.subject}`],
   };
 }

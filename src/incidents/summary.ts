@@ -1,3 +1,4 @@
+import { neutralizeMentions } from '../domain/untrusted.js';
 import { formatDuration } from '../domain/duration.js';
 import { shortDigest } from '../domain/image-ref.js';
 import type { Line, MessageModel } from '../domain/messages.js';
@@ -113,7 +114,8 @@ export function involvedVersions(events: TimelineEvent[]): string[] {
 }
 
 function whatBroke(incident: IncidentRecord, events: TimelineEvent[], nameOf: NameOf): string {
-  const opened = [...new Set(events.filter((event) => event.type === 'problem.opened').map((event) => withNames(event.summary, nameOf)))];
+  // What the watchers reported is untrusted text: it may not mention anyone.
+  const opened = [...new Set(events.filter((event) => event.type === 'problem.opened').map((event) => neutralizeMentions(withNames(event.summary, nameOf))))];
   const shown = opened.slice(0, 5).map((text) => clip(text, 200));
   if (opened.length > shown.length) shown.push(`and ${opened.length - shown.length} more`);
   return shown.join('; ') || incident.title;

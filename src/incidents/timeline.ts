@@ -3,6 +3,7 @@ import type { Line, MessageModel } from '../domain/messages.js';
 import type { TimelineEvent } from '../store/events.js';
 import { describeSubject } from '../domain/subjects.js';
 import type { IncidentRecord } from '../domain/model.js';
+import { neutralizeMentions } from '../domain/untrusted.js';
 import { clip, collapseChatter, eventWord, withNames, type NameOf, type TimelineEntry } from './words.js';
 
 /** How many timeline lines a reply shows: the newest ones, with the count of the others. */
@@ -14,7 +15,9 @@ function entryLine(entry: TimelineEntry, origin: number): Line {
   const by: Line = entry.actor ? [' (', { user: entry.actor }, ')'] : [];
   const span = entry.until !== undefined ? `–+${formatDuration(entry.until - origin)}` : '';
   const word = entry.type === 'chatter' ? 'updates' : eventWord(entry.type);
-  return [{ at: entry.at }, ` +${formatDuration(entry.at - origin)}${span} · ${word}: ${clip(entry.text, LINE_CHARS)}`, ...by];
+  // What machines reported (pod messages, endpoint bodies) cannot mention anyone; people's words and our audit lines can.
+  const text = entry.actor === null && (entry.type === 'chatter' || entry.type.startsWith('problem.') || entry.type.startsWith('notice.')) ? neutralizeMentions(entry.text) : entry.text;
+  return [{ at: entry.at }, ` +${formatDuration(entry.at - origin)}${span} · ${word}: ${clip(text, LINE_CHARS)}`, ...by];
 }
 
 /**

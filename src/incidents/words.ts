@@ -1,4 +1,5 @@
 import type { TimelineEvent } from '../store/events.js';
+import { redactAndClip } from '../domain/redact.js';
 
 /** How a person is named in a postmortem: their display name, or the raw id when unknown. */
 export type NameOf = (user: string) => string;
@@ -21,6 +22,7 @@ const eventWords: Record<string, string> = {
   'human.ack': 'acknowledged',
   'human.note': 'note',
   'human.mute': 'muted',
+  audit: 'audit',
 };
 
 export function eventWord(type: string): string {
@@ -46,7 +48,8 @@ export function peopleOf(events: TimelineEvent[]): string[] {
   return [...ids];
 }
 
-export const clip = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+/** Redacted before it is cut (PRODUCTION.md "Secrets and untrusted text"). */
+export const clip = (text: string, max: number): string => redactAndClip(text, max);
 
 /** Events with an actor that change nothing out there, or only report on a change already made. */
 const notChanges = new Set(['human.ack', 'human.note', 'human.mute', 'incident.resolved', 'action.pin_failed', 'action.rollout_progress', 'action.rollout_finished', 'action.rollout_failed']);

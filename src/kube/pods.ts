@@ -9,7 +9,7 @@ import { digestOfImageId, shortDigest } from '../domain/image-ref.js';
 import { formatDuration } from '../domain/duration.js';
 import type { ProblemDetail } from '../domain/model.js';
 import type { RunningContainer } from '../domain/model.js';
-import { redact } from '../log.js';
+import { redact, redactAndClip } from '../domain/redact.js';
 
 /** A pod from a typed read (Date timestamps) or from a watch (string timestamps). */
 export type PodLike = Wire<V1Pod>;
@@ -47,8 +47,8 @@ export function imageName(image: string): string {
 }
 
 const oneLine = (text: string, max = 300) => {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+  // Redacted before the cut, so a cut cannot leave a token's head.
+  return redactAndClip(text.replace(/\s+/g, ' ').trim(), max);
 };
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -90,7 +90,7 @@ export function lastLogLines(text: string, max = 8): string[] {
     .map((line) => line.replace(/\s+$/, ''))
     .filter((line) => line.trim() !== '')
     .slice(-max)
-    .map((line) => redact(line.length > 400 ? `${line.slice(0, 399)}…` : line));
+    .map((line) => redactAndClip(line, 400));
 }
 
 function describeExit(terminated: Wire<V1ContainerStateTerminated> | undefined): string | undefined {
@@ -344,7 +344,7 @@ export function podProblem(pods: Iterable<PodLike>, opts: Pick<PodAssessOptions,
     if (!failing) continue;
     const head = `pod ${failing.pod} container ${failing.container}`;
     if (failing.reason === 'OOMKilled') return `${head}: OOMKilled (${failing.restarts} restarts)`;
-    return `${head}: ${failing.reason}${failing.message ? ` — ${failing.message.slice(0, 200)}` : ''}`;
+    return `${head}: ${failing.reason}${failing.message ? ` — ${redactAndClip(failing.message, 200)}` : ''}`;
   }
   return undefined;
 }

@@ -100,20 +100,12 @@ export function deadlineOf(workload: RolloutInput): number | undefined {
 /* ------------------------------------------------------------------------------------------ */
 /* The watcher's view: counts it records, and notices on edges                                */
 
-/** What the watcher records per subject (`rollout` state) and writes in its notices. */
-export interface RolloutCounts {
-  desired: number;
-  updated: number;
-  ready: number;
-  available: number;
-  /** All pods, old revisions included. */
-  total: number;
-  generation: number;
-  observedGeneration: number;
+/** What the watcher records per subject (`rollout` state) and writes in its notices: the judge's counts. */
+export type RolloutCounts = Pick<RolloutProgress, 'desired' | 'updated' | 'ready' | 'available' | 'total' | 'generation' | 'observedGeneration'> & {
   /** The Progressing condition's reason (Deployments). */
   progressing?: string;
   message?: string;
-}
+};
 
 export type RolloutPhase = 'complete' | 'progressing' | 'failed';
 

@@ -1,4 +1,5 @@
-import { App, LogLevel, SocketModeReceiver, type RespondFn, type webApi } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type RespondFn, type webApi } from '@slack/bolt';
+import { guardSlackRequests } from './request-guard.js';
 import type { CommandFace } from '../runtime.js';
 import type { CommandContext, CommandReply } from '../commands/types.js';
 import type { MessageModel } from '../domain/messages.js';
@@ -6,6 +7,10 @@ import type { Logger } from '../log.js';
 import { actionOf, toSlack } from './render.js';
 import { SlackPeople } from './people.js';
 import { SLACK_CALL_TIMEOUT_MS } from './service.js';
+import { incidentVisible, notInThisChannel } from '../commands/visibility.js';
+
+/** A payload without a channel is a foreign one (PRODUCTION.md "Visibility"): no incident lives here. */
+const NO_CHANNEL = 'no-channel';
 
 export interface SlackSettings {
   mode: 'socket' | 'http';
@@ -46,9 +51,15 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
   const clientOptions = { ...(settings.apiUrl ? { slackApiUrl: settings.apiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: SLACK_CALL_TIMEOUT_MS };
   const logger = boltLogger(log);
   const socketReceiver = settings.mode === 'socket' ? new SocketModeReceiver({ appToken: settings.appToken!, logger, clientPingTimeout: 2000, installerOptions: { clientOptions } }) : undefined;
-  const app = socketReceiver
-    ? new App({ token: settings.botToken, receiver: socketReceiver, logger, clientOptions })
-    : new App({ token: settings.botToken, signingSecret: settings.signingSecret!, logger, clientOptions, port: settings.port });
+  const httpReceiver = socketReceiver ? undefined : new HTTPReceiver({ signingSecret: settings.signingSecret!, logger, port: settings.port });
+  if (httpReceiver) {
+    // Timestamps off either way and replayed signatures are refused before Bolt sees the request.
+    httpReceiver.requestListener = guardSlackRequests(httpReceiver.requestListener, {
+      secret: settings.signingSecret!,
+      refused: (reason) => log.warn({ reason }, 'refused a Slack request'),
+    });
+  }
+  const app = new App({ token: settings.botToken, receiver: (socketReceiver ?? httpReceiver)!, logger, clientOptions });
   // /readyz follows the socket: up on `connected`, down while it reconnects. HTTP mode is up once listening.
   let socketUp = false;
   socketReceiver?.client.on('connected', () => (socketUp = true));
@@ -84,10 +95,23 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
     await ack();
     if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
     const kind = actionOf(action.action_id);
-    const channel = body.channel?.id ?? body.container?.channel_id ?? runtime.defaultChannel;
+    const channel = body.channel?.id ?? body.container?.channel_id ?? NO_CHANNEL;
     const messageTs = (body.message as { ts?: string; thread_ts?: string } | undefined)?.thread_ts ?? body.message?.ts;
     const ctx: CommandContext = { user: body.user.id, channel, face: 'slack', ...(messageTs ? { threadTs: messageTs } : {}) };
     try {
+      // A button about an incident acts only from the incident's own channel.
+      const incidentId = kind && kind !== 'confirm' && kind !== 'cancel' ? buttonIncident(kind, action.value ?? '') : undefined;
+      if (incidentId !== undefined) {
+        const incident = runtime.store.incidents.incident(incidentId);
+        if (!incidentVisible(incident, ctx)) {
+          runtime.audit({ actor: ctx.user, action: `button ${kind}`, target: `#${incidentId}`, result: `refused: not in channel ${channel}`, ...(incident ? { incidentId } : {}) });
+          await respond({ response_type: 'ephemeral', replace_original: false, ...toSlack({ tone: 'warning', title: [notInThisChannel(incidentId)] }) });
+          return;
+        }
+      } else if (kind !== 'confirm' && kind !== 'cancel') {
+        runtime.audit({ actor: ctx.user, action: `button ${String(kind).slice(0, 40)}`, target: String(action.value ?? '').slice(0, 200), result: 'refused: the button names no incident' });
+        return;
+      }
       switch (kind) {
         case 'confirm':
         case 'cancel': {
@@ -96,7 +120,7 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
           return;
         }
         case 'ack': {
-          await answer(respond, await runtime.bus.dispatch('incident', `ack #${action.value}`, ctx));
+          await answer(respond, await runtime.bus.dispatch('incident', `ack #${incidentId}`, ctx));
           return;
         }
         default: {
@@ -113,11 +137,15 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
   app.shortcut('add_to_timeline', async ({ ack, shortcut, client }) => {
     await ack();
     if (shortcut.type !== 'message_action') return;
-    const channel = shortcut.channel.id;
-    const message = shortcut.message as { ts: string; thread_ts?: string; text?: string; user?: string };
-    const incidentId = runtime.store.incidents.incidentByThread(channel, message.thread_ts ?? message.ts);
+    const channel = shortcut.channel?.id;
+    const message = shortcut.message as { ts?: string; thread_ts?: string; text?: string; user?: string } | undefined;
+    const threadTs = message?.thread_ts ?? message?.ts;
+    if (!channel || !message || !threadTs) return;
+    // Threads are looked up within the shortcut's own channel, so a message elsewhere names no incident here.
+    const incidentId = runtime.store.incidents.incidentByThread(channel, threadTs);
+    const incident = incidentId !== undefined ? runtime.store.incidents.incident(incidentId) : undefined;
     const tell = (text: string) => client.chat.postEphemeral({ channel, user: shortcut.user.id, text }).catch((error) => log.warn({ err: error }, 'ephemeral failed'));
-    if (!incidentId) {
+    if (!incidentId || !incidentVisible(incident, { face: 'slack', channel })) {
       await tell('That message is not in an incident thread; use /incident note #id <text> instead.');
       return;
     }
@@ -131,12 +159,33 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
     if (event.user === context.botUserId) runtime.channelJoined(event.channel);
   });
 
+  // Anything else Slack may send (an old button, a forged action id, another shortcut) is acked
+  // and ignored, so Slack never shows the user a timeout for it.
+  app.action(/^(?!dw_)/, async ({ ack }) => {
+    await ack();
+  });
+  app.shortcut(/^(?!add_to_timeline$)/, async ({ ack }) => {
+    await ack();
+  });
+
   app.error(async (error) => {
     log.error({ err: error }, 'slack app error');
   });
 
   runtime.people = new SlackPeople(app.client);
   return { app, client: app.client, connected: () => (socketReceiver ? socketUp : true) };
+}
+
+/** The incident a button is about: the ack button's value is its id, the others carry `incident` in their JSON. */
+export function buttonIncident(kind: string, value: string): number | undefined {
+  if (kind === 'ack') return /^\d{1,12}$/.test(value) ? Number(value) : undefined;
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    const incident = parsed && typeof parsed === 'object' ? (parsed as { incident?: unknown }).incident : undefined;
+    return typeof incident === 'number' && Number.isSafeInteger(incident) ? incident : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What a button on an alert means as a command (buttons pass the same checks as commands). */

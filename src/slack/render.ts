@@ -1,6 +1,6 @@
 import type { Button, Line, MessageModel } from '../domain/messages.js';
 import { messageToPlainText } from '../domain/messages.js';
-import { redact } from '../log.js';
+import { redact, redactAndClip } from '../domain/redact.js';
 
 /** Slack's own date formatting, so each reader sees their time zone. */
 function slackDate(at: number): string {
@@ -27,14 +27,16 @@ export function lineToMrkdwn(line: Line): string {
 
 const toneEmoji: Record<MessageModel['tone'], string> = { critical: ':red_circle:', warning: ':large_orange_circle:', info: ':information_source:', ok: ':white_check_mark:' };
 
-const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+/** Every cut to Slack's limits redacts first: a cut must never leave the head of a token behind. */
+const clip = redactAndClip;
 
 function buttonBlock(button: Button, index: number): Record<string, unknown> {
   return {
     type: 'button',
     action_id: `dw_${button.action}_${index}`,
     text: { type: 'plain_text', text: clip(button.label, 75), emoji: true },
-    value: clip(button.value, 2000),
+    // A value too long for Slack is not cut (a cut JSON value is no value): the button is left out before this.
+    value: redact(button.value),
     ...(button.style ? { style: button.style } : {}),
   };
 }
@@ -77,7 +79,8 @@ export function toSlack(message: MessageModel): { text: string; blocks: Array<Re
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`\`\`\`${escapeMrkdwn([render(columns), ...rows.map(render)].join('\n'))}\`\`\``, 3000) } });
   }
   if (message.quote?.length) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`\`\`\`${escapeMrkdwn(message.quote.join('\n'))}\`\`\``, 3000) } });
-  if (message.buttons?.length) blocks.push({ type: 'actions', elements: message.buttons.slice(0, 25).map(buttonBlock) });
+  const buttons = (message.buttons ?? []).filter((button) => redact(button.value).length <= 2000).slice(0, 25);
+  if (buttons.length) blocks.push({ type: 'actions', elements: buttons.map(buttonBlock) });
   if (message.context) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: clip(lineToMrkdwn(message.context), 3000) }] });
   return { text: clip(redact(messageToPlainText(message)), 3000), blocks: blocks.slice(0, 50) };
 }

@@ -27,6 +27,12 @@ export class AuditLog {
     return row!.id;
   }
 
+  /** The entries recorded at or after `at`, oldest first (`driftwatch audit --since`). */
+  since(at: number): AuditEntry[] {
+    const { db } = this;
+    return db.all(db.q.selectFrom('audit').select(['id', 'at', 'actor', 'action', 'target', 'before', 'after', 'result', 'incident_id as incidentId']).where('at', '>=', at).orderBy('id'));
+  }
+
   all(): AuditEntry[] {
     const { db } = this;
     return db.all(db.q.selectFrom('audit').select(['id', 'at', 'actor', 'action', 'target', 'before', 'after', 'result', 'incident_id as incidentId']).orderBy('id'));

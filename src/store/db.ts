@@ -126,8 +126,36 @@ const newerSchema = (where: string, version: number, key: string) =>
  * migrations. A database that isn't one, or one written by a newer Driftwatch, is refused with a
  * clear error: it is never reset, because the timeline and the outbox in it are the user's.
  */
-export function openDb(location: string, options: { timeoutMs?: number } = {}): Db {
-  return isPostgresUrl(location) ? openPostgres(location, options.timeoutMs) : openSqlite(location);
+export function openDb(location: string, options: { timeoutMs?: number; readOnly?: boolean } = {}): Db {
+  return isPostgresUrl(location) ? openPostgres(location, options.timeoutMs) : openSqlite(location, options.readOnly);
+}
+
+/**
+ * One writer per SQLite store: an exclusive lock on `<path>.lock`, held by this connection until
+ * it closes or the process dies (the OS drops the lock then). Two writers on one outbox would post
+ * every message twice.
+ */
+function takeWriterLock(path: string): Database.Database {
+  const lockPath = `${path}.lock`;
+  let lock: Database.Database;
+  try {
+    lock = new Database(lockPath);
+  } catch (error) {
+    throw new StoreError(`store ${path}: cannot create its lock file ${lockPath} (${reasonOf(error)})`);
+  }
+  try {
+    // Fail at once rather than wait: a held lock means another process owns this store.
+    lock.pragma('busy_timeout = 0');
+    // In exclusive locking mode the lock taken by the first write is kept until close.
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('BEGIN EXCLUSIVE; COMMIT');
+    return lock;
+  } catch (error) {
+    lock.close();
+    const code = (error as { code?: string }).code;
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new StoreError(`store ${path} is in use by another Driftwatch`);
+    throw new StoreError(`store ${path}: cannot lock ${lockPath} (${reasonOf(error)})`);
+  }
 }
 
 /** The OS or SQLite reason of a failure, short: `EACCES: permission denied, mkdir '/x'`. */
@@ -153,8 +181,8 @@ function ancestorProblem(folder: string): unknown {
  * applies pending migrations. A file another Driftwatch holds is refused: two writers on one
  * outbox post every message twice.
  */
-function openSqlite(path: string): Db {
-  if (path !== ':memory:') {
+function openSqlite(path: string, readOnly = false): Db {
+  if (path !== ':memory:' && !readOnly) {
     try {
       mkdirSync(dirname(path), { recursive: true });
     } catch (error) {
@@ -169,23 +197,22 @@ function openSqlite(path: string): Db {
       }
     }
   }
+  // The writer's lock lives in a file of its own, so readers (`driftwatch audit`) can still read
+  // the store while the bot runs, and a second writer is refused at once.
+  const lock = readOnly || path === ':memory:' ? undefined : takeWriterLock(path);
   let db: Database.Database;
   try {
-    db = new Database(path);
+    db = new Database(path, readOnly ? { readonly: true, fileMustExist: true } : {});
   } catch (error) {
+    lock?.close();
     throw new StoreError(`store ${path}: cannot open the database (${reasonOf(error)}); check that the folder ${dirname(path)} exists and is writable`);
   }
   try {
-    // Fail at once rather than wait: a held lock means another process owns this file.
-    db.pragma('busy_timeout = 0');
-    // Taken on the first access and held until close (or the process dies): one writer per file.
-    db.pragma('locking_mode = EXCLUSIVE');
-    db.pragma('journal_mode = WAL');
-    db.exec('BEGIN EXCLUSIVE; COMMIT');
+    if (!readOnly) db.pragma('journal_mode = WAL');
   } catch (error) {
     db.close();
+    lock?.close();
     const shaped = error as { code?: string };
-    if (shaped.code === 'SQLITE_BUSY' || shaped.code === 'SQLITE_LOCKED') throw new StoreError(`store ${path} is in use by another Driftwatch`);
     const reason = reasonOf(error);
     if (/not a database|malformed/i.test(reason)) throw new StoreError(`store ${path}: the file is not a valid Driftwatch database (${reason}); it was left untouched — move it aside to start afresh`);
     throw new StoreError(`store ${path}: cannot open the database (${reason}${shaped.code ? `, ${shaped.code}` : ''}); check that the file and its folder ${dirname(path)} are writable`);
@@ -200,19 +227,22 @@ function openSqlite(path: string): Db {
     db.pragma('quick_check');
   } catch (error) {
     db.close();
+    lock?.close();
     throw new StoreError(`store ${path}: the file is not a valid Driftwatch database (${(error as Error).message}); it was left untouched — move it aside to start afresh`);
   }
   if (version > migrations.length) {
     db.close();
+    lock?.close();
     throw newerSchema(path, version, 'store.path');
   }
+  if (readOnly) return new Db(new SqliteExecutor(db));
   for (let index = version; index < migrations.length; index++) {
     db.transaction(() => {
       db.exec(migrations[index]!);
       db.pragma(`user_version = ${index + 1}`);
     })();
   }
-  return new Db(new SqliteExecutor(db));
+  return new Db(new SqliteExecutor(db, lock));
 }
 
 /** Any constant will do: it only keeps two replicas from migrating at the same time. */

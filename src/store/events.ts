@@ -1,3 +1,5 @@
+import type { Selectable } from 'kysely';
+import type { Database as Tables } from './schema.js';
 import type { Db } from './db.js';
 
 export interface TimelineEvent {
@@ -11,16 +13,7 @@ export interface TimelineEvent {
   data: Record<string, unknown>;
 }
 
-interface EventRow {
-  id: number;
-  at: number;
-  subject: string;
-  type: string;
-  incident_id: number | null;
-  actor: string | null;
-  summary: string;
-  data: string;
-}
+type EventRow = Selectable<Tables['events']>;
 
 const fromRow = (row: EventRow): TimelineEvent => ({
   id: row.id,

@@ -1,37 +1,11 @@
+import type { Selectable } from 'kysely';
+import type { Database as Tables } from './schema.js';
 import type { Db } from './db.js';
 import type { Correlation, IncidentRecord, ProblemDetail, ProblemKind, ProblemRecord, ProblemState, Severity } from '../domain/model.js';
 
-interface ProblemRow {
-  subject: string;
-  kind: string;
-  severity: string;
-  state: string;
-  bad_streak: number;
-  good_streak: number;
-  first_bad_at: number | null;
-  last_at: number;
-  summary: string;
-  detail: string;
-  incident_id: number | null;
-}
+type ProblemRow = Selectable<Tables['problems']>;
 
-interface IncidentRow {
-  id: number;
-  status: string;
-  primary_subject: string;
-  severity: string;
-  channel: string;
-  title: string;
-  first_bad_at: number;
-  opened_at: number;
-  acknowledged_at: number | null;
-  acknowledged_by: string | null;
-  resolved_at: number | null;
-  resolved_by: string | null;
-  last_activity_at: number;
-  correlation: string | null;
-  storm_id: number | null;
-}
+type IncidentRow = Selectable<Tables['incidents']>;
 
 const problemFromRow = (row: ProblemRow): ProblemRecord => ({
   subject: row.subject,

@@ -36,7 +36,7 @@ export class Store {
    * `location`: a SQLite file path (`store.path`) or a `postgres://` URL (`store.url`, completed
    * by the PG* environment variables). `timeoutMs` bounds each PostgreSQL round trip.
    */
-  static open(location: string, options: { timeoutMs?: number } = {}): Store {
+  static open(location: string, options: { timeoutMs?: number; readOnly?: boolean } = {}): Store {
     return new Store(openDb(location, options));
   }
 

@@ -1,3 +1,5 @@
+import type { Selectable } from 'kysely';
+import type { Database as Tables } from './schema.js';
 import type { Db } from './db.js';
 import type { MessageModel } from '../domain/messages.js';
 
@@ -32,25 +34,7 @@ export interface OutboxRow {
   claimedTerm: number | null;
 }
 
-interface Row {
-  id: number;
-  key: string;
-  channel: string;
-  kind: string;
-  incident_id: number | null;
-  role: string;
-  thread_of: string | null;
-  message: string;
-  status: string;
-  attempts: number;
-  in_doubt: number;
-  next_attempt_at: number;
-  ts: string | null;
-  error: string | null;
-  created_at: number;
-  sent_at: number | null;
-  claimed_term: number | null;
-}
+type Row = Selectable<Tables['outbox']>;
 
 const fromRow = (row: Row): OutboxRow => ({
   id: row.id,

@@ -6,7 +6,11 @@ export class SqliteExecutor implements Executor {
   readonly dialect = 'sqlite';
   private readonly prepared = new Map<string, Database.Statement>();
 
-  constructor(readonly db: Database.Database) {}
+  /** `writerLock`: the connection holding the store's writer lock, closed with the store. */
+  constructor(
+    readonly db: Database.Database,
+    private readonly writerLock?: Database.Database,
+  ) {}
 
   get open(): boolean {
     return this.db.open;
@@ -29,5 +33,6 @@ export class SqliteExecutor implements Executor {
 
   close(): void {
     if (this.db.open) this.db.close();
+    if (this.writerLock?.open) this.writerLock.close();
   }
 }

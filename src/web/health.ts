@@ -1,6 +1,7 @@
 /** /healthz (the process answers), /readyz (each component and its state), /metrics (Prometheus). */
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../metrics.js';
+import { redactAndClip } from '../domain/redact.js';
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -21,7 +22,8 @@ export interface HealthDeps {
 /** What /readyz shows: components and states only (PRODUCTION.md, "Listeners"). */
 export function readinessBody(checks: Record<string, ReadinessCheck>): { ready: boolean; checks: Record<string, { ok: boolean; state: string }> } {
   const shown: Record<string, { ok: boolean; state: string }> = {};
-  for (const [name, check] of Object.entries(checks)) shown[name] = { ok: check.ok, state: check.state ?? (check.ok ? 'ok' : 'not ready') };
+  // States are short public words; redacted and cut anyway, so a careless state cannot leak.
+  for (const [name, check] of Object.entries(checks)) shown[name] = { ok: check.ok, state: redactAndClip(check.state ?? (check.ok ? 'ok' : 'not ready'), 120) };
   return { ready: Object.values(checks).every((check) => check.ok), checks: shown };
 }
 
