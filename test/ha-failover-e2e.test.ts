@@ -73,5 +73,18 @@ describe.runIf(postgresAvailable())('two replicas: kill -9 of the leader', () =>
     expect(monitor.pings.filter((ping) => ping.replica === 'pod-b' && ping.at < bLeading)).toEqual([]);
     expect(await b.metric('driftwatch_leader')).toBe(1);
     expect(await b.metric('driftwatch_lease_transitions_total')).toBeGreaterThanOrEqual(1);
+
+    // The leader loses Slack (the socket drops and can't reopen): its pings stop within 2 × every, and resume after.
+    slack.failAlways('apps.connections.open', { error: 'internal_error' });
+    slack.dropSocket();
+    const droppedAt = Date.now();
+    await waitUntil(async () => (await b.readyz()).body.checks.slack?.ok === false, 5_000, 'pod-b reporting Slack down', b.product);
+    const silentFrom = droppedAt + 2 * 1_000;
+    // Absence needs a window: watch 2 s past the allowed 2 × every.
+    await new Promise((resolve) => setTimeout(resolve, silentFrom + 2_000 - Date.now()));
+    expect(monitor.pings.filter((ping) => ping.replica === 'pod-b' && ping.at > silentFrom)).toEqual([]);
+    slack.heal();
+    const healedAt = Date.now();
+    await waitUntil(() => monitor.pings.some((ping) => ping.replica === 'pod-b' && ping.at > healedAt), 15_000, 'pings again once Slack is back', b.product);
   }, 90_000);
 });
