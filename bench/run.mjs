@@ -6,6 +6,7 @@ const steps = [
   ['registry: 1000 tags in 20 repositories', ['node', '--expose-gc', 'bench/registry.mjs']],
   ['endpoints: 2000 endpoints on loopback', ['node', '--expose-gc', 'bench/endpoints.mjs']],
   ['kubernetes: 5000 pods in 50 Deployments', ['node', '--expose-gc', 'bench/kube.mjs']],
+  ['alerts: pod status change → Slack root (200 crash loops), storm of 500 pods → Slack calls', ['node', 'bench/alerts.mjs']],
   ['postmortem: summary, Markdown and chart for 10, 1000 and 5000 events', ['node', 'bench/postmortem.mjs']],
   ['redaction: per outgoing message and per log line', ['node', 'bench/redaction.mjs']],
   ['push: registry webhook → Slack notice, signed deliveries per second', ['node', 'bench/push.mjs']],

@@ -1,6 +1,7 @@
 /** kube/pods.ts: one list of failure reasons, one pod assessment, for typed reads and watch JSON alike. */
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { podFixture, podFixtureSource } from './support/pod-fixtures.js';
 import { assessPod, assessPods, CONFIG_REASONS, FAILURE_REASONS, lastLogLines, podProblem, PULL_REASONS, pullMessagesOf, type PodLike } from '../src/kube/pods.js';
 
 const NOW = Date.parse('2026-11-24T03:00:00Z');
@@ -63,5 +64,82 @@ describe('one pod assessment', () => {
     expect(pullMessagesOf(pod('web-6', waiting('ImagePullBackOff', 'Back-off pulling image "registry.test/app:1"')))).toEqual([]);
     expect(pullMessagesOf(pod('web-6', waiting('ErrImagePull', 'manifest unknown')))).toEqual([['web-6/app', 'manifest unknown']]);
     expect(lastLogLines('a\n\nb  \nc\n', 2)).toEqual(['b', 'c']);
+  });
+});
+
+/* ------------------------------------------------------------------------------------------ */
+/* Real captured pods (test/fixtures/pods): what alerts at once, what needs looks, what is quiet */
+
+describe('real pods: the assessment of captured objects', () => {
+  const opts = { now: NOW, pendingTooLongMs: GRACE };
+  const judge = (file: string) => assessPod(podFixture(file, { now: NOW }), opts);
+
+  it('CrashLoopBackOff and ImagePullBackOff already carry repetition: bad, and alerting on one look', () => {
+    for (const [file, reason, summary] of [
+      ['crashloop-backoff', 'CrashLoopBackOff', 'CrashLoopBackOff, 3 restarts'],
+      ['liveness-crashloop', 'CrashLoopBackOff', 'CrashLoopBackOff, 337 restarts'],
+      ['image-pull-backoff', 'ImagePullBackOff', 'ImagePullBackOff: cannot pull gcr.io/heptio-images/ks-guestbook-demo:0.3'],
+    ] as const) {
+      const found = judge(file)!.finding;
+      expect({ file, verdict: found.verdict, reason: found.reason, repeated: found.repeated }).toEqual({ file, verdict: 'bad', reason, repeated: true });
+      expect(found.summary).toContain(summary.split(':')[0]!);
+    }
+    expect(assessPods([podFixture('crashloop-backoff', { now: NOW })], opts).immediate).toBe(true);
+  });
+
+  it('a crash after earlier restarts is repeated; the same crash as a first one is not', () => {
+    const again = judge('error-after-restarts')!.finding;
+    expect([again.verdict, again.reason, again.repeated, again.lastExit]).toEqual(['bad', 'CrashLoopBackOff', true, 'code 1: Error']);
+    const first = podFixture('error-after-restarts', { now: NOW });
+    const status = first.status!.containerStatuses![0]!;
+    status.restartCount = 0;
+    delete status.lastState;
+    const once = assessPods([first], opts);
+    expect(once.ok).toBe(false);
+    expect(once.immediate).toBe(false);
+  });
+
+  it('Init:Error is named as an init container failure with its exit code, not "Pending: PodInitializing"', () => {
+    const assessed = assessPods([podFixture('init-error', { now: NOW })], opts);
+    expect(assessed.ok).toBe(false);
+    expect(assessed.immediate).toBe(true);
+    expect(assessed.summary).toBe('init container init-myservice failed: exit code 1: Error, 10 restarts');
+    expect(assessed.focus).toMatchObject({ container: 'init-myservice', reason: 'InitContainerFailed', logFrom: 'current' });
+    expect(assessed.detail.fields).toContainEqual(['Last exit', 'code 1: Error']);
+    expect(assessed.summary).not.toContain('PodInitializing');
+    // Even long after the pod was created it stays an init failure, not "Pending for more than 5m".
+    expect(assessPods([podFixture('init-error', { now: NOW - 3_600_000 })], opts).summary).toContain('init container init-myservice failed');
+    expect(podProblem([podFixture('init-error', { now: NOW })], opts)).toContain('init container init-myservice failed');
+  });
+
+  it('an Evicted pod is a problem of its workload with the kubelet\'s words, even beside a Ready replacement, until it is old', () => {
+    const evicted = podFixture('evicted', { now: NOW - 1_000 });
+    const replacement = podFixture('running-ready', { now: NOW });
+    const assessed = assessPods([evicted, replacement], opts);
+    expect(assessed.ok).toBe(false);
+    expect(assessed.immediate).toBe(true);
+    expect(assessed.summary).toMatch(/^Evicted: The node was low on resource: memory\. Container cstor-pool-mgmt was using 27484Ki/);
+    expect(assessed.detail.fields).toContainEqual(['Pods', '1 of 2 failing, 1 Ready']);
+    // The eviction stops counting once older than pendingTooLongMs; the watcher looks again then.
+    expect(assessed.recheckAt).toBe(NOW - 1_000 + GRACE);
+    const later = assessPods([podFixture('evicted', { now: NOW - GRACE - 1 }), replacement], opts);
+    expect(later.ok).toBe(true);
+  });
+
+  it('quiet: a completed Job pod, a Terminating pod, PodInitializing, a running native sidecar, a Ready pod', () => {
+    expect(judge('completed-job')).toBeUndefined();
+    expect(judge('terminating')).toBeUndefined();
+    expect(judge('pod-initializing')!.finding.verdict).toBe('starting');
+    expect(judge('native-sidecar')!.finding.verdict).toBe('ready');
+    expect(judge('native-sidecar')!.containers.map((c) => c.container)).toEqual(['myapp-container']);
+    expect(judge('running-ready')!.finding.verdict).toBe('ready');
+    const quiet = assessPods(['completed-job', 'terminating', 'native-sidecar', 'running-ready'].map((file) => podFixture(file, { now: NOW })), opts);
+    expect(quiet.ok).toBe(true);
+  });
+
+  it('every fixture names where it was captured', () => {
+    for (const file of ['crashloop-backoff', 'error-after-restarts', 'image-pull-backoff', 'completed-job', 'terminating', 'pod-initializing', 'running-ready', 'liveness-crashloop', 'evicted', 'init-error', 'native-sidecar']) {
+      expect(podFixtureSource(file).url).toMatch(/^https:\/\/github\.com\//);
+    }
   });
 });

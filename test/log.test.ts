@@ -73,3 +73,13 @@ describe('logging', () => {
     expect(redact('using AKIAIOSFODNN7EXAMPLE')).toBe('using [redacted]');
   });
 });
+
+describe('redaction edges', () => {
+  it('finds an AWS key id glued to other text and a four-character configured secret', async () => {
+    const { redact, registerSecret, clearSecrets } = await import('../src/domain/redact.js');
+    expect(redact('key=xAKIAIOSFODNN7EXAMPLEy')).not.toContain('AKIAIOSFODNN7EXAMPLE');
+    registerSecret('q7#Z');
+    expect(redact('db password q7#Z leaked')).toBe('db password [redacted] leaked');
+    clearSecrets();
+  });
+});

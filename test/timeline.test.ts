@@ -172,16 +172,36 @@ describe('noise control on a controllable clock', () => {
     expect(fake!.channel(CHANNEL).filter((message) => message.text.startsWith('Daily digest'))).toHaveLength(1);
   });
 
-  it('storm mode: past storm.incidents within storm.within, new incidents thread under one storm message', async () => {
-    const { runtime, sink } = await setUp({ alerting: { failuresBeforeAlert: 1, recoveriesBeforeResolve: 1, storm: { incidents: 3, within: '5m' } } });
+  it('storm mode: past storm.incidents within storm.within, one storm root lists the incidents (edited, not a reply each) and ends with the counts', async () => {
+    const { runtime, clock, sink } = await setUp({ alerting: { failuresBeforeAlert: 1, recoveriesBeforeResolve: 1, storm: { incidents: 3, within: '5m' } } });
     for (let index = 1; index <= 6; index++) sink.check({ subject: `endpoint:edge-${index}`, problem: 'endpoint_down', ok: false, summary: 'connection refused' });
     const storm = await waitFor(() => fake!.channel(CHANNEL).find((message) => message.text.includes('Alert storm')), { what: 'storm root' });
-    await waitFor(() => fake!.messageText(fake!.message(CHANNEL, storm.ts)!).includes('3 incidents, 3 open'), { what: 'storm root current' });
+    // Its edits are coalesced: at most one a second (this clock only moves when told).
+    clock.advance(1_000);
+    // The three that made the storm joined it; the three after it are lines of its root, newest first.
+    await waitFor(() => fake!.messageText(fake!.message(CHANNEL, storm.ts)!).includes('6 incidents, 6 open'), { what: 'storm root current' });
+    const rootText = fake!.messageText(fake!.message(CHANNEL, storm.ts)!);
+    expect(rootText).toContain('6 endpoint down');
+    expect(rootText.indexOf('#7 endpoint edge-6')).toBeLessThan(rootText.indexOf('#5 endpoint edge-4'));
+    expect(rootText.indexOf('#5 endpoint edge-4')).toBeLessThan(rootText.indexOf('#1 endpoint edge-1'));
     expect(fake!.channel(CHANNEL)).toHaveLength(4);
-    expect(fake!.thread(CHANNEL, storm.ts).filter((reply) => reply.ts !== storm.ts).map((reply) => reply.text.split('\n')[0])).toEqual(['#5 endpoint edge-4: endpoint down', '#6 endpoint edge-5: endpoint down', '#7 endpoint edge-6: endpoint down']);
-    for (let index = 4; index <= 6; index++) sink.check({ subject: `endpoint:edge-${index}`, problem: 'endpoint_down', ok: true, summary: 'answers' });
+    expect(fake!.thread(CHANNEL, storm.ts).filter((reply) => reply.ts !== storm.ts)).toHaveLength(0);
+    // Every incident is on record with its own timeline.
+    for (const id of [1, 2, 3, 5, 6, 7]) expect(runtime.store.events.forIncident(id).some((event) => event.type === 'incident.opened')).toBe(true);
+    // One digest reply per 30 s at most says what joined.
+    sink.check({ subject: 'endpoint:edge-7', problem: 'endpoint_down', ok: false, summary: 'connection refused' });
+    clock.advance(30_000);
+    runtime.tick();
+    await waitFor(() => fake!.thread(CHANNEL, storm.ts).find((reply) => reply.text.includes('joined since')), { what: 'digest reply' });
+    runtime.tick();
+    expect(fake!.thread(CHANNEL, storm.ts).filter((reply) => reply.text.includes('joined since'))).toHaveLength(1);
+    for (let index = 1; index <= 7; index++) sink.check({ subject: `endpoint:edge-${index}`, problem: 'endpoint_down', ok: true, summary: 'answers' });
+    clock.advance(1_000);
     await waitFor(() => fake!.message(CHANNEL, storm.ts)!.text.startsWith('Resolved: #4 alert storm'), { what: 'storm resolved' });
     expect(runtime.store.incidents.incident(4)!.status).toBe('resolved');
+    await waitFor(() => fake!.thread(CHANNEL, storm.ts).find((reply) => reply.text.startsWith('Storm over') && reply.text.includes('7 endpoint down')), { what: 'storm end with counts' });
+    // A root posted before the storm took it still shows how it ended.
+    await waitFor(() => fake!.channel(CHANNEL)[0]!.text.startsWith('Resolved: #1'), { what: 'first root resolved' });
   });
 
   it('mute: nothing new is posted for the subject until the mute expires, and both ends are on the timeline', async () => {

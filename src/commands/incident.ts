@@ -3,7 +3,7 @@ import { parseDuration } from '../domain/duration.js';
 import { renderSummary, summaryMarkdown } from '../incidents/summary.js';
 import { withIncidentPage } from '../incidents/render.js';
 import type { IncidentEngine } from '../incidents/engine.js';
-import { renderIncidentList, renderTimeline, timelineFile } from '../incidents/timeline.js';
+import { INCIDENT_LIST_PAGE, renderIncidentList, renderTimeline, timelineFile } from '../incidents/timeline.js';
 import { chartModel } from '../incidents/chart.js';
 import { renderChartSvg } from '../incidents/chart-svg.js';
 import { peopleOf } from '../incidents/words.js';
@@ -89,12 +89,19 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
     {
       family,
       name: 'list',
-      usage: '/incident list [all]',
-      summary: 'open incidents (with `all`, the 20 most recent too)',
+      usage: '/incident list [all] [from <n>]',
+      summary: 'open incidents (with `all`, the most recent too), 20 at a time with a "More" button',
       async handle(args, ctx): Promise<MessageModel> {
         const channel = ctx.face === 'console' ? undefined : ctx.channel;
-        const incidents = args[0] === 'all' ? store.incidents.recentIncidents(20, channel) : store.incidents.openIncidents(channel);
-        return renderIncidentList(incidents, clock.now());
+        const all = args[0] === 'all';
+        const rest = all ? args.slice(1) : args;
+        let from = 0;
+        if (rest.length > 0) {
+          if (rest[0] !== 'from' || rest.length !== 2 || !/^\d+$/.test(rest[1]!)) throw new UsageError(`"${rest.join(' ')}" is not an option of list: /incident list [all] [from <n>]`);
+          from = Number(rest[1]);
+        }
+        const incidents = all ? store.incidents.recentIncidents(from + INCIDENT_LIST_PAGE + 1_000, channel) : store.incidents.openIncidents(channel);
+        return renderIncidentList(incidents, clock.now(), { from, all });
       },
     },
     {

@@ -235,7 +235,8 @@ export class Poster {
       const lane = laneOf(row);
       if (blockedLanes.has(lane)) continue;
       if (row.nextAttemptAt > this.clock.now()) {
-        blockedLanes.add(lane);
+        // A root edit waiting its coalescing turn holds back nothing: replies after it go on.
+        if (!(row.kind === 'update' && row.attempts === 0)) blockedLanes.add(lane);
         continue;
       }
       const outcome = await this.deliver(row);

@@ -56,6 +56,8 @@ export interface CheckObservation {
    * bad observation is enough.
    */
   immediate?: boolean;
+  /** A good observation that ends the problem at once, for this reason (the workload was deleted): no recovery streak. */
+  ended?: 'deleted';
 }
 
 export interface NoticeObservation {

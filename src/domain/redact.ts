@@ -9,12 +9,16 @@ export const REDACTED = '[redacted]';
 /** Values that must never reach a log line or a message: tokens, passwords, secrets. */
 const secretValues = new Set<string>();
 
+/** Below this length a value can't be told from ordinary text: redacting it would blank words. */
+export const MIN_SECRET_LENGTH = 4;
+
 /**
  * Registers a secret value (a token read from the environment or config) for redaction
  * everywhere, with the forms it takes inside JSON and URLs.
  */
 export function registerSecret(value: string | undefined): void {
-  if (!value || value.length < 6) return;
+  // Shorter values would blank ordinary words everywhere (the README's Security section says so).
+  if (!value || value.length < MIN_SECRET_LENGTH) return;
   secretValues.add(value);
   const escaped = JSON.stringify(value).slice(1, -1);
   if (escaped !== value) secretValues.add(escaped);
@@ -42,7 +46,7 @@ const tokenPatterns: Array<{ pattern: RegExp; hints: string[] }> = [
   { pattern: /gh[pousr]_[A-Za-z0-9]{20,}/g, hints: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'] }, // GitHub classic tokens
   { pattern: /glpat-[A-Za-z0-9_-]{20,}/g, hints: ['glpat-'] }, // GitLab personal access tokens
   { pattern: /dckr_pat_[A-Za-z0-9_-]{20,}/g, hints: ['dckr_pat_'] }, // Docker Hub personal access tokens
-  { pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, hints: ['akia', 'asia'] }, // AWS access key ids
+  { pattern: /(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])/g, hints: ['akia', 'asia'] }, // AWS access key ids
   { pattern: /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}/g, hints: ['eyj'] }, // JWTs
   // docker config.json `"auth": "<base64 user:password>"`, also as escaped JSON inside a log field.
   { pattern: /(\\?"auth\\?"\s*:\s*\\?")[A-Za-z0-9+/=]{6,}/g, hints: ['auth'] },

@@ -8,7 +8,9 @@ import { parseImageRef, repositoryOf } from '../domain/image-ref.js';
 import { correlatedMove, lastGoodDigest, type TagMove } from './correlation.js';
 import { openIncidentTaking } from './choose.js';
 import { step, type Edge } from './hysteresis.js';
-import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot } from './render.js';
+import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot, stormCounts } from './render.js';
+import { EditPacer, STORM_EDIT_EVERY_MS, type EditOrigin } from './edit-pacing.js';
+import { openStormIfDue, stormLines, StormDigests, STORM_SUBJECT } from './storm.js';
 import { clusterOf as clusterNamedIn, describeSubject, isSubject, subjectName, subjectOf } from '../domain/subjects.js';
 import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord, type RunningContainer } from '../domain/model.js';
 
@@ -22,8 +24,7 @@ export interface AlertingPolicy {
   storm: { incidents: number; within: number };
 }
 
-/** The pseudo-subject of a storm incident: many incidents threaded under one message. */
-export const STORM_SUBJECT = 'storm';
+export { STORM_SUBJECT } from './storm.js';
 
 // Moved to domain/model.ts; kept importable from here until commands/ and watchers/kube.ts import it from there.
 export type { RunningContainer } from '../domain/model.js';
@@ -36,6 +37,11 @@ const problemKey = (subject: string, kind: string) => `${subject}|${kind}`;
  * transition nor repeats one.
  */
 export class IncidentEngine {
+  /** When each root's next edit may go out (memory only: a restart at worst edits once more). */
+  private readonly edits = new EditPacer();
+  /** When each storm's last digest reply went, and how many members it covered. */
+  private readonly digests = new StormDigests();
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
@@ -68,7 +74,7 @@ export class IncidentEngine {
       this.store.incidents.updateIncident(incident);
       const eventId = this.store.events.append({ at: now, subject: incident.primarySubject, type: 'human.ack', incidentId, actor: user, summary: `acknowledged by <@${user}>`, data: {} });
       this.reply(incident, `ack-${eventId}`, renderReply('info', [{ user }, ' acknowledged']));
-      this.refreshRoot(incident);
+      this.refreshRoot(incident, 'human');
       return true;
     });
   }
@@ -150,6 +156,10 @@ export class IncidentEngine {
         this.store.events.append({ at: now, subject: expired.subject, type: 'notice.unmuted', incidentId: incident?.id ?? null, actor: null, summary: `mute of ${describeSubject(expired.subject)} expired`, data: {} });
         if (incident) this.reply(incident, `unmute-${expired.subject}-${now}`, renderReply('info', [`🔔 Mute of ${describeSubject(expired.subject)} expired`]));
       }
+      for (const storm of this.store.incidents.openIncidents().filter((incident) => incident.primarySubject === STORM_SUBJECT)) {
+        const digest = this.digests.reply(storm, stormLines(this.store, storm), now);
+        if (digest) this.reply(storm, `storm-${storm.id}-digest-${now}`, digest);
+      }
       for (const incident of this.store.incidents.openIncidents()) {
         if (incident.acknowledgedAt !== null || now - incident.lastActivityAt < this.policy.remindEvery || incident.primarySubject === STORM_SUBJECT) continue;
         if (this.store.incidents.mutedUntil(incident.primarySubject, now)) continue;
@@ -212,7 +222,9 @@ export class IncidentEngine {
   private applyCheck(observation: CheckObservation): Edge {
     const now = observation.at ?? this.clock.now();
     const previous = this.store.incidents.problem(observation.subject, observation.problem);
-    const next = step(previous, { ok: observation.ok, at: now, summary: observation.summary, ...(observation.immediate ? { immediate: true } : {}) }, this.policy);
+    const stepped = step(previous, { ok: observation.ok, at: now, summary: observation.summary, ...(observation.immediate ? { immediate: true } : {}) }, this.policy);
+    // Ended (the workload was deleted): no recovery streak to wait for.
+    const next = observation.ok && observation.ended && (stepped.edge === 'recovering' || stepped.state === 'recovering') ? { ...stepped, state: 'ok' as const, firstBadAt: null, edge: 'resolved' as const } : stepped;
     const problem: ProblemRecord = {
       subject: observation.subject,
       kind: observation.problem,
@@ -265,7 +277,7 @@ export class IncidentEngine {
         break;
       case 'resolved':
         this.store.incidents.saveProblem(problem);
-        this.afterRecovery(problem, eventId, now);
+        this.afterRecovery(problem, eventId, now, observation.ended ? observation.summary : undefined);
         break;
     }
     return next.edge;
@@ -284,7 +296,7 @@ export class IncidentEngine {
       this.store.incidents.updateIncident(previousIncident);
       this.store.events.append({ at: now, subject: previousIncident.primarySubject, type: 'incident.reopened', incidentId: previousIncident.id, actor: null, summary: `reopened: ${problemKinds[problem.kind].label}: ${problem.summary}`, data: {} });
       this.reply(previousIncident, `reopen-${eventId}`, renderReply(problem.severity, [`Reopened: ${problemKinds[problem.kind].label} — ${problem.summary}`]));
-      this.refreshRoot(previousIncident);
+      this.refreshRoot(previousIncident, 'event');
       this.releaseHeldNotices(problem, previousIncident);
       return;
     }
@@ -296,7 +308,7 @@ export class IncidentEngine {
       this.completeCorrelation(joined, problem);
       this.store.incidents.updateIncident(joined);
       this.reply(joined, `join-${eventId}`, renderReply(problem.severity, [`Also: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}: ${problem.summary}`]));
-      this.refreshRoot(joined);
+      this.refreshRoot(joined, 'event');
       this.releaseHeldNotices(problem, joined);
       return;
     }
@@ -330,35 +342,24 @@ export class IncidentEngine {
     }
     this.store.events.append({ at: now, subject: problem.subject, type: 'incident.opened', incidentId: id, actor: null, summary: incident.title, data: { channel: incident.channel } });
     if (incident.stormId) {
-      // In a storm the incident's root is a reply under the storm message, and so is its thread.
-      this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: incident.stormId, role: 'reply', message: renderRoot(incident, [problem], { now, pageUrl: this.pageUrl(id) }) });
-      this.refreshRoot(this.requireIncident(incident.stormId));
+      // In a storm the incident is a line of the storm root (edited, not a message of its own);
+      // its thread is the storm's, where a digest reply at most every 30 s says what joined.
+      this.refreshRoot(this.requireIncident(incident.stormId), 'event');
     } else {
       this.enqueue({ key: `inc-${id}-root`, channel: incident.channel, kind: 'post', incidentId: id, role: 'root', message: renderRoot(incident, [problem], { now, pageUrl: this.pageUrl(id) }) });
+      this.edits.posted(id, now);
     }
     this.releaseHeldNotices(problem, incident);
     this.crossReferenceCluster(incident);
   }
 
-  /**
-   * More than `storm.incidents` incidents opening within `storm.within` in one channel: one storm
-   * message takes the new ones as replies instead of a root each.
-   */
+  /** The channel's open storm when one is due (storm.ts), its root queued when it has just opened. */
   private stormFor(channel: string, now: number): IncidentRecord | undefined {
-    const recent = this.store.incidents.openedSince(now - this.policy.storm.within).filter((incident) => incident.channel === channel && incident.primarySubject !== STORM_SUBJECT);
-    if (recent.length + 1 <= this.policy.storm.incidents) return undefined;
-    const open = this.store.incidents.openIncidents(channel).find((incident) => incident.primarySubject === STORM_SUBJECT);
-    if (open) return open;
-    const draft: Omit<IncidentRecord, 'id'> = {
-      status: 'open', primarySubject: STORM_SUBJECT, severity: 'critical', channel, title: '', firstBadAt: Math.min(...recent.map((incident) => incident.firstBadAt), now),
-      openedAt: now, acknowledgedAt: null, acknowledgedBy: null, resolvedAt: null, resolvedBy: null, lastActivityAt: now, correlation: null, stormId: null,
-    };
-    const id = this.store.incidents.createIncident(draft);
-    const storm: IncidentRecord = { ...draft, id, title: `#${id} alert storm` };
-    this.store.incidents.updateIncident(storm);
-    this.store.events.append({ at: now, subject: STORM_SUBJECT, type: 'incident.opened', incidentId: id, actor: null, summary: `alert storm: more than ${this.policy.storm.incidents} incidents within ${formatDuration(this.policy.storm.within)}`, data: {} });
-    this.enqueue({ key: `inc-${id}-root`, channel, kind: 'post', incidentId: id, role: 'root', message: renderStormRoot(storm, [], now) });
-    return storm;
+    return openStormIfDue(this.store, this.policy.storm, channel, now, (storm, lines) => {
+      this.enqueue({ key: `inc-${storm.id}-root`, channel, kind: 'post', incidentId: storm.id, role: 'root', message: renderStormRoot(storm, lines, now) });
+      this.edits.posted(storm.id, now);
+      this.digests.covered(storm.id, now, lines.length);
+    });
   }
 
   /** Incidents on a cluster whose API is unreachable point to that incident, and it to them. */
@@ -413,7 +414,7 @@ export class IncidentEngine {
     this.store.events.attachToIncident(eventId, incident.id);
     this.completeCorrelation(incident, problem);
     this.store.incidents.updateIncident(incident);
-    this.refreshRoot(incident);
+    this.refreshRoot(incident, 'machine');
   }
 
   /**
@@ -429,18 +430,20 @@ export class IncidentEngine {
     this.store.incidents.updateIncident(incident);
   }
 
-  private afterRecovery(problem: ProblemRecord, eventId: number, now: number): void {
+  /** `ended`: why the problem ended without recovering (the workload was deleted), in words. */
+  private afterRecovery(problem: ProblemRecord, eventId: number, now: number, ended?: string): void {
     const incident = problem.incidentId ? this.store.incidents.incident(problem.incidentId) : undefined;
     if (!incident || incident.status !== 'open') return;
     this.store.events.attachToIncident(eventId, incident.id);
     const stillBad = this.store.incidents.problemsOfIncident(incident.id).filter((other) => other.state !== 'ok');
     if (stillBad.length === 0) {
-      this.closeIncident(incident, now, null);
+      this.closeIncident(incident, now, null, ended);
       return;
     }
     this.store.incidents.updateIncident(incident);
-    this.reply(incident, `recovered-${eventId}`, renderReply('ok', [`Recovered: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}`]));
-    this.refreshRoot(incident);
+    const line = ended ? `Ended: ${problemKinds[problem.kind].label} — ${ended}` : `Recovered: ${problemKinds[problem.kind].label} — ${describeSubject(problem.subject)}`;
+    this.reply(incident, `recovered-${eventId}`, renderReply('ok', [line]));
+    this.refreshRoot(incident, 'machine');
   }
 
   private closeIncident(incident: IncidentRecord, now: number, user: string | null, reason?: string): void {
@@ -453,14 +456,34 @@ export class IncidentEngine {
     const by = user ? ` by <@${user}>` : '';
     const eventId = this.store.events.append({ at: now, subject: incident.primarySubject, type: 'incident.resolved', incidentId: incident.id, actor: user, summary: `resolved${by} after ${took}${reason ? `: ${reason}` : ''}`, data: { durationMs: now - incident.firstBadAt } });
     const storm = incident.stormId ? this.store.incidents.incident(incident.stormId) : undefined;
+    if (storm) this.updateOwnRoot(incident);
     if (storm?.status === 'open' && this.store.incidents.stormMembers(storm.id).every((member) => member.status === 'resolved')) {
-      this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`#${incident.id} resolved after ${took}`]));
       this.closeIncident(storm, now, user);
       return;
     }
+    if (storm) {
+      // The storm thread learns of it from the storm root's line and the storm's closing counts, not a reply per incident.
+      this.refreshRoot(storm, 'event');
+      return;
+    }
+    if (incident.primarySubject === STORM_SUBJECT) {
+      this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`Storm over after ${took}: ${stormCounts(stormLines(this.store, incident))}`]));
+      this.refreshRoot(incident, 'human');
+      return;
+    }
     this.reply(incident, `resolved-${eventId}`, renderReply('ok', [`Resolved${user ? ' by ' : ''}`, ...(user ? [{ user }] : []), ` after ${took}${reason ? ` — ${reason}` : ''}`]));
-    this.refreshRoot(incident);
+    this.refreshRoot(incident, 'human');
   }
+
+  /** An incident that had its own root before a storm took it in: that root still shows how it ended. */
+  private updateOwnRoot(incident: IncidentRecord): void {
+    if (this.store.outbox.byKey(`inc-${incident.id}-root`)?.role !== 'root') return;
+    const problems = this.store.incidents.problemsOfIncident(incident.id);
+    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot({ ...incident, stormId: null }, problems, { now: this.clock.now() }) });
+  }
+
+
+
 
   private applyNotice(observation: NoticeObservation): string | undefined {
     const now = observation.at ?? this.clock.now();
@@ -531,14 +554,23 @@ export class IncidentEngine {
     this.enqueue({ key, channel: incident.channel, kind: 'post', incidentId: incident.stormId ?? incident.id, role: 'reply', message });
   }
 
-  /** Queues the root's current state; the outbox keeps only the newest pending update. */
-  refreshRoot(incident: IncidentRecord): void {
+  /**
+   * Queues the root's current state; the outbox keeps only the newest pending update, and
+   * `origin` decides how soon it may go (see `EditOrigin`): bursts of machine updates become one edit.
+   */
+  refreshRoot(incident: IncidentRecord, origin: EditOrigin = 'human'): void {
     if (incident.stormId) {
-      this.refreshRoot(this.requireIncident(incident.stormId));
+      const storm = this.requireIncident(incident.stormId);
+      this.refreshRoot(storm, origin);
+      // A person acting on a member that had its own root sees that root follow.
+      if (origin === 'human') this.updateOwnRoot(incident);
       return;
     }
     if (incident.primarySubject === STORM_SUBJECT) {
-      this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderStormRoot(incident, this.store.incidents.stormMembers(incident.id), this.clock.now()) });
+      const now = this.clock.now();
+      this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderStormRoot(incident, stormLines(this.store, incident), now), notBefore: this.edits.due(incident.id, origin, now, STORM_EDIT_EVERY_MS) });
+      const digest = incident.status === 'open' ? this.digests.reply(incident, stormLines(this.store, incident), now) : undefined;
+      if (digest) this.reply(incident, `storm-${incident.id}-digest-${now}`, digest);
       return;
     }
     const problems = this.store.incidents.problemsOfIncident(incident.id);
@@ -548,11 +580,13 @@ export class IncidentEngine {
       this.store.incidents.updateIncident(incident);
     }
     // chat.update is idempotent, so an update needs no stable key of its own.
-    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now: this.clock.now(), pageUrl: this.pageUrl(incident.id) }) });
+    const now = this.clock.now();
+    this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderRoot(incident, problems, { now, pageUrl: this.pageUrl(incident.id) }), notBefore: this.edits.due(incident.id, origin, now, 0) });
   }
 
-  private enqueue(entry: { key: string; channel: string; kind: 'post' | 'update' | 'file'; incidentId: number | null; role: OutboxRole; message: MessageModel; threadOf?: string }): void {
-    this.store.outbox.enqueue({ ...entry, at: this.clock.now() });
+  private enqueue(entry: { key: string; channel: string; kind: 'post' | 'update' | 'file'; incidentId: number | null; role: OutboxRole; message: MessageModel; threadOf?: string; notBefore?: number }): void {
+    const { notBefore, ...row } = entry;
+    this.store.outbox.enqueue({ ...row, at: this.clock.now(), ...(notBefore !== undefined && notBefore > this.clock.now() ? { notBefore } : {}) });
   }
 }
 

@@ -19,10 +19,14 @@ export function incidentTitle(incident: Pick<IncidentRecord, 'id' | 'primarySubj
   return `#${incident.id} ${describeSubject(incident.primarySubject)}: ${label}`;
 }
 
-/** What the title names: the primary subject's problem that is still open, else its first. */
+/**
+ * What the title names: the primary subject's problem that is failing now, else one still
+ * recovering, else its first. (Alerts now arrive on the event, before a problem that is
+ * recovering has had its last good look: the title names what is failing, not what recovers.)
+ */
 export function primaryProblem(incident: Pick<IncidentRecord, 'primarySubject'>, problems: ProblemRecord[]): ProblemRecord | undefined {
   const ofPrimary = problems.filter((problem) => problem.subject === incident.primarySubject);
-  return ofPrimary.find((problem) => problem.state !== 'ok') ?? ofPrimary[0] ?? problems[0];
+  return ofPrimary.find((problem) => problem.state === 'alerting') ?? ofPrimary.find((problem) => problem.state !== 'ok') ?? ofPrimary[0] ?? problems[0];
 }
 
 /** The incident's page on the status page (`statusPage.publicUrl`), for roots and summaries. */
@@ -93,13 +97,40 @@ export function renderReply(tone: MessageModel['tone'], text: Line, extra: Line[
   return { tone, title: text, ...(extra.length ? { lines: extra } : {}) };
 }
 
-/** The storm message: one line per incident threaded under it, kept current. */
-export function renderStormRoot(storm: IncidentRecord, members: IncidentRecord[], now: number): MessageModel {
-  const open = members.filter((member) => member.status === 'open').length;
+/** One incident of a storm as its root lists it. */
+export interface StormLine {
+  id: number;
+  title: string;
+  status: IncidentRecord['status'];
+  openedAt: number;
+  /** CrashLoopBackOff, ImagePullBackOff, … or the problem's label. */
+  reason: string;
+  summary: string;
+}
+
+/** `45 CrashLoopBackOff · 5 ImagePullBackOff`, most frequent first. */
+export function stormCounts(lines: readonly Pick<StormLine, 'reason'>[]): string {
+  const counts = new Map<string, number>();
+  for (const line of lines) counts.set(line.reason, (counts.get(line.reason) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([reason, n]) => `${n} ${reason}`).join(' · ') || 'no incidents';
+}
+
+/** Lines a storm root lists before it points to `/incident list` for the rest (Slack caps a message's blocks). */
+export const STORM_ROOT_LINES = 25;
+
+/**
+ * The storm message, edited as incidents join: counts per reason, then the incidents newest
+ * first with their ids (`lines` comes sorted newest first).
+ */
+export function renderStormRoot(storm: IncidentRecord, lines: StormLine[], now: number): MessageModel {
+  const open = lines.filter((line) => line.status === 'open').length;
+  const shown = lines.slice(0, STORM_ROOT_LINES).map((line): Line => [`• #${line.id} ${line.title.replace(/^#\d+ /, '')} — ${line.reason}${line.summary && line.summary !== line.reason ? `: ${line.summary}` : ''}${line.status === 'open' ? '' : ` (${line.status})`}`]);
+  if (lines.length > STORM_ROOT_LINES) shown.push([`… and ${lines.length - STORM_ROOT_LINES} more: `, { code: '/incident list' }]);
   return {
     tone: storm.status === 'open' ? 'critical' : 'ok',
-    title: [storm.status === 'open' ? `#${storm.id} Alert storm: ${members.length} incidents, ${open} open — details in the thread` : `Resolved: #${storm.id} alert storm (${members.length} incidents) after ${formatDuration((storm.resolvedAt ?? now) - storm.firstBadAt)}`],
-    lines: members.map((member) => [`• ${member.title} — ${member.status}`]),
+    title: [storm.status === 'open' ? `#${storm.id} Alert storm: ${lines.length} incidents, ${open} open — details in the thread` : `Resolved: #${storm.id} alert storm (${lines.length} incidents) after ${formatDuration((storm.resolvedAt ?? now) - storm.firstBadAt)}`],
+    fields: [['Reasons', [stormCounts(lines)]]],
+    lines: shown,
     context: [`incident #${storm.id} · storm`],
   };
 }

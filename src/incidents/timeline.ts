@@ -50,15 +50,28 @@ export function timelineFile(incident: IncidentRecord, events: TimelineEvent[], 
 }
 
 /** One line per incident for `/incident list`. */
-export function renderIncidentList(incidents: IncidentRecord[], now: number): MessageModel {
+/** How many incidents one `/incident list` answer shows; a "More" button shows the next ones. */
+export const INCIDENT_LIST_PAGE = 20;
+
+/**
+ * A page of incidents: `incidents` is everything to list, `from` the first shown. When more
+ * follow, a "More" button asks for the next page (`/incident list [all] from <n>`).
+ */
+export function renderIncidentList(incidents: IncidentRecord[], now: number, page: { from?: number; all?: boolean } = {}): MessageModel {
   if (incidents.length === 0) return { tone: 'ok', title: ['No incidents.'] };
+  const from = Math.max(0, page.from ?? 0);
+  const shown = incidents.slice(from, from + INCIDENT_LIST_PAGE);
+  const open = incidents.filter((incident) => incident.status === 'open').length;
+  const range = incidents.length > INCIDENT_LIST_PAGE ? ` — ${from + 1}–${from + shown.length} of ${incidents.length}` : '';
+  const next = from + shown.length;
   return {
     tone: incidents.some((incident) => incident.status === 'open') ? 'warning' : 'ok',
-    title: [`${incidents.filter((incident) => incident.status === 'open').length} open incident(s)`],
-    lines: incidents.map((incident) =>
+    title: [`${open} open incident(s)${range}`],
+    lines: shown.map((incident) =>
       incident.status === 'open'
         ? [`#${incident.id} open · ${incident.title.replace(/^#\d+ /, '')} · since `, { at: incident.openedAt }, ` (${formatDuration(now - incident.firstBadAt)})`]
         : [`#${incident.id} resolved · ${incident.title.replace(/^#\d+ /, '')} · after ${formatDuration((incident.resolvedAt ?? now) - incident.firstBadAt)}`],
     ),
+    ...(next < incidents.length ? { buttons: [{ action: 'incident_list_more', label: `More (${incidents.length - next})`, value: JSON.stringify({ all: page.all === true, from: next }) }] } : {}),
   };
 }

@@ -25,8 +25,13 @@ export const CONFIG_REASONS: ReadonlySet<string> = new Set(['CreateContainerConf
 /** Every waiting reason that means a container will not become Ready without someone acting. */
 export const FAILURE_REASONS: ReadonlySet<string> = new Set(['CrashLoopBackOff', ...PULL_REASONS, ...CONFIG_REASONS]);
 
+/** An init container that exited non-zero (`Init:Error`): the pod never gets to its app containers. */
+export const INIT_FAILED = 'InitContainerFailed';
+/** The kubelet evicted the pod (node pressure): phase Failed, reason Evicted. */
+export const EVICTED = 'Evicted';
+
 /** Which failing pod a summary describes first: what a responder can act on soonest. */
-const REASON_RANK = ['CreateContainerConfigError', 'ErrImagePull', 'ImagePullBackOff', 'OOMKilled', 'CrashLoopBackOff', 'Pending', 'NotReady'];
+const REASON_RANK = ['CreateContainerConfigError', 'ErrImagePull', 'ImagePullBackOff', INIT_FAILED, 'OOMKilled', 'CrashLoopBackOff', EVICTED, 'Pending', 'NotReady'];
 const rank = (reason: string) => {
   const byPull = PULL_REASONS.has(reason) ? REASON_RANK.indexOf('ImagePullBackOff') : CONFIG_REASONS.has(reason) ? 0 : REASON_RANK.indexOf(reason);
   return byPull < 0 ? REASON_RANK.length : byPull;
@@ -140,6 +145,17 @@ export interface PodFinding {
   crashed: boolean;
   /** A starting pod becomes a problem at this time if nothing changes. */
   badAt?: number;
+  /**
+   * The state already carries repetition — the kubelet retried and gave up for now
+   * (CrashLoopBackOff, a pull or create error, a second crash, an init container that failed
+   * again, an eviction) — so one look is enough to alert. False for states that need looking
+   * again (a first crash, Pending too long, never Ready): those count `failuresBeforeAlert` looks.
+   */
+  repeated: boolean;
+  /** Which log explains it: the crashed instance is `previous` while the container was restarted, the `current` one while it stays terminated. */
+  logFrom?: 'previous' | 'current';
+  /** A bad finding that stops counting at this time if nothing changes (an old eviction). */
+  badUntil?: number;
 }
 
 interface ContainerView {
@@ -191,8 +207,9 @@ function assessContainer(pod: PodLike, c: ContainerView, opts: PodAssessOptions)
     restarts,
     ...(lastExit ? { lastExit } : {}),
     crashed: Boolean(terminated || last),
+    repeated: false,
   };
-  const bad = (reason: string, summary: string, message?: string): PodFinding => ({ ...base, verdict: 'bad', reason, summary, ...(message ? { message } : {}) });
+  const bad = (reason: string, summary: string, message?: string, repeated = true): PodFinding => ({ ...base, verdict: 'bad', reason, summary, ...(message ? { message } : {}), repeated });
   const starting = (badAt: number, reason = 'Starting'): PodFinding => ({ ...base, verdict: 'starting', reason, summary: reason, badAt });
 
   if (s?.ready === true) return { ...base, verdict: 'ready', reason: 'Ready', summary: 'Ready' };
@@ -212,7 +229,10 @@ function assessContainer(pod: PodLike, c: ContainerView, opts: PodAssessOptions)
   const justCrashed = restarts > 0 && last && last.exitCode !== 0 && Number.isFinite(lastFinished) && opts.now - lastFinished < opts.pendingTooLongMs;
   if (waitingReason === 'CrashLoopBackOff' || (terminated && terminated.exitCode !== 0) || (running && justCrashed)) {
     const reason = oom || (!waitingReason && last?.reason === 'OOMKilled') ? 'OOMKilled' : 'CrashLoopBackOff';
-    return bad(reason, `${reason}, ${plural(restarts, 'restart')}`, waiting?.message ? oneLine(redact(String(waiting.message)), 200) : undefined);
+    // CrashLoopBackOff, or a crash after an earlier restart, is a repeated failure; a first crash,
+    // or a container running again after one, is not yet (it may stay up).
+    const repeated = waitingReason === 'CrashLoopBackOff' || (Boolean(terminated) && restarts >= 1);
+    return bad(reason, `${reason}, ${plural(restarts, 'restart')}`, waiting?.message ? oneLine(redact(String(waiting.message)), 200) : undefined, repeated);
   }
   const grace = opts.pendingTooLongMs;
   const created = timeOf(pod.metadata?.creationTimestamp);
@@ -220,34 +240,108 @@ function assessContainer(pod: PodLike, c: ContainerView, opts: PodAssessOptions)
     const since = timeOf(running.startedAt) || created || opts.now;
     if (opts.now - since >= grace) {
       const cond = conditionOf(pod, 'Ready');
-      return bad('NotReady', `running but never Ready after ${formatDuration(grace)}`, cond?.message ? oneLine(String(cond.message), 200) : undefined);
+      return bad('NotReady', `running but never Ready after ${formatDuration(grace)}`, cond?.message ? oneLine(String(cond.message), 200) : undefined, false);
     }
     return starting(since + grace);
   }
   const createdAt = created || opts.now;
   if (opts.now - createdAt >= grace) {
     const why = schedulingProblem(pod) ?? (waitingReason ? `${waitingReason}${waiting?.message ? ` (${oneLine(String(waiting.message), 160)})` : ''}` : undefined);
-    return bad('Pending', `Pending for more than ${formatDuration(grace)}${why ? `: ${why}` : ''}`, why);
+    return bad('Pending', `Pending for more than ${formatDuration(grace)}${why ? `: ${why}` : ''}`, why, false);
   }
   return starting(createdAt + grace, waitingReason ?? 'Pending');
 }
 
-/** One pod's state: the worst of its counted containers (and any init container stuck in a failure). */
+/** A native sidecar: an init container with `restartPolicy: Always` that keeps running beside the app. */
+const isSidecar = (pod: PodLike, name: string) => (pod.spec?.initContainers ?? []).some((c) => c.name === name && c.restartPolicy === 'Always');
+
+/** An init container that failed: stuck in a failure state, or terminated with a non-zero exit (`Init:Error`). */
+function assessInitContainer(pod: PodLike, init: ContainerStatus, opts: PodAssessOptions): PodFinding | undefined {
+  const spec = (pod.spec?.initContainers ?? []).find((c) => c.name === init.name);
+  const view = { name: String(init.name), image: String(spec?.image ?? init.image ?? ''), status: init };
+  const waitingReason = init.state?.waiting?.reason;
+  if (waitingReason && FAILURE_REASONS.has(waitingReason)) {
+    const found = assessContainer(pod, view, opts);
+    return { ...found, summary: `init container ${init.name}: ${found.summary}` };
+  }
+  const terminated = init.state?.terminated;
+  // A running sidecar, a running or finished (exit 0) init container: nothing wrong.
+  if (!terminated || terminated.exitCode === 0 || isSidecar(pod, String(init.name))) return undefined;
+  const restarts = init.restartCount ?? 0;
+  const exit = describeExit(terminated)!;
+  const runningDigest = digestOfImageId(init.imageID);
+  return {
+    pod: podName(pod),
+    container: view.name,
+    image: view.image,
+    ...(runningDigest ? { digest: runningDigest } : {}),
+    ready: false,
+    restarts,
+    lastExit: exit,
+    crashed: true,
+    // The kubelet retried it already (restarts), or the pod will not retry it at all (restartPolicy Never).
+    repeated: restarts >= 1 || pod.spec?.restartPolicy === 'Never',
+    logFrom: 'current',
+    verdict: 'bad',
+    reason: INIT_FAILED,
+    summary: `init container ${init.name} failed: exit ${exit}${restarts ? `, ${plural(restarts, 'restart')}` : ''}`,
+  };
+}
+
+/** When a pod was evicted: the latest transition it records; NaN when it records none. */
+function evictedAt(pod: PodLike): number {
+  const times = [
+    ...(pod.status?.conditions ?? []).map((c) => timeOf(c.lastTransitionTime)),
+    ...[...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].map((c) => timeOf(c.state?.terminated?.finishedAt)),
+  ].filter((t) => Number.isFinite(t));
+  return times.length ? Math.max(...times) : Number.NaN;
+}
+
+/**
+ * An Evicted pod is a problem of its workload even when a replacement runs: for
+ * `pendingTooLongMs` after the eviction (evicted pods stay listed until garbage-collected, so an
+ * old eviction must stop counting); undefined once it is older than that.
+ */
+function assessEviction(pod: PodLike, opts: PodAssessOptions): PodFinding | undefined {
+  const at = evictedAt(pod);
+  const until = Number.isFinite(at) ? at + opts.pendingTooLongMs : undefined;
+  if (until !== undefined && opts.now >= until) return undefined;
+  const first = (pod.spec?.containers ?? [])[0];
+  const message = typeof pod.status?.message === 'string' && pod.status.message.trim() ? oneLine(redact(pod.status.message), 200) : undefined;
+  return {
+    pod: podName(pod),
+    container: '',
+    image: String(first?.image ?? ''),
+    ready: false,
+    restarts: 0,
+    crashed: false,
+    repeated: true,
+    verdict: 'bad',
+    reason: EVICTED,
+    summary: `Evicted${message ? `: ${message}` : ''}`,
+    ...(message ? { message } : {}),
+    ...(until !== undefined ? { badUntil: until } : {}),
+  };
+}
+
+/** One pod's state: the worst of its counted containers (and any init container that failed). */
 export function assessPod(pod: PodLike, opts: PodAssessOptions): { finding: PodFinding; containers: PodFinding[] } | undefined {
-  // Terminating and finished pods (evicted, completed) are not what the workload runs.
-  if (pod.metadata?.deletionTimestamp || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return undefined;
+  // Terminating pods (a rollout replacing them) are not what the workload runs.
+  if (pod.metadata?.deletionTimestamp) return undefined;
+  if (pod.status?.phase === 'Failed' && pod.status.reason === EVICTED) {
+    const evicted = assessEviction(pod, opts);
+    return evicted ? { finding: evicted, containers: [] } : undefined;
+  }
+  // Finished pods (a completed Job, a pod that ran to its end) are not failing replicas.
+  if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return undefined;
   const containers = containersOf(pod, opts.container).map((c) => assessContainer(pod, c, opts));
   for (const init of pod.status?.initContainerStatuses ?? []) {
-    const reason = init.state?.waiting?.reason;
-    if (reason && FAILURE_REASONS.has(reason)) {
-      const spec = (pod.spec?.initContainers ?? []).find((c) => c.name === init.name);
-      const found = assessContainer(pod, { name: String(init.name), image: String(spec?.image ?? init.image ?? ''), status: init }, opts);
-      containers.push({ ...found, summary: `init container ${init.name}: ${found.summary}` });
-    }
+    const found = assessInitContainer(pod, init, opts);
+    if (found) containers.push(found);
   }
   if (containers.length === 0) {
     const created = timeOf(pod.metadata?.creationTimestamp) || opts.now;
-    const finding: PodFinding = { pod: podName(pod), container: '', image: '', ready: false, restarts: 0, crashed: false, verdict: 'starting', reason: 'Pending', summary: 'Pending', badAt: created + opts.pendingTooLongMs };
+    const finding: PodFinding = { pod: podName(pod), container: '', image: '', ready: false, restarts: 0, crashed: false, repeated: false, verdict: 'starting', reason: 'Pending', summary: 'Pending', badAt: created + opts.pendingTooLongMs };
     return { finding, containers: [] };
   }
   const order: Record<PodVerdict, number> = { bad: 0, starting: 1, ready: 2 };
@@ -270,8 +364,10 @@ export interface PodsAssessment {
   findings: PodFinding[];
   /** Every counted container as it runs, for last-good digests. */
   running: RunningContainer[];
-  /** Look again at this time if nothing changes (a starting pod's grace ends). */
+  /** Look again at this time if nothing changes (a starting pod's grace ends, an eviction gets old). */
   recheckAt?: number;
+  /** A failing pod's state already carries repetition (see `PodFinding.repeated`): alert on this look. */
+  immediate: boolean;
 }
 
 /**
@@ -302,7 +398,7 @@ export function assessPods(pods: Iterable<PodLike>, opts: PodAssessOptions): Pod
     const fields: Array<[string, string]> = [['Image', focus.image]];
     if (focus.digest) fields.push(['Runs', shortDigest(focus.digest)]);
     if (PULL_REASONS.has(focus.reason) && focus.message) fields.push(['Reason', focus.message]);
-    else if (focus.lastExit && (focus.reason === 'CrashLoopBackOff' || focus.reason === 'OOMKilled')) fields.push(['Last exit', focus.lastExit]);
+    else if (focus.lastExit && (focus.reason === 'CrashLoopBackOff' || focus.reason === 'OOMKilled' || focus.reason === INIT_FAILED)) fields.push(['Last exit', focus.lastExit]);
     else if (focus.message && focus.reason !== 'CrashLoopBackOff') fields.push(['Reason', focus.message]);
     fields.push(['Pods', `${bad.length} of ${total} failing${readyCount ? `, ${readyCount} Ready` : ''}`]);
     const quote = focus.crashed ? opts.logs?.get(crashLogKey(focus.pod, focus.container, focus.restarts)) : undefined;
@@ -315,19 +411,19 @@ export function assessPods(pods: Iterable<PodLike>, opts: PodAssessOptions): Pod
       restarts: focus.restarts,
       ...(focus.digest ? { digest: focus.digest } : {}),
     };
-    return { ok: false, settled: true, summary: focus.summary, detail, focus, findings, running, ...recheck(startingPods) };
+    return { ok: false, settled: true, summary: focus.summary, detail, focus, findings, running, immediate: bad.some((f) => f.repeated), ...recheck([...startingPods, ...bad]) };
   }
   if (startingPods.length > 0) {
-    return { ok: false, settled: false, summary: `${readyCount} of ${total} pods Ready, ${startingPods.length} starting`, detail: {}, findings, running, ...recheck(startingPods) };
+    return { ok: false, settled: false, summary: `${readyCount} of ${total} pods Ready, ${startingPods.length} starting`, detail: {}, findings, running, immediate: false, ...recheck(startingPods) };
   }
   // What runs now, so a resolved root shows the recovered digest rather than the crashing one.
   const current = findings.find((f) => f.digest) ?? findings[0];
   const fields: Array<[string, string]> = current ? [['Image', current.image], ...(current.digest ? [['Runs', shortDigest(current.digest)] as [string, string]] : []), ['Pods', `${readyCount} of ${total} Ready`]] : [];
-  return { ok: true, settled: true, summary: total === 0 ? 'no pods' : `${plural(total, 'pod')} Ready`, detail: fields.length ? { fields } : {}, findings, running };
+  return { ok: true, settled: true, summary: total === 0 ? 'no pods' : `${plural(total, 'pod')} Ready`, detail: fields.length ? { fields } : {}, findings, running, immediate: false };
 }
 
-function recheck(starting: PodFinding[]): { recheckAt?: number } {
-  const times = starting.map((f) => f.badAt).filter((t): t is number => typeof t === 'number');
+function recheck(findings: PodFinding[]): { recheckAt?: number } {
+  const times = findings.map((f) => f.badAt ?? f.badUntil).filter((t): t is number => typeof t === 'number');
   return times.length > 0 ? { recheckAt: Math.min(...times) } : {};
 }
 
@@ -340,10 +436,11 @@ function recheck(starting: PodFinding[]): { recheckAt?: number } {
 export function podProblem(pods: Iterable<PodLike>, opts: Pick<PodAssessOptions, 'now' | 'pendingTooLongMs'>): string | undefined {
   for (const pod of pods) {
     const assessed = assessPod(pod, opts);
-    const failing = assessed?.containers.find((finding) => finding.verdict === 'bad' && (FAILURE_REASONS.has(finding.reason) || finding.reason === 'OOMKilled'));
+    const failing = assessed?.containers.find((finding) => finding.verdict === 'bad' && (FAILURE_REASONS.has(finding.reason) || finding.reason === 'OOMKilled' || finding.reason === INIT_FAILED));
     if (!failing) continue;
     const head = `pod ${failing.pod} container ${failing.container}`;
     if (failing.reason === 'OOMKilled') return `${head}: OOMKilled (${failing.restarts} restarts)`;
+    if (failing.reason === INIT_FAILED) return `pod ${failing.pod}: ${failing.summary}`;
     return `${head}: ${failing.reason}${failing.message ? ` — ${redactAndClip(failing.message, 200)}` : ''}`;
   }
   return undefined;

@@ -17,6 +17,8 @@ export function handleLogs(objects: ObjectStore, logs: ReadonlyMap<string, strin
     return;
   }
   const containers: string[] = (pod.spec?.containers ?? []).map((c: Json) => c.name);
+  // The apiserver serves init containers' logs too (`-c <init>`), but never picks one by default.
+  const initContainers: string[] = (pod.spec?.initContainers ?? []).map((c: Json) => c.name);
   let container = query.get('container') ?? undefined;
   if (!container) {
     if (containers.length !== 1) {
@@ -25,7 +27,7 @@ export function handleLogs(objects: ObjectStore, logs: ReadonlyMap<string, strin
     }
     container = containers[0]!;
   }
-  if (!containers.includes(container)) {
+  if (!containers.includes(container) && !initContainers.includes(container)) {
     sendStatus(res, 400, 'BadRequest', `container ${container} is not valid for pod ${podName}`);
     return;
   }

@@ -108,7 +108,8 @@ export function createSlackApp(runtime: CommandFace, settings: SlackSettings): {
           await respond({ response_type: 'ephemeral', replace_original: false, ...toSlack({ tone: 'warning', title: [notInThisChannel(incidentId)] }) });
           return;
         }
-      } else if (kind !== 'confirm' && kind !== 'cancel') {
+      } else if (kind !== 'confirm' && kind !== 'cancel' && kind !== 'incident_list_more') {
+        // "More" of /incident list names no incident: it lists the pressing channel's own.
         runtime.audit({ actor: ctx.user, action: `button ${String(kind).slice(0, 40)}`, target: String(action.value ?? '').slice(0, 200), result: 'refused: the button names no incident' });
         return;
       }
@@ -204,6 +205,11 @@ export function buttonCommand(kind: string | undefined, value: string): { family
       return { family: 'rollout', text: `restart ${String(parsed.subject)}` };
     case 'mute':
       return { family: 'incident', text: `mute${incident} 1h` };
+    case 'incident_list_more': {
+      // The next page of `/incident list`, in the channel the button was pressed in.
+      const from = typeof parsed.from === 'number' && Number.isInteger(parsed.from) && parsed.from >= 0 ? parsed.from : undefined;
+      return from === undefined ? undefined : { family: 'incident', text: `list${parsed.all === true ? ' all' : ''} from ${from}` };
+    }
     default:
       return undefined;
   }

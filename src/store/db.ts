@@ -127,7 +127,7 @@ const newerSchema = (where: string, version: number, key: string) =>
  * clear error: it is never reset, because the timeline and the outbox in it are the user's.
  */
 export function openDb(location: string, options: { timeoutMs?: number; readOnly?: boolean } = {}): Db {
-  return isPostgresUrl(location) ? openPostgres(location, options.timeoutMs) : openSqlite(location, options.readOnly);
+  return isPostgresUrl(location) ? openPostgres(location, options.timeoutMs, options.readOnly) : openSqlite(location, options.readOnly);
 }
 
 /**
@@ -248,28 +248,52 @@ function openSqlite(path: string, readOnly = false): Db {
 /** Any constant will do: it only keeps two replicas from migrating at the same time. */
 const MIGRATION_LOCK = 0x64726966;
 
-function openPostgres(url: string, timeoutMs?: number): Db {
+function openPostgres(url: string, timeoutMs?: number, readOnly = false): Db {
   const where = describeLocation(url);
-  const executor = new PostgresExecutor(url, where, timeoutMs);
+  const executor = new PostgresExecutor(url, where, timeoutMs, readOnly);
   try {
-    executor.transaction(() => {
-      executor.execute(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`, []);
-      executor.execute('CREATE TABLE IF NOT EXISTS driftwatch_schema (version INTEGER NOT NULL)', []);
-      const version = Number(executor.execute('SELECT max(version) AS version FROM driftwatch_schema', []).rows[0]?.version ?? 0);
-      if (version > postgresMigrations.length) throw newerSchema(where, version, 'store.url');
-      for (let index = version; index < postgresMigrations.length; index++) {
-        executor.execute(postgresMigrations[index]!, []);
-        executor.execute('DELETE FROM driftwatch_schema', []);
-        executor.execute(`INSERT INTO driftwatch_schema (version) VALUES (${index + 1})`, []);
-      }
-    });
+    if (readOnly) checkSchemaForReading(executor, where);
+    else migrate(executor, where);
   } catch (error) {
     executor.close();
-    if (error instanceof StoreError && error.message.includes('newer Driftwatch')) throw error;
+    if (error instanceof StoreError && error.message.includes('Driftwatch (schema')) throw error;
     const reason = (error as Error).message.replace(`store ${where}: `, '');
     throw new StoreError(`store ${where}: cannot open the database (${reason})`);
   }
   return new Db(executor);
+}
+
+/** Takes the migration lock (one replica migrates at a time) and applies pending migrations. */
+function migrate(executor: PostgresExecutor, where: string): void {
+  executor.transaction(() => {
+    executor.execute(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`, []);
+    executor.execute('CREATE TABLE IF NOT EXISTS driftwatch_schema (version INTEGER NOT NULL)', []);
+    const version = Number(executor.execute('SELECT max(version) AS version FROM driftwatch_schema', []).rows[0]?.version ?? 0);
+    if (version > postgresMigrations.length) throw newerSchema(where, version, 'store.url');
+    for (let index = version; index < postgresMigrations.length; index++) {
+      executor.execute(postgresMigrations[index]!, []);
+      executor.execute('DELETE FROM driftwatch_schema', []);
+      executor.execute(`INSERT INTO driftwatch_schema (version) VALUES (${index + 1})`, []);
+    }
+  });
+}
+
+/**
+ * A reader (`driftwatch audit`) never migrates: a newer CLI on a laptop would upgrade the shared
+ * schema under the running replicas, which then refuse to restart. It reads only a schema of
+ * exactly its own version (the worker also makes every transaction read-only).
+ */
+function checkSchemaForReading(executor: PostgresExecutor, where: string): void {
+  const known = postgresMigrations.length;
+  const table = executor.execute("SELECT to_regclass('driftwatch_schema') IS NOT NULL AS present", []).rows[0]?.present;
+  if (!table) throw new StoreError(`store ${where}: holds no Driftwatch store (no driftwatch_schema table); nothing to read — check store.url`);
+  const version = Number(executor.execute('SELECT max(version) AS version FROM driftwatch_schema', []).rows[0]?.version ?? 0);
+  if (version > known) throw newerSchema(where, version, 'store.url');
+  if (version < known) {
+    throw new StoreError(
+      `store ${where}: written by an older Driftwatch (schema ${version}, this version knows ${known}); a reader never migrates it — upgrade the running bot first (it migrates on start) or use the Driftwatch version the bot runs`,
+    );
+  }
 }
 
 /** Result codes that mean the store can't take writes now (read-only, full, I/O), either dialect. */

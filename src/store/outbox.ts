@@ -70,7 +70,8 @@ export class Outbox {
     return () => this.listeners.delete(listener);
   }
 
-  enqueue(entry: { key: string; channel: string; kind: OutboxRow['kind']; incidentId: number | null; role: OutboxRole; message: MessageModel; at: number; threadOf?: string }): void {
+  /** `notBefore`: the row is not sent before this time (a coalesced root edit waiting its turn). */
+  enqueue(entry: { key: string; channel: string; kind: OutboxRow['kind']; incidentId: number | null; role: OutboxRole; message: MessageModel; at: number; threadOf?: string; notBefore?: number }): void {
     const { db } = this;
     if (entry.kind === 'update' && entry.incidentId !== null) {
       // Only the newest state of a root matters: older pending updates are superseded; a refused
@@ -89,7 +90,7 @@ export class Outbox {
           thread_of: entry.threadOf ?? null,
           message: JSON.stringify(entry.message),
           created_at: entry.at,
-          next_attempt_at: 0,
+          next_attempt_at: entry.notBefore ?? 0,
         })
         .onConflict((conflict) => conflict.doNothing()),
     );

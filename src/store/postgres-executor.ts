@@ -15,7 +15,9 @@ type Answer = { id: number; rows: Record<string, unknown>[]; changes: number } |
  * would need a queue to keep two observations from interleaving. Blocking gives that serial order
  * for free: the main thread is single-threaded, so while a transaction runs nothing else touches
  * the store. The cost is the event loop waiting for each round trip (well under a millisecond on
- * a LAN), bounded by `timeoutMs` during an outage, when each call fails as a StoreError.
+ * a LAN). A statement with no answer costs one `timeoutMs`; the worker then cuts the connection
+ * and, until it has reconnected in the background, every call fails at once as a StoreError, so
+ * the event loop (Socket Mode acks, the shutdown timer) keeps turning through an outage.
  */
 export class PostgresExecutor implements Executor {
   readonly dialect = 'postgres';
@@ -33,6 +35,8 @@ export class PostgresExecutor implements Executor {
     /** How the URL is named in errors (without its password). */
     private readonly where: string,
     private readonly timeoutMs = 5000,
+    /** `driftwatch audit`: every transaction of every connection is read-only. */
+    readOnly = false,
   ) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
@@ -41,7 +45,7 @@ export class PostgresExecutor implements Executor {
       eval: true,
       // Connecting takes milliseconds on a LAN; a short bound keeps an unreachable host from
       // holding the main thread for long (the worker then waits before trying again).
-      workerData: { pgPath, port: port2, signal: this.signal, url, connectTimeoutMs: Math.min(2000, Math.max(500, timeoutMs - 500)) },
+      workerData: { pgPath, port: port2, signal: this.signal, url, timeoutMs, readOnly, connectTimeoutMs: Math.min(2000, Math.max(500, timeoutMs - 500)) },
       transferList: [port2],
     });
     // Neither keeps the process alive: answers are read synchronously, never by an event.
@@ -91,7 +95,8 @@ export class PostgresExecutor implements Executor {
   private call(sql: string, parameters: readonly unknown[], tx: 'begin' | 'in' | 'end' | undefined): Outcome {
     if (this.closed) throw new StoreError(`store ${this.where}: closed`);
     const id = ++this.nextId;
-    this.port.postMessage({ id, sql, parameters, tx });
+    // The worker refuses to start a call past its deadline (Date.now(): one clock for both threads).
+    this.port.postMessage({ id, sql, parameters, tx, deadline: Date.now() + this.timeoutMs });
     const deadline = performance.now() + this.timeoutMs;
     for (;;) {
       // Reset before draining: an answer posted after the drain sets it again, so no wake-up is lost.
@@ -108,7 +113,7 @@ export class PostgresExecutor implements Executor {
       }
       const left = deadline - performance.now();
       if (left <= 0) {
-        this.port.postMessage({ reset: true });
+        this.port.postMessage({ reset: true, upTo: id });
         this.outage = 'no answer in time';
         throw new StoreError(`store ${this.where}: no answer within ${this.timeoutMs} ms; the connection is reset`);
       }

@@ -9,41 +9,20 @@
  */
 import type { Config } from '../config.js';
 import { workloadSubject } from '../config.js';
-import { classifyKubeError, selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchHandle, type WatchState, type WorkloadKind } from '../clients/kube.js';
+import { selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchHandle, type WatchState, type WorkloadKind } from '../clients/kube.js';
 import { formatDuration } from '../domain/duration.js';
+import { describeMissing, describeUnreachable, errorReason } from './kube-words.js';
 import { subjectOf } from '../domain/subjects.js';
 import type { CheckObservation, NoticeObservation, ProblemKind } from '../domain/model.js';
 import type { Logger } from '../log.js';
 import { PIN_ANNOTATIONS } from '../kube/annotations.js';
-import { assessPods, crashLogKey, lastLogLines, pullMessagesOf, type PodFinding } from '../kube/pods.js';
+import { assessPods, crashLogKey, INIT_FAILED, lastLogLines, pullMessagesOf, type PodFinding } from '../kube/pods.js';
 import { rolloutEdges, rolloutOf, templateContainers, type RolloutMemory } from '../kube/rollout.js';
 import type { ObservationSink, WatchLoop, Watcher } from './types.js';
 
-/** `Deployment reference-data not found in traderx; found in default`. */
-export function describeMissing(kind: WorkloadKind, namespace: string, name: string, elsewhere: string[] | undefined): string {
-  const head = `${kind} ${name} not found in ${namespace}`;
-  if (elsewhere === undefined) return head;
-  if (elsewhere.length === 0) return `${head} (nor in any other namespace)`;
-  return `${head}; found in ${elsewhere.join(', ')}`;
-}
+export { describeMissing, describeUnreachable, errorReason } from './kube-words.js';
 
 const DOWN_KINDS = new Set<KubeErrorKind>(['unreachable', 'unauthorized', 'forbidden']);
-
-/** The apiserver's or the network's own words, without our "cluster x: … doing …:" prefix. */
-export function errorReason(error: KubeError | undefined): string {
-  if (!error) return 'no answer';
-  if (error.cause !== undefined) return classifyKubeError(error.cause).detail;
-  return error.message.replace(/^cluster [^:]+: /, '');
-}
-
-/** `cluster prod: API unreachable for 1m 5s: connect ECONNREFUSED 10.0.0.1:6443`. */
-export function describeUnreachable(cluster: string, forMs: number, error: KubeError | undefined): string {
-  const reason = errorReason(error);
-  const duration = formatDuration(forMs);
-  if (error?.kind === 'unauthorized') return `cluster ${cluster}: API rejects our credentials (401) for ${duration}: ${reason}`;
-  if (error?.kind === 'forbidden') return `cluster ${cluster}: API forbids every watch (403) for ${duration}: ${reason}`;
-  return `cluster ${cluster}: API unreachable for ${duration}: ${reason}`;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* The watcher                                                                                */
@@ -117,8 +96,12 @@ interface Target {
   elsewhere?: string[] | null;
   elsewhereLooked: boolean;
   rollout?: RolloutMemory;
-  reported: Map<string, { ok: boolean; summary: string }>;
+  reported: Map<string, { ok: boolean; summary: string; immediate: boolean }>;
+  /** The workload was seen and then deleted: its open problems end as "deleted", it is not "missing". */
+  deleted: boolean;
   lastState: Map<string, string>;
+  /** When the last look at this subject was scheduled: a quiet subject is judged at once, a busy one per `settleMs`. */
+  lastLookAt: number;
   timer?: NodeJS.Timeout;
   graceTimer?: NodeJS.Timeout;
   assessing: boolean;
@@ -192,7 +175,9 @@ export class KubeWatcher implements Watcher {
       pullMessages: new Map(),
       elsewhereLooked: false,
       reported: new Map(),
+      deleted: false,
       lastState: new Map(),
+      lastLookAt: Number.NEGATIVE_INFINITY,
       assessing: false,
       again: false,
       forceNext: false,
@@ -316,9 +301,12 @@ export class KubeWatcher implements Watcher {
       `metadata.name=${target.name}`,
       (type, obj) => {
         if (obj.metadata.name !== target.name) return;
-        if (type === 'DELETED') target.workload = undefined;
-        else {
+        if (type === 'DELETED') {
+          target.workload = undefined;
+          target.deleted = true;
+        } else {
           target.workload = obj;
+          target.deleted = false;
           if (!target.fixedSelector) {
             const selector = selectorString(obj.spec?.selector);
             if (selector && selector !== target.podSelector) this.startPodWatch(target, selector);
@@ -428,15 +416,23 @@ export class KubeWatcher implements Watcher {
 
   /* ---------------- judging a subject ---------------- */
 
-  /** Coalesces a burst of events into one look, `settleMs` after the first. */
+  /**
+   * Coalesces a burst of events: the first event after a quiet spell is judged at once (the
+   * status change that shows a crash loop is the alert), the ones that follow it within
+   * `settleMs` are judged together once, `settleMs` after that look.
+   */
   private schedule(target: Target, force = false): void {
     if (this.stopped) return;
     if (force) target.forceNext = true;
     if (target.timer) return;
+    const now = this.now();
+    const quiet = now - target.lastLookAt >= this.settleMs;
+    const delay = force || quiet ? 0 : this.settleMs - (now - target.lastLookAt);
+    target.lastLookAt = now + delay;
     target.timer = setTimeout(() => {
       target.timer = undefined;
       void this.assess(target);
-    }, force ? 0 : this.settleMs);
+    }, delay);
     target.timer.unref?.();
   }
 
@@ -463,15 +459,18 @@ export class KubeWatcher implements Watcher {
   }
 
   /**
-   * Reports a check when its verdict changed, or on the periodic look (`force`). A summary that
+   * Reports a check when its verdict changed, when a failure became one that alerts at once (a
+   * first crash turning into CrashLoopBackOff), or on the periodic look (`force`). A summary that
    * changes without the verdict (a restart count going up) waits for the periodic look, so a
    * crash-looping fleet updates its incident at most once per `recheckEveryMs`.
    */
   private report(target: Target, observation: CheckObservation, force: boolean): void {
     if (this.stopped) return;
     const previous = target.reported.get(observation.problem);
-    if (!force && previous && previous.ok === observation.ok) return;
-    target.reported.set(observation.problem, { ok: observation.ok, summary: observation.summary });
+    const immediate = observation.immediate === true;
+    const nowAlerts = !observation.ok && immediate && !previous?.immediate;
+    if (!force && previous && previous.ok === observation.ok && !nowAlerts) return;
+    target.reported.set(observation.problem, { ok: observation.ok, summary: observation.summary, immediate });
     this.deps.sink.check(observation);
   }
 
@@ -490,6 +489,14 @@ export class KubeWatcher implements Watcher {
     if (this.stopped || !cluster.client || cluster.downSince !== undefined) return;
 
     const workload = target.workload;
+    if (target.workloadListed && !target.workloadBlind && !workload && target.deleted) {
+      // Deleted on purpose while we watched: what was failing is gone, not recovered and not missing.
+      const summary = `${target.kind} ${target.name} deleted from ${target.namespace}`;
+      for (const problem of [target.problem, 'rollout_stuck'] as const) {
+        if (target.reported.get(problem)?.ok === false) this.report(target, { subject: target.subject, problem, ok: true, summary, ended: 'deleted' }, true);
+      }
+      return;
+    }
     if (target.workloadListed && !target.workloadBlind) {
       if (!workload) {
         if (!target.elsewhereLooked) {
@@ -512,7 +519,7 @@ export class KubeWatcher implements Watcher {
       const opts = { ...(target.container !== undefined ? { container: target.container } : {}), now: this.now(), pendingTooLongMs: this.pendingTooLongMs, logs: target.logs, pullMessages: target.pullMessages, ...(target.focusPod ? { focusPod: target.focusPod } : {}) };
       let pods = assessPods(target.pods.values(), opts);
       const focus = pods.focus;
-      if (focus?.crashed && (focus.reason === 'CrashLoopBackOff' || focus.reason === 'OOMKilled')) {
+      if (focus?.crashed && (focus.reason === 'CrashLoopBackOff' || focus.reason === 'OOMKilled' || focus.reason === INIT_FAILED)) {
         const key = crashLogKey(focus.pod, focus.container, focus.restarts);
         if (!target.logs.has(key)) {
           target.logs.set(key, await this.crashLog(target, focus));
@@ -522,7 +529,9 @@ export class KubeWatcher implements Watcher {
       }
       target.focusPod = pods.focus?.pod;
       if (pods.settled) {
-        this.report(target, { subject: target.subject, problem: target.problem, ok: pods.ok, summary: pods.summary, detail: pods.detail }, force);
+        // The listed event states (CrashLoopBackOff, pull and create errors, evictions…) already
+        // carry the kubelet's retries: they alert on the watch event that shows them.
+        this.report(target, { subject: target.subject, problem: target.problem, ok: pods.ok, summary: pods.summary, detail: pods.detail, ...(pods.immediate ? { immediate: true } : {}) }, force);
       }
       this.setState(target, 'running', pods.running, force, () => sink.running(target.subject, pods.running));
       clearTimeout(target.graceTimer);
@@ -587,7 +596,7 @@ export class KubeWatcher implements Watcher {
   /** The crashed container's last log lines (previous=true), redacted; empty when they can't be read. */
   private async crashLog(target: Target, focus: PodFinding): Promise<string[]> {
     try {
-      const text = await target.cluster.client!.podLogs(target.namespace, focus.pod, focus.container, { previous: true, tailLines: 20 });
+      const text = await target.cluster.client!.podLogs(target.namespace, focus.pod, focus.container, { previous: focus.logFrom !== 'current', tailLines: 20 });
       return lastLogLines(typeof text === 'string' ? text : String(text ?? ''), 8);
     } catch (error) {
       this.deps.log.debug({ err: (error as Error).message, subject: target.subject, pod: focus.pod }, 'kube: could not read the crashed container log');

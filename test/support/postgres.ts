@@ -8,6 +8,7 @@ import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { freePort } from './product.js';
 
@@ -105,6 +106,81 @@ export async function startPostgres(): Promise<TestPostgres> {
         // already stopped
       }
       rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A TCP proxy in front of the test server that can black-hole the network: every byte in both
+ * directions (on open connections and on new ones, whose TCP handshake still completes) is
+ * dropped and nothing is closed, as when a route silently disappears. It runs in a worker thread
+ * because the store blocks the test's main thread while it waits for an answer.
+ */
+export interface BlackHoleProxy {
+  /** `url` with the proxy's port. */
+  readonly url: string;
+  blackHole(): Promise<void>;
+  /** Forwards again; connections that were black-holed are cut (their lost bytes are gone for good). */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const proxySource = String.raw`
+const net = require('node:net');
+const { parentPort, workerData } = require('node:worker_threads');
+const pairs = new Set();
+let holing = false;
+const server = net.createServer((down) => {
+  const up = net.connect(workerData.port, '127.0.0.1');
+  const pair = { down, up, holed: holing };
+  pairs.add(pair);
+  const cut = () => { pairs.delete(pair); down.destroy(); up.destroy(); };
+  down.on('data', (chunk) => { if (!pair.holed) up.write(chunk); });
+  up.on('data', (chunk) => { if (!pair.holed) down.write(chunk); });
+  // A black hole passes no FIN either: the far side learns nothing until the route is back.
+  for (const side of [down, up]) {
+    side.on('error', () => {});
+    side.on('close', () => { if (!pair.holed) cut(); });
+  }
+});
+server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
+parentPort.on('message', (command) => {
+  if (command === 'hole') {
+    holing = true;
+    for (const pair of pairs) pair.holed = true;
+  } else if (command === 'restore') {
+    holing = false;
+    for (const pair of [...pairs]) if (pair.holed) { pairs.delete(pair); pair.down.destroy(); pair.up.destroy(); }
+  } else if (command === 'close') {
+    for (const pair of pairs) { pair.down.destroy(); pair.up.destroy(); }
+    server.close();
+  }
+  parentPort.postMessage({ done: command });
+});
+`;
+
+export async function startBlackHoleProxy(url: string): Promise<BlackHoleProxy> {
+  const target = new URL(url);
+  const worker = new Worker(proxySource, { eval: true, workerData: { port: Number(target.port) } });
+  const next = () => new Promise<{ port?: number; done?: string }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const { port } = await next();
+  const command = async (name: string) => {
+    const answer = next();
+    worker.postMessage(name);
+    await answer;
+  };
+  const proxied = new URL(url);
+  proxied.port = String(port);
+  return {
+    url: proxied.toString(),
+    blackHole: () => command('hole'),
+    restore: () => command('restore'),
+    async close() {
+      await command('close');
+      await worker.terminate();
     },
   };
 }
