@@ -14,6 +14,7 @@ const steps = [
   ['status page: server time and bytes for 500 rows and 5000 events, /api/status per second', ['node', 'bench/status-page.mjs']],
   ['slack: ack latency, observation → post, outbox under 429', ['npx', 'vitest', 'run', '--config', 'bench/vitest.config.ts']],
   ['slack: ack latency, observation → post, outbox under 429', ['npx', 'vitest', 'run', '--config', 'bench/vitest.config.ts', 'bench/slack.bench.ts']],
+  ['failover: two replicas, SIGTERM and kill -9; observation → Slack on PostgreSQL vs SQLite', ['node', 'bench/failover.mjs']],
   ['delivery: 429 storm — Slack calls per delivered message, drain time after the storm', ['node', 'bench/delivery.mjs']],
 ];
 

@@ -9,6 +9,7 @@ import { Runtime } from './runtime.js';
 import { ConsoleApp } from './console/app.js';
 import { createSlackApp } from './slack/app.js';
 import { SlackService } from './slack/service.js';
+import { SlackConnection } from './slack/connection.js';
 
 /** `driftwatch run`: the bot connected to Slack, until SIGTERM. */
 export async function runSlack(config: Config, env: NodeJS.ProcessEnv): Promise<void> {
@@ -29,11 +30,17 @@ export async function runSlack(config: Config, env: NodeJS.ProcessEnv): Promise<
     port: config.slack.port,
   });
   groupLookup = async (group) => (await client.usergroups.users.list({ usergroup: group })).users ?? [];
-  let started = false;
-  await runtime.startServices({ service: new SlackService(client), slackConnected: () => started && connected() });
-  await app.start();
-  started = true;
-  log.info({ mode, channel: config.slack.channel }, 'driftwatch connected to Slack');
+  // Socket Mode with `ha`: only the leader holds the connection. HTTP mode listens on every replica.
+  const onLeadership = config.ha !== undefined && mode === 'socket';
+  const slack = new SlackConnection(app, log, onLeadership ? 'on leadership' : 'always');
+  await runtime.startServices({ service: new SlackService(client), slackConnected: () => slack.open && connected(), ...(onLeadership ? { leadership: slack } : {}) });
+  if (!onLeadership) {
+    slack.startedLeading();
+    await slack.opened();
+    log.info({ mode, channel: config.slack.channel }, 'driftwatch connected to Slack');
+  } else {
+    log.info({ mode, channel: config.slack.channel, lease: `${config.ha!.namespace}/${config.ha!.lease}` }, 'driftwatch started; it holds the Slack connection while it leads');
+  }
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down: stopping watchers, draining the outbox (10 s at most)');
@@ -44,9 +51,9 @@ export async function runSlack(config: Config, env: NodeJS.ProcessEnv): Promise<
         process.exit(0);
       }, 9_500).unref();
       void (async () => {
-        started = false;
-        await Promise.race([app.stop().catch(() => {}), new Promise((done) => setTimeout(done, 1_500).unref())]);
-        await runtime.shutdown(Math.max(0, deadline - Date.now()));
+        await Promise.race([slack.stoppedLeading(), new Promise((done) => setTimeout(done, 1_500).unref())]);
+        // With `ha`, a second is kept for giving the Lease up after the drain, so a standby leads at once.
+        await runtime.shutdown(Math.max(0, deadline - Date.now() - (config.ha ? 1_000 : 0)));
         resolve();
         // A hung call's socket would keep the process alive after everything is closed.
         process.exit(0);

@@ -36,6 +36,10 @@ import type { FastifyInstance } from 'fastify';
 import { createTask, type ScheduledTask } from 'node-cron';
 import { dueCronMinute, renderDigest } from './incidents/digest.js';
 import { subjectOf } from './domain/subjects.js';
+import { electorFor, heartbeatBlocker, heartbeatFor, leaderCheck, type Heartbeat, type LeaseElector } from './ha/index.js';
+import { CheckRequests } from './ha/check-requests.js';
+import { watchList } from './watchers/registry.js';
+import type { TagChecker } from './web/hooks/index.js';
 
 /*
  * The narrow interfaces the commands take. Each family declares what it needs beside its
@@ -73,6 +77,14 @@ function storeFaultState(problem: string | undefined): string {
   return 'failing';
 }
 
+/** What a face does when this replica starts or stops leading (Slack: open or close Socket Mode). */
+export interface LeadershipHooks {
+  /** Called once the leader's work runs; must not wait for long (Socket Mode opens in the background). */
+  startedLeading(): void;
+  /** Called first thing when leading stops, before the leader's work is wound down: stop at once. */
+  stoppedLeading(): void | Promise<void>;
+}
+
 /** The channel used when no Slack channel is configured (console, demo). */
 const CONSOLE_CHANNEL = 'C0CONSOLE';
 
@@ -102,6 +114,17 @@ export class Runtime {
   people: PeopleDirectory = idsAsNames;
   private poster: Poster | undefined;
   private watchers: Watcher[] = [];
+  /** With `ha`: the Lease elector; without it this replica always leads. */
+  private elector: LeaseElector | undefined;
+  private heartbeat: Heartbeat | undefined;
+  /** Whether the leader's work (watchers, delivery, scheduler) runs in this process. */
+  private leaderWork = false;
+  /** Leadership changes, one at a time: a stop waits for the start before it. */
+  private transitions: Promise<void> = Promise.resolve();
+  private shuttingDown = false;
+  private service: MessageService | undefined;
+  private leadership: LeadershipHooks | undefined;
+  private readonly checkRequests: CheckRequests;
   private web: FastifyInstance | undefined;
   /** The port the web server listens on (health, metrics, webhooks); undefined when it isn't. */
   webPort: number | undefined;
@@ -138,8 +161,10 @@ export class Runtime {
       now: () => this.clock.now(),
       onLookupFailure: (group, error) => accessLog.warn({ group }, error.message),
     });
-    this.confirmations = new Confirmations((requester, plan) =>
-      this.audit({ actor: requester, action: plan.rule, target: 'confirmation', result: 'expired unpressed', ...(plan.incidentId !== undefined ? { incidentId: plan.incidentId } : {}) }),
+    this.confirmations = new Confirmations(
+      (requester, plan) => this.audit({ actor: requester, action: plan.rule, target: 'confirmation', result: 'expired unpressed', ...(plan.incidentId !== undefined ? { incidentId: plan.incidentId } : {}) }),
+      // In the store, so a Confirm pressed after a failover still acts (once).
+      this.store.confirmations,
     );
     const audit = (note: AuditNote) => this.audit(note);
     this.bus = new CommandBus(access, this.confirmations, this.clock, audit);
@@ -152,6 +177,15 @@ export class Runtime {
     this.kubeRecheckMs = options.kubeRecheckMs;
     // node-cron parses and matches the expression; our clock decides when, so tests can drive it.
     this.digestCron = createTask(config.digest.cron, () => undefined, { timezone: config.timezone });
+    this.checkRequests = new CheckRequests(this.store.subjects, () => this.clock.now(), this.log.child({ component: 'check-requests' }));
+  }
+
+  /**
+   * Whether this replica may act (watch, decide, deliver) now: always without `ha`; with it,
+   * while the elector says it leads — false the moment renewDeadline passes without a renew.
+   */
+  isLeader(): boolean {
+    return this.elector ? this.elector.isLeader() : true;
   }
 
   /** The client of a configured cluster, shared by the watcher and the commands. */
@@ -174,6 +208,7 @@ export class Runtime {
 
   /** Time-driven work: reminders, mute expiry, the daily digest. Runs every 30 s in production. */
   tick(): void {
+    if (!this.isLeader()) return;
     this.engine.tick();
     const now = this.clock.now();
     this.confirmations.expire(now);
@@ -211,14 +246,20 @@ export class Runtime {
   /** What watchers report into: the engine for decisions, the store for state and links. */
   sink(): ObservationSink {
     const { engine, store, clock } = this;
+    // A leader that lost the Lease stops deciding at once, even before its watchers have stopped.
+    const acting = () => this.isLeader();
     return {
       check: (observation) => {
+        if (!acting()) return;
         this.metrics.observations.inc({ kind: observation.problem });
         const edge = engine.check(observation);
         if (edge === 'opened' || edge === 'resolved') this.metrics.alerts.inc({ edge });
       },
-      notice: (observation) => engine.notice(observation),
+      notice: (observation) => {
+        if (acting()) engine.notice(observation);
+      },
       state: (subject, key, value) => {
+        if (!acting()) return;
         store.subjects.setState(subject, key, value, clock.now());
         const latencyMs = key === 'served' ? (value as { latencyMs?: number }).latencyMs : undefined;
         if (typeof latencyMs === 'number') this.metrics.probeLatency.observe({ endpoint: subject.slice('endpoint:'.length) }, latencyMs / 1000);
@@ -235,7 +276,9 @@ export class Runtime {
   /** Starts delivering the outbox through `service` (Slack or the terminal). */
   startDelivery(service: MessageService): Poster {
     const { metrics } = this;
-    this.poster = new Poster(this.store, service, this.clock, this.log.child({ component: 'outbox' }), this.posterOptions, {
+    // Fencing with `ha`: claims carry the term, asked again right before each Slack call.
+    const options: PosterOptions = { ...this.posterOptions, ...(this.config.ha ? { term: () => this.elector?.term() } : {}) };
+    this.poster = new Poster(this.store, service, this.clock, this.log.child({ component: 'outbox' }), options, {
       delivered: (kind) => metrics.slackCalls.inc({ kind, outcome: 'ok' }),
       retried: () => metrics.slackRetries.inc(),
       failed: () => metrics.slackCalls.inc({ kind: 'post', outcome: 'failed' }),
@@ -267,9 +310,60 @@ export class Runtime {
     }
   }
 
-  /** Delivery, the watchers and the health server: everything `run` and `console` need. */
-  async startServices(options: { service: MessageService; slackConnected?: () => boolean }): Promise<void> {
-    this.startDelivery(options.service);
+  /**
+   * Delivery, the watchers and the health server: everything `run` and `console` need. With
+   * `ha`, every replica serves the web server and campaigns for the Lease; only the leader runs
+   * the watchers, the scheduler, the rollout followers and delivery (and the face's Socket Mode,
+   * through `leadership`). Without `ha` this replica leads from the start, as before.
+   */
+  async startServices(options: { service: MessageService; slackConnected?: () => boolean; leadership?: LeadershipHooks }): Promise<void> {
+    this.service = options.service;
+    this.leadership = options.leadership;
+    const ha = this.config.ha;
+    if (!ha) {
+      await this.lead();
+      await this.startWeb(options.slackConnected);
+    } else {
+      await this.startWeb(options.slackConnected);
+      const elector = electorFor(ha, this.cluster(ha.cluster).kubeConfig, this.metrics.registry, { log: this.log });
+      this.elector = elector;
+      elector.on('startedLeading', (term) => this.transition(`start leading (term ${term})`, () => this.lead()));
+      elector.on('stoppedLeading', (reason) => {
+        if (this.shuttingDown) return;
+        // Socket Mode closes now, not after the queue: two connections may overlap for 2 s at most.
+        void Promise.resolve(this.leadership?.stoppedLeading()).catch((error: unknown) => this.log.error({ err: error }, 'closing the Slack connection failed'));
+        this.transition(`stop leading (${reason})`, () => this.standDown());
+      });
+      elector.start();
+    }
+    if (this.config.heartbeat) {
+      const slackConnected = options.slackConnected;
+      this.heartbeat = heartbeatFor(this.config.heartbeat, () => this.heartbeatBlocker(slackConnected), () => this.isLeader() && this.leaderWork);
+      this.heartbeat.start();
+    }
+  }
+
+  /** Why the leader must not ping its heartbeat now (see heartbeatBlocker), or undefined. */
+  private heartbeatBlocker(slackConnected: (() => boolean) | undefined): string | undefined {
+    const pending = this.store.outbox.pending();
+    return heartbeatBlocker({
+      now: Date.now(),
+      loops: this.watchers.flatMap((watcher) => watcher.loops?.() ?? []),
+      slackConnected: slackConnected?.() ?? true,
+      oldestPendingAt: pending.length === 0 ? undefined : Math.min(...pending.map((row) => row.createdAt)),
+    });
+  }
+
+  /** Runs leadership changes in order; a failed one is logged (the elector keeps campaigning). */
+  private transition(what: string, step: () => Promise<void>): void {
+    this.transitions = this.transitions.then(step).catch((error: unknown) => this.log.error({ err: error }, `could not ${what}`));
+  }
+
+  /** The leader's work: delivery, the scheduler, the watchers, answering standbys' webhook checks. */
+  private async lead(): Promise<void> {
+    if (this.leaderWork || this.shuttingDown || !this.isLeader()) return;
+    this.leaderWork = true;
+    this.startDelivery(this.service!);
     this.ticker = setInterval(() => {
       try {
         this.tick();
@@ -278,6 +372,7 @@ export class Runtime {
       }
     }, 30_000);
     this.ticker.unref();
+    // Fresh watchers every term: what a previous term's watchers held in memory may be stale.
     this.watchers = createWatchers({
       config: this.config,
       sink: this.sink(),
@@ -288,7 +383,50 @@ export class Runtime {
       ...(this.kubeRecheckMs ? { kubeRecheckMs: this.kubeRecheckMs } : {}),
     });
     for (const watcher of this.watchers) await watcher.start();
-    await this.startWeb(options.slackConnected);
+    // Rollouts a previous leader (or run) was following when it stopped: followed on from here.
+    this.follower.resume();
+    const registryWatcher = this.registryWatcher();
+    if (this.config.ha && registryWatcher) this.checkRequests.serve((ref) => registryWatcher.checkNow(ref));
+    this.leadership?.startedLeading();
+  }
+
+  /** Winds the leader's work down (the sink and the poster already refuse to act). */
+  private async standDown(): Promise<void> {
+    if (!this.leaderWork) return;
+    this.leaderWork = false;
+    this.checkRequests.stop();
+    if (this.ticker) clearInterval(this.ticker);
+    const watchers = this.watchers;
+    this.watchers = [];
+    await Promise.allSettled(watchers.map((watcher) => watcher.stop()));
+    await this.follower.stopAll();
+    await this.poster?.stop();
+    this.poster = undefined;
+  }
+
+  private registryWatcher(): RegistryWatcher | undefined {
+    return this.watchers.find((watcher): watcher is RegistryWatcher => watcher instanceof RegistryWatcher);
+  }
+
+  /**
+   * What the webhooks check tags through: the leader's registry watcher, or on a standby a
+   * request the leader answers. Undefined when nothing is watched (hooks still verify and answer).
+   */
+  private tagChecker(): TagChecker | undefined {
+    if (!this.config.ha) return this.registryWatcher();
+    let cached: { at: number; list: ReadonlyMap<string, { ref: string }> } | undefined;
+    const standbyList = () => {
+      // The same list the leader's watcher builds (config + pod specs in the store), a second old at most.
+      if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), list: watchList(this.config, this.store.subjects.allStates('spec'), () => undefined) };
+      return cached.list;
+    };
+    return {
+      watching: () => this.registryWatcher()?.watching() ?? standbyList(),
+      checkNow: (ref) => {
+        const watcher = this.registryWatcher();
+        return watcher && this.isLeader() ? watcher.checkNow(ref) : this.checkRequests.request(ref);
+      },
+    };
   }
 
   /** The web server: /healthz, /readyz, /metrics, the configured registry webhooks and the status page. */
@@ -313,7 +451,7 @@ export class Runtime {
       webhooks: config.webhooks,
       registries: config.registries,
       env: process.env,
-      checker: this.watchers.find((watcher): watcher is RegistryWatcher => watcher instanceof RegistryWatcher),
+      checker: this.tagChecker(),
       metrics,
       log: this.log.child({ component: 'webhooks' }),
     });
@@ -321,7 +459,9 @@ export class Runtime {
       metrics,
       checks: () => ({
         ...this.storeAndDeliveryChecks(),
-        ...(slackConnected ? { slack: { ok: slackConnected() } } : {}),
+        ...(this.elector ? { leader: this.leaderReadiness() } : {}),
+        // A standby holds no Socket Mode connection by design; that is not a fault.
+        ...(slackConnected ? { slack: this.elector && !this.leaderWork ? { ok: true, state: 'standby: the leader holds the connection' } : { ok: slackConnected() } } : {}),
         ...Object.fromEntries(this.watchers.flatMap((watcher) => Object.entries(watcher.health?.() ?? {}))),
         ...hooks.readiness(),
         ...statusPage?.readiness(),
@@ -344,14 +484,30 @@ export class Runtime {
     }
   }
 
-  /** SIGTERM: stop the watchers, drain the outbox for a bounded time, close the store. */
+  /** The `leader` readiness check: ok on the leader and on a healthy standby; the state names the role. */
+  private leaderReadiness(): { ok: boolean; state: string; detail: string } {
+    const status = this.elector!.status();
+    const check = leaderCheck(status);
+    // The public state keeps the role and who leads; the apiserver's error text stays in the detail.
+    const state = check.ok ? check.detail : 'standby: cannot read or renew the lease';
+    return { ok: check.ok, state, detail: check.detail };
+  }
+
+  /**
+   * SIGTERM: stop the watchers, drain the outbox for a bounded time, give the Lease up (so a
+   * standby leads within its retryPeriod), close the store.
+   */
   async shutdown(drainMs = 10_000): Promise<void> {
+    this.shuttingDown = true;
+    this.heartbeat?.stop();
     const deadline = Date.now() + drainMs;
     const remaining = () => Math.max(0, deadline - Date.now());
     const bounded = (work: Promise<unknown>) => Promise.race([work, new Promise((resolve) => setTimeout(resolve, remaining()).unref())]);
     if (this.ticker) clearInterval(this.ticker);
+    this.checkRequests.stop();
     // No new deliveries first, so no webhook starts a check on a stopping watcher.
     await bounded(this.web?.close() ?? Promise.resolve());
+    await bounded(this.transitions);
     await bounded(Promise.allSettled(this.watchers.map((watcher) => watcher.stop())));
     await this.stop(remaining());
     await bounded(this.registryClient?.close() ?? Promise.resolve());
@@ -367,6 +523,8 @@ export class Runtime {
       // A call still hung is abandoned at the deadline: its row stays in doubt and is searched for at the next start.
       await this.poster.stop(deadline);
     }
+    // Released only once nothing of ours can reach Slack any more: the next leader starts clean.
+    await this.elector?.release();
     this.store.close();
   }
 }

@@ -6,8 +6,8 @@ import type { Clock } from '../domain/clock.js';
 import type { MessageModel } from '../domain/messages.js';
 import { refusalText, type AccessPolicy } from './access.js';
 import type { Audit } from './audit.js';
-import type { Confirmations } from './confirm.js';
-import { info, PlainRefusal, UsageError, type CommandContext, type CommandReply, type CommandSpec } from './types.js';
+import type { ConfirmationRequest, Confirmations } from './confirm.js';
+import { info, PlainRefusal, UsageError, type CommandContext, type CommandReply, type CommandSpec, type Plan } from './types.js';
 
 const MAX_TEXT = 2000;
 
@@ -34,7 +34,17 @@ export class CommandBus {
     private readonly confirmations: Confirmations,
     private readonly clock: Clock,
     private readonly audit: Audit,
-  ) {}
+  ) {
+    confirmations.rebuildWith((request) => this.planFor(request));
+  }
+
+  /** The plan a guarded command makes now (a stored confirmation after a failover); undefined when it makes none. */
+  private async planFor(request: ConfirmationRequest): Promise<Plan | undefined> {
+    const [name, ...args] = tokenize(request.text);
+    const spec = this.specs.get(request.family)?.find((candidate) => candidate.name === name);
+    const result = await spec?.handle(args, request.ctx, request.text.replace(/^\s*\S+\s*/, ''));
+    return result && 'execute' in result ? result : undefined;
+  }
 
   register(...specs: CommandSpec[]): void {
     for (const spec of specs) this.specs.set(spec.family, [...(this.specs.get(spec.family) ?? []), spec]);
@@ -80,7 +90,7 @@ export class CommandBus {
     try {
       const result = await spec.handle(args, ctx, text.replace(/^\s*\S+\s*/, ''));
       if (!('execute' in result)) return ephemeral(result);
-      const id = this.confirmations.create(ctx.user, result, this.clock.now());
+      const id = this.confirmations.create(ctx.user, result, this.clock.now(), { family, text, ctx });
       return { kind: 'confirm', id, preview: result.preview };
     } catch (error) {
       if (error instanceof PlainRefusal) return ephemeral(info(error.message, 'warning'));
@@ -91,7 +101,7 @@ export class CommandBus {
 
   /** A Confirm or Cancel press (button or y/N). Only the requester, only once, only in time. */
   async decide(id: string, user: string, confirmed: boolean, ctx: CommandContext): Promise<MessageModel> {
-    const outcome = this.confirmations.take(id, user, this.clock.now());
+    const outcome = await this.confirmations.take(id, user, this.clock.now());
     const press = confirmed ? 'confirm' : 'cancel';
     const about = (plan: { incidentId?: number }) => (plan.incidentId !== undefined ? { incidentId: plan.incidentId } : {});
     if (outcome.kind === 'missing') {
@@ -105,6 +115,10 @@ export class CommandBus {
     if (outcome.kind === 'not-requester') {
       this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `refused: ${press} pressed by someone other than the requester ${outcome.requester}`, ...about(outcome.plan) });
       return info(`Only <@${outcome.requester}> can confirm this; nothing was changed.`, 'warning');
+    }
+    if (outcome.kind === 'changed') {
+      this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: `refused: the plan changed across a failover (pressed ${press})`, ...about(outcome.plan) });
+      return info('Things changed while this confirmation waited (Driftwatch moved to another replica meanwhile); nothing was changed. Run the command again to see the new preview.', 'warning');
     }
     if (!confirmed) {
       this.audit({ actor: user, action: outcome.plan.rule, target: 'confirmation', result: 'cancelled', ...about(outcome.plan) });

@@ -4,6 +4,7 @@
  * started until the new pods are Ready, the rollout fails, or time runs out. The verdicts come
  * from `kube/rollout.ts` and `kube/pods.ts`, the same the watcher reports.
  */
+import { randomUUID } from 'node:crypto';
 import { selectorString, type Workload } from '../clients/kube.js';
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../domain/duration.js';
@@ -106,7 +107,8 @@ export interface FollowOutcome {
 
 /** What the follower needs: the clusters to read, where to tell, the clock, the log. */
 export interface RolloutFollowerDeps extends ClusterAccess {
-  store: Pick<Store, 'incidents' | 'subjects' | 'audit'>;
+  /** With `follows`, a followed rollout outlives this process: the next leader follows it on. */
+  store: Pick<Store, 'incidents' | 'subjects' | 'audit'> & Partial<Pick<Store, 'follows'>>;
   engine: Pick<IncidentEngine, 'recordAction' | 'notice'>;
   clock: Clock;
   log: Logger;
@@ -138,6 +140,8 @@ export const podSelectorOf = (workload: Workload): string | undefined => selecto
 export class RolloutFollower {
   private readonly jobs = new Set<Promise<FollowOutcome>>();
   private readonly signals = new Set<StopSignal>();
+  /** Ids of the stored follows this process runs now. */
+  private readonly following = new Set<string>();
   private readonly log: Logger;
 
   constructor(
@@ -158,21 +162,61 @@ export class RolloutFollower {
     return new Set(pods.map(podKey));
   }
 
-  /** Starts following; the promise settles when the outcome has been told. */
-  follow(job: FollowJob, deadlineHintMs?: number): Promise<FollowOutcome> {
+  /**
+   * Starts following; the promise settles when the outcome has been told. The follow is stored
+   * until its outcome is told, so a follow stopped by a failover or a shutdown goes on (`resume`).
+   */
+  follow(job: FollowJob, deadlineHintMs?: number, resumed?: { id: string; startedAt: number }): Promise<FollowOutcome> {
     const signal: StopSignal = { stopped: false };
     this.signals.add(signal);
-    const run = this.run(job, signal, deadlineHintMs)
+    const follows = this.deps.store.follows;
+    const id = resumed?.id ?? randomUUID();
+    const startedAt = resumed?.startedAt ?? this.deps.clock.now();
+    try {
+      if (!resumed) follows?.add({ id, job: { ...job, podsBefore: job.podsBefore ? [...job.podsBefore] : null }, startedAt, timeoutMs: deadlineHintMs ?? null });
+    } catch (error) {
+      this.log.warn({ err: error, subject: job.target.subject }, 'could not store the rollout follow; a failover would stop it');
+    }
+    this.following.add(id);
+    const run = this.run(job, signal, deadlineHintMs, startedAt)
       .catch((error: unknown): FollowOutcome => {
         this.log.error({ err: error, subject: job.target.subject }, 'following a rollout crashed');
         return { state: 'failed', summary: `following the rollout crashed: ${(error as Error).message}` };
       })
+      .then((outcome) => {
+        // Told: done. Stopped: the next leader (or the next start) follows it on.
+        if (outcome.state !== 'stopped') {
+          try {
+            follows?.remove(id);
+          } catch (error) {
+            this.log.warn({ err: error }, 'could not remove the finished rollout follow');
+          }
+        }
+        return outcome;
+      })
       .finally(() => {
         this.signals.delete(signal);
+        this.following.delete(id);
         this.jobs.delete(run);
       });
     this.jobs.add(run);
     return run;
+  }
+
+  /** Follows the stored rollouts nobody follows here yet (a new leader, a restart); returns how many. */
+  resume(): number {
+    const follows = this.deps.store.follows;
+    if (!follows) return 0;
+    let resumed = 0;
+    for (const stored of follows.all()) {
+      if (this.following.has(stored.id)) continue;
+      const saved = stored.job as Omit<FollowJob, 'podsBefore'> & { podsBefore: string[] | null };
+      const job: FollowJob = { ...saved, podsBefore: saved.podsBefore ? new Set(saved.podsBefore) : undefined };
+      this.log.info({ subject: job.target.subject, what: job.what }, 'following on a rollout a previous leader (or run) started');
+      void this.follow(job, stored.timeoutMs ?? undefined, { id: stored.id, startedAt: stored.startedAt });
+      resumed++;
+    }
+    return resumed;
   }
 
   /** Rollouts being followed right now. */
@@ -194,7 +238,7 @@ export class RolloutFollower {
     await this.idle();
   }
 
-  private async run(job: FollowJob, signal: StopSignal, deadlineHintMs?: number): Promise<FollowOutcome> {
+  private async run(job: FollowJob, signal: StopSignal, deadlineHintMs: number | undefined, started: number): Promise<FollowOutcome> {
     const { target } = job;
     const { clock } = this.deps;
     const pollMs = this.options.pollMs ?? 2_000;
@@ -203,8 +247,7 @@ export class RolloutFollower {
     const maxReadErrors = this.options.maxReadErrors ?? 5;
     const podGraceMs = this.options.podGraceMs ?? 5 * 60_000;
     const cluster = this.deps.cluster(target.cluster);
-    const started = clock.now();
-    let lastProgressAt = started;
+    let lastProgressAt = clock.now();
     let lastProgressKey = '';
     let readErrors = 0;
     let last: RolloutProgress | undefined;

@@ -10,6 +10,12 @@ export interface PosterOptions {
   baseBackoffMs?: number;
   /** DESIGN.md: delivery resumes within a minute after Slack recovers. */
   maxBackoffMs?: number;
+  /**
+   * Fencing with `ha`: the term this replica leads under, undefined when it doesn't lead. Rows
+   * are claimed under the term (a row another term claimed is searched by key before it is
+   * posted), and it is asked again right before each Slack call: an ex-leader sends nothing more.
+   */
+  term?: () => number | undefined;
 }
 
 export interface PosterMetrics {
@@ -84,6 +90,7 @@ export class Poster {
   /** When a store fault was last logged: one line a minute at most, across flapping too. */
   private storeLoggedAt = 0;
   private storeTimer: NodeJS.Timeout | undefined;
+  private readonly term: (() => number | undefined) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -95,6 +102,7 @@ export class Poster {
   ) {
     this.baseBackoffMs = options.baseBackoffMs ?? 1000;
     this.maxBackoffMs = options.maxBackoffMs ?? 60_000;
+    this.term = options.term;
     this.unsubscribe = store.outbox.onEnqueue(() => this.kick());
   }
 
@@ -261,13 +269,23 @@ export class Poster {
       }
     }
     const delivery = { channel: row.channel, key: row.key, message: row.message, ...(threadTs && row.kind === 'post' ? { threadTs } : {}) };
+    // Fencing: re-read (another leader may have claimed it since this pass listed it), then claim under our term.
+    const fresh = this.term ? this.store.outbox.byKey(row.key) : row;
+    if (!fresh || fresh.status !== 'pending') return 'blocked';
+    const term = this.term?.();
+    if (this.term && term === undefined) return 'blocked';
     // Only an attempt whose outcome is unknown may have reached Slack: search before sending again.
-    const inDoubt = row.inDoubt;
-    this.store.outbox.markAttempt(row.id);
+    // A row another term claimed counts as unknown too: that leader may be paused mid-call.
+    const inDoubt = fresh.inDoubt || (term !== undefined && fresh.claimedTerm !== null && fresh.claimedTerm !== term);
+    if (term === undefined) this.store.outbox.markAttempt(row.id);
+    else if (!this.store.outbox.claim(row.id, term, fresh.attempts)) return 'blocked';
+    /** Still the leader of the same term, right before a call to Slack. */
+    const mayCall = () => this.term === undefined || this.term() === term;
     // While searching, a failure leaves the doubt as it was: the search didn't answer it.
     let searching = inDoubt;
     let answered: { ts: string; found: boolean };
     try {
+      if (!mayCall()) return 'blocked';
       if (row.kind === 'update') {
         searching = false;
         await this.service.update({ ...delivery, ts: threadTs! });
@@ -277,12 +295,14 @@ export class Poster {
         const found = inDoubt && this.service.findUpload ? await this.service.findUpload(upload, row.createdAt) : false;
         searching = false;
         if (found) this.log.info({ key: row.key }, 'file was already uploaded before the answer was lost; not uploading it twice');
+        else if (!mayCall()) return 'blocked';
         else await this.service.upload(upload);
         answered = { ts: threadTs!, found };
       } else {
         const found = inDoubt ? await this.service.findByKey(delivery, row.createdAt) : undefined;
         searching = false;
         if (found) this.log.info({ key: row.key, ts: found.ts }, 'message was already delivered before a restart; not posting it twice');
+        if (!found && !mayCall()) return 'blocked';
         answered = found ? { ts: found.ts, found: true } : { ts: (await this.service.post(delivery)).ts, found: false };
       }
     } catch (error) {

@@ -5,6 +5,8 @@ import { DigestStore } from './digests.js';
 import { IncidentStore } from './incidents.js';
 import { Outbox } from './outbox.js';
 import { AuditLog } from './audit.js';
+import { ConfirmationStore } from './confirmations.js';
+import { FollowStore } from './follows.js';
 
 export { StoreError, passwordIn } from './db.js';
 
@@ -16,6 +18,8 @@ export class Store {
   readonly incidents: IncidentStore;
   readonly outbox: Outbox;
   readonly audit: AuditLog;
+  readonly confirmations: ConfirmationStore;
+  readonly follows: FollowStore;
 
   private constructor(readonly db: Db) {
     this.events = new EventLog(db);
@@ -24,6 +28,8 @@ export class Store {
     this.incidents = new IncidentStore(db);
     this.outbox = new Outbox(db);
     this.audit = new AuditLog(db);
+    this.confirmations = new ConfirmationStore(db);
+    this.follows = new FollowStore(db);
   }
 
   /**

@@ -144,4 +144,22 @@ export const postgresMigrations: string[] = [
   // Delivery state (see migrations.ts): in_doubt = the last attempt's outcome is unknown.
   `ALTER TABLE outbox ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
    UPDATE outbox SET in_doubt = 1 WHERE status = 'pending' AND attempts > 0;`,
+  `
+  ALTER TABLE outbox ADD COLUMN claimed_term BIGINT;
+
+  CREATE TABLE confirmations (
+    id TEXT PRIMARY KEY,
+    requester TEXT NOT NULL,
+    request TEXT NOT NULL,
+    preview TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+  );
+
+  CREATE TABLE rollout_follows (
+    id TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    timeout_ms BIGINT
+  );
+  `,
 ];

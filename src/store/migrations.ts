@@ -144,4 +144,24 @@ export const migrations: string[] = [
   // for good (not_in_channel…), kept for when the bot joins. Rows tried before this are in doubt.
   `ALTER TABLE outbox ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
    UPDATE outbox SET in_doubt = 1 WHERE status = 'pending' AND attempts > 0;`,
+  // Several replicas: the term (Lease transitions) a row was last claimed under, for fencing;
+  // pending confirmations and followed rollouts live here so a failover keeps them.
+  `
+  ALTER TABLE outbox ADD COLUMN claimed_term INTEGER;
+
+  CREATE TABLE confirmations (
+    id TEXT PRIMARY KEY,
+    requester TEXT NOT NULL,
+    request TEXT NOT NULL,
+    preview TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE rollout_follows (
+    id TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    timeout_ms INTEGER
+  );
+  `,
 ];

@@ -30,6 +30,8 @@ export interface OutboxRow {
   createdAt: number;
   /** When the service confirmed it: for an incident root, when it was detected. */
   sentAt: number | null;
+  /** The leader's term of the last claim (with `ha`); null when never claimed under one. */
+  claimedTerm: number | null;
 }
 
 type Row = Selectable<Tables['outbox']>;
@@ -51,6 +53,7 @@ const fromRow = (row: Row): OutboxRow => ({
   error: row.error,
   createdAt: row.created_at,
   sentAt: row.sent_at,
+  claimedTerm: row.claimed_term ?? null,
 });
 
 /**
@@ -103,6 +106,26 @@ export class Outbox {
   markAttempt(id: number): void {
     const { db } = this;
     db.run(db.q.updateTable('outbox').set((row) => ({ attempts: row('attempts', '+', 1), in_doubt: 1 })).where('id', '=', id));
+  }
+
+  /**
+   * The fenced claim of several replicas: counts the attempt and stamps `term` only if nobody
+   * claimed the row since it was read with `seenAttempts`, and no newer term ever claimed it.
+   * False: someone else got there first (or a newer leader exists); this replica must not send.
+   */
+  claim(id: number, term: number, seenAttempts: number): boolean {
+    const { db } = this;
+    return (
+      db.run(
+        db.q
+          .updateTable('outbox')
+          .set((row) => ({ attempts: row('attempts', '+', 1), in_doubt: 1, claimed_term: term }))
+          .where('id', '=', id)
+          .where('status', '=', 'pending')
+          .where('attempts', '=', seenAttempts)
+          .where((row) => row.or([row('claimed_term', 'is', null), row('claimed_term', '<=', term)])),
+      ) === 1
+    );
   }
 
   markSent(id: number, ts: string, at: number): void {

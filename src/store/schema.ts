@@ -67,6 +67,8 @@ export interface Database {
     error: string | null;
     created_at: number;
     sent_at: number | null;
+    /** The leader's term (Lease transitions) of the last claim; null without `ha` or before any. */
+    claimed_term: number | null;
   };
   digests: { ref: string; digest: string; platforms: string; first_seen: number; last_seen: number };
   healthy_digests: { subject: string; repository: string; digest: string; ready_since: number; last_ready_at: number };
@@ -82,4 +84,8 @@ export interface Database {
     incident_id: number | null;
   };
   mutes: { subject: string; until: number; by: string };
+  /** Plans waiting for their requester's Confirm: the command that made them (JSON) and its preview (JSON). */
+  confirmations: { id: string; requester: string; request: string; preview: string; created_at: number };
+  /** Rollouts being followed: the job (JSON), when following began, its time limit. */
+  rollout_follows: { id: string; job: string; started_at: number; timeout_ms: number | null };
 }

@@ -4,7 +4,7 @@ import { formatDuration } from '../domain/duration.js';
 import { ConfigHubError, type BridgeWorkerStatus, type ConfigHubClient } from '../clients/confighub.js';
 import { subjectOf } from '../domain/subjects.js';
 import { Scheduler } from './scheduler.js';
-import type { ObservationSink, Watcher } from './types.js';
+import type { ObservationSink, WatchLoop, Watcher } from './types.js';
 
 /** The worker side ConfigHub reports, in words: "Disconnected, never seen". */
 export function describeBridgeWorker(worker: BridgeWorkerStatus | undefined, spaceSlug: string, now: number): { ok: boolean; summary: string } {
@@ -34,7 +34,11 @@ export class ConfigHubWatcher implements Watcher {
 
   start(): void {
     if (this.workers.length === 0 || !this.deps.config.confighub) return;
-    this.scheduler.every(this.deps.config.confighub.every, () => this.poll(), (error) => this.deps.log.error({ err: error }, 'confighub poll failed'));
+    this.scheduler.every(this.deps.config.confighub.every, () => this.poll(), (error) => this.deps.log.error({ err: error }, 'confighub poll failed'), 'confighub poll');
+  }
+
+  loops(): WatchLoop[] {
+    return this.scheduler.loops();
   }
 
   async stop(): Promise<void> {

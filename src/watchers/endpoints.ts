@@ -10,7 +10,7 @@ import { formatDuration, formatTime } from '../domain/duration.js';
 import { isDown, normaliseVersion, versionFromImageTag, type ProbeResult, type ProbeTarget, type Prober } from '../clients/probe.js';
 import type { CheckObservation, NoticeObservation } from '../domain/model.js';
 import { Scheduler } from './scheduler.js';
-import type { ObservationSink, Watcher } from './types.js';
+import type { ObservationSink, WatchLoop, Watcher } from './types.js';
 import { subjectName, subjectOf } from '../domain/subjects.js';
 import { clip, plural } from '../domain/text.js';
 import type { ImageVersionState, WorkloadSpec } from './registry.js';
@@ -340,9 +340,14 @@ export class EndpointWatcher implements Watcher {
           if (endpoint.service && leaders.has(endpoint.name)) this.checkFleet(endpoint.service);
         },
         (error) => this.log.warn({ endpoint: endpoint.name, err: error }, `endpoint ${endpoint.name}: probe cycle failed`),
+        `endpoint ${endpoint.name}`,
       );
     }
     this.log.info({ endpoints: this.config.endpoints.length }, 'endpoint watcher started');
+  }
+
+  loops(): WatchLoop[] {
+    return this.scheduler.loops();
   }
 
   async stop(): Promise<void> {

@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import { PIN_ANNOTATIONS } from '../kube/annotations.js';
 import { assessPods, crashLogKey, INIT_FAILED, lastLogLines, pullMessagesOf, type PodFinding } from '../kube/pods.js';
 import { rolloutEdges, rolloutOf, templateContainers, type RolloutMemory } from '../kube/rollout.js';
-import type { ObservationSink, Watcher } from './types.js';
+import type { ObservationSink, WatchLoop, Watcher } from './types.js';
 
 export { describeMissing, describeUnreachable, errorReason } from './kube-words.js';
 
@@ -125,6 +125,8 @@ export class KubeWatcher implements Watcher {
   private readonly settleMs: number;
   private readonly now: () => number;
   private ticker: NodeJS.Timeout | undefined;
+  /** When the recheck loop last ran with every cluster's API answering (the heartbeat's cycle). */
+  private lastCycleAt: number | undefined;
   private stopped = false;
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -203,6 +205,12 @@ export class KubeWatcher implements Watcher {
     }
     this.ticker = setInterval(() => this.tick(), this.recheckEveryMs);
     this.ticker.unref?.();
+    // The watches are up: that counts as the first cycle, so the heartbeat need not wait a recheck period.
+    if (this.targets.length > 0) this.lastCycleAt = Date.now();
+  }
+
+  loops(): WatchLoop[] {
+    return this.targets.length > 0 ? [{ name: 'kube watches', everyMs: this.recheckEveryMs, lastCycleAt: this.lastCycleAt }] : [];
   }
 
   async stop(): Promise<void> {
@@ -402,6 +410,8 @@ export class KubeWatcher implements Watcher {
       }
     }
     for (const target of this.targets) this.schedule(target, true);
+    // A cluster whose API is down (or never connected) keeps the loop from counting as cycled.
+    if ([...this.clusters.values()].every((cluster) => cluster.targets.length === 0 || (!cluster.setupError && cluster.downSince === undefined))) this.lastCycleAt = Date.now();
   }
 
   /* ---------------- judging a subject ---------------- */

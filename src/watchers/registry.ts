@@ -16,7 +16,7 @@ import { RegistryError, type RegistryClient, type TagState } from '../clients/re
 export { registrySettings } from '../clients/registry-auth.js';
 import { Scheduler } from './scheduler.js';
 import { Limiter } from '../clients/limiter.js';
-import type { ObservationSink, Watcher } from './types.js';
+import type { ObservationSink, WatchLoop, Watcher } from './types.js';
 
 /** What the Kubernetes watcher records under `'spec'` for each worker/workload subject. */
 export interface WorkloadSpec {
@@ -76,6 +76,10 @@ export class RegistryWatcher implements Watcher {
   private readonly perRegistry: number;
   private readonly wallNow: () => number;
 
+  loops(): WatchLoop[] {
+    return this.scheduler.loops();
+  }
+
   /** The watch list as of the last discovery (config + pod specs), keyed by canonical reference. */
   private watched = new Map<string, WatchedImage>();
   /** Refs that already have a periodic task. */
@@ -109,7 +113,7 @@ export class RegistryWatcher implements Watcher {
     this.started = true;
     this.discover();
     // Tags that pods start using later are picked up by a periodic look at the pod specs.
-    this.scheduler.every(DISCOVER_EVERY_MS, async () => this.discover(), (error) => this.log.error({ err: error }, 'registry watcher: reading pod specs failed'));
+    this.scheduler.every(DISCOVER_EVERY_MS, async () => this.discover(), (error) => this.log.error({ err: error }, 'registry watcher: reading pod specs failed'), 'registry discovery');
   }
 
   async stop(): Promise<void> {
@@ -195,6 +199,7 @@ export class RegistryWatcher implements Watcher {
           if (current) await this.checkImage(current.ref);
         },
         (error) => this.log.error({ err: error, image: image.ref }, 'registry check crashed'),
+        `registry ${image.ref}`,
       );
     }
   }

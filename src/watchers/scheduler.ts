@@ -7,11 +7,15 @@ export class Scheduler {
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
   private readonly running = new Set<Promise<void>>();
+  /** Every loop with its period and when its last run ended (the heartbeat's "has every loop cycled"). */
+  private readonly cycles: Array<{ name: string; everyMs: number; lastCycleAt: number | undefined }> = [];
 
   constructor(private readonly random: () => number = Math.random) {}
 
   /** Runs `task` now (after a jittered delay up to 10% of `periodMs`) and then every `periodMs`. */
-  every(periodMs: number, task: () => Promise<void>, onError: (error: unknown) => void = () => {}): void {
+  every(periodMs: number, task: () => Promise<void>, onError: (error: unknown) => void = () => {}, name = `loop ${this.cycles.length + 1}`): void {
+    const cycle: { name: string; everyMs: number; lastCycleAt: number | undefined } = { name, everyMs: periodMs, lastCycleAt: undefined };
+    this.cycles.push(cycle);
     const schedule = (delay: number) => {
       if (this.stopped) return;
       const timer = setTimeout(() => {
@@ -21,6 +25,8 @@ export class Scheduler {
           .catch(onError)
           .finally(() => {
             this.running.delete(run);
+            // A run that failed still completed its cycle: the loop is alive, its errors are reported elsewhere.
+            cycle.lastCycleAt = Date.now();
             const elapsed = Date.now() - started;
             schedule(Math.max(0, periodMs - elapsed) + this.jitter(periodMs));
           });
@@ -30,6 +36,11 @@ export class Scheduler {
       this.timers.add(timer);
     };
     schedule(this.jitter(periodMs));
+  }
+
+  /** Each loop, its period and when it last completed a run (undefined: not yet). */
+  loops(): Array<{ name: string; everyMs: number; lastCycleAt: number | undefined }> {
+    return this.cycles.map((cycle) => ({ ...cycle }));
   }
 
   private jitter(periodMs: number): number {

@@ -24,4 +24,13 @@ export interface Watcher {
   stop(): Promise<void>;
   /** Readiness parts this watcher owns (e.g. each cluster's watch state). */
   health?(): Record<string, { ok: boolean; detail?: string }>;
+  /** Its watch and poll loops: each one's interval and when it last completed a cycle (the heartbeat needs every one recent). */
+  loops?(): WatchLoop[];
+}
+
+export interface WatchLoop {
+  name: string;
+  everyMs: number;
+  /** undefined: no cycle completed yet. */
+  lastCycleAt: number | undefined;
 }

@@ -37,6 +37,8 @@ export interface ApiCall {
   params: Record<string, unknown>;
   at: number;
   tokenKind: TokenKind;
+  /** The token's last 4 characters: tells replicas that run with different tokens apart (HA tests). */
+  tokenTail?: string;
   fault?: Fault;
 }
 
@@ -393,6 +395,8 @@ export class FakeSlack {
   readonly acks: AckRecord[] = [];
   /** How many Socket Mode connections got their `hello` (1 after start, +1 per reconnect). */
   connectCount = 0;
+  /** Every Socket Mode connection's life, wall-clock ms (closedAt undefined while open): counts who held Slack when. */
+  readonly socketSpans: Array<{ openedAt: number; closedAt: number | undefined }> = [];
 
   private readonly server: Server;
   private readonly wss = new WebSocketServer({ noServer: true });
@@ -632,6 +636,29 @@ export class FakeSlack {
     }
   }
 
+  /**
+   * The longest stretch during which two or more Socket Mode connections were open at once (ms;
+   * 0 when they never overlapped). Open connections count until now.
+   */
+  longestSocketOverlapMs(now = Date.now()): number {
+    const edges = this.socketSpans.flatMap((span) => [
+      { at: span.openedAt, delta: 1 },
+      { at: span.closedAt ?? now, delta: -1 },
+    ]);
+    // Closings first at the same instant: a hand-over in the same millisecond is no overlap.
+    edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
+    let open = 0;
+    let since = 0;
+    let longest = 0;
+    for (const edge of edges) {
+      const before = open;
+      open += edge.delta;
+      if (before < 2 && open >= 2) since = edge.at;
+      if (before >= 2 && open < 2) longest = Math.max(longest, edge.at - since);
+    }
+    return open >= 2 ? Math.max(longest, now - since) : longest;
+  }
+
   /** Kills every Socket Mode connection without a close handshake (a network drop). */
   dropSocket(): void {
     for (const socket of this.sockets) socket.terminate();
@@ -770,7 +797,7 @@ export class FakeSlack {
     const { token, params } = extractToken(req, parsed.params);
     const tokenKind = kindOf(token);
     const fault = this.takeFault(method, params);
-    this.calls.push({ method, params, at: Date.now(), tokenKind, ...(fault ? { fault } : {}) });
+    this.calls.push({ method, params, at: Date.now(), tokenKind, ...(token ? { tokenTail: token.slice(-4) } : {}), ...(fault ? { fault } : {}) });
     if (fault && 'drop' in fault) {
       req.socket.destroy();
       return;
@@ -1126,6 +1153,9 @@ export class FakeSlack {
 
   private onSocket(ws: WebSocket): void {
     this.sockets.add(ws);
+    const span: { openedAt: number; closedAt: number | undefined } = { openedAt: Date.now(), closedAt: undefined };
+    this.socketSpans.push(span);
+    ws.on('close', () => (span.closedAt ??= Date.now()));
     ws.on('message', (data) => this.onSocketMessage(data.toString()));
     ws.on('close', () => this.onSocketClosed(ws));
     ws.on('error', () => ws.terminate());
