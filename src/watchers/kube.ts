@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import { PIN_ANNOTATIONS } from '../kube/annotations.js';
 import { assessPods, crashLogKey, lastLogLines, pullMessagesOf, type PodFinding } from '../kube/pods.js';
 import { rolloutEdges, rolloutOf, templateContainers, type RolloutMemory } from '../kube/rollout.js';
+import { discoveryWatches, ownerWorkloadOf, selectorMatches, workloadKey, WORKLOAD_KINDS, type DiscoveryWatchPlan } from '../kube/discovery.js';
 import type { ObservationSink, Watcher } from './types.js';
 
 /** `Deployment reference-data not found in traderx; found in default`. */
@@ -90,6 +91,25 @@ interface ClusterWatch {
   downTimer?: NodeJS.Timeout;
   /** The client could not be made (context missing from the kubeconfig…). */
   setupError?: string;
+  /** Workloads found by `discover:` on this cluster, and every pod its watches see. */
+  discovery?: ClusterDiscovery;
+}
+
+/** What `discover:` found on one cluster: fed by one watch per kind per scope and one pod watch per namespace (or cluster). */
+interface ClusterDiscovery {
+  cluster: string;
+  workloadWatches: DiscoveryWatchPlan[];
+  podWatches: DiscoveryWatchPlan[];
+  /** By `workloadKey`: the discovered subject, and which workload watches see it (several scopes may). */
+  catalog: Map<string, { target: Target; seenBy: Set<string> }>;
+  /** Discovered targets by namespace, for pods without an owner reference. */
+  byNamespace: Map<string, Set<Target>>;
+  /** Every pod the discovery pod watches see, by namespace: a workload that appears later finds its pods here. */
+  pods: Map<string, Map<string, WatchedPod>>;
+  /** Namespaces whose pods are listed (`*`: all of them). */
+  podsListed: Set<string>;
+  /** Configured workers and workloads here: discovery leaves them to their own targets. */
+  configured: Set<string>;
 }
 
 interface Target {
@@ -102,6 +122,8 @@ interface Target {
   container?: string;
   /** Workers: `app=<worker>`; workloads take theirs from the workload's selector. */
   fixedSelector?: string;
+  /** Found by `discover:`: the cluster's discovery watches feed its workload and pods (no watches of its own). */
+  discovered?: boolean;
   workload?: WatchedWorkload;
   workloadListed: boolean;
   workloadBlind?: string;
@@ -125,6 +147,8 @@ interface Target {
   again: boolean;
   forceNext: boolean;
 }
+
+type WatchedWorkloadKind = WorkloadKind;
 
 const pluralOf: Record<WorkloadKind, string> = { Deployment: 'deployments', DaemonSet: 'daemonsets', StatefulSet: 'statefulsets' };
 
@@ -178,9 +202,23 @@ export class KubeWatcher implements Watcher {
     for (const workload of config.workloads) {
       this.addTarget({ subject: workloadSubject(workload), problem: 'workload_failing', cluster: clusterOf(workload.cluster), namespace: workload.namespace, kind: workload.kind, name: workload.name });
     }
+    const plans = discoveryWatches(config.discover ?? []);
+    for (const name of new Set((config.discover ?? []).map((scope) => scope.cluster))) {
+      const cluster = clusterOf(name);
+      cluster.discovery = {
+        cluster: name,
+        workloadWatches: plans.workloads.filter((plan) => plan.cluster === name),
+        podWatches: plans.pods.filter((plan) => plan.cluster === name),
+        catalog: new Map(),
+        byNamespace: new Map(),
+        pods: new Map(),
+        podsListed: new Set(),
+        configured: new Set(cluster.targets.map((target) => workloadKey(name, target.namespace, target.kind, target.name))),
+      };
+    }
   }
 
-  private addTarget(base: Pick<Target, 'subject' | 'problem' | 'cluster' | 'namespace' | 'kind' | 'name' | 'container' | 'fixedSelector'>): void {
+  private addTarget(base: Pick<Target, 'subject' | 'problem' | 'cluster' | 'namespace' | 'kind' | 'name' | 'container' | 'fixedSelector' | 'discovered'>): Target {
     const target: Target = {
       ...base,
       workloadListed: false,
@@ -197,12 +235,13 @@ export class KubeWatcher implements Watcher {
     };
     this.targets.push(target);
     base.cluster.targets.push(target);
+    return target;
   }
 
   start(): void {
     this.stopped = false;
     for (const cluster of this.clusters.values()) {
-      if (cluster.targets.length === 0) continue;
+      if (cluster.targets.length === 0 && !cluster.discovery) continue;
       try {
         cluster.client = this.deps.cluster(cluster.name);
       } catch (error) {
@@ -215,6 +254,7 @@ export class KubeWatcher implements Watcher {
         this.startWorkloadWatch(target);
         if (target.fixedSelector) this.startPodWatch(target, target.fixedSelector);
       }
+      if (cluster.discovery) this.startDiscovery(cluster, cluster.discovery);
     }
     this.ticker = setInterval(() => this.tick(), this.recheckEveryMs);
     this.ticker.unref?.();
@@ -238,7 +278,7 @@ export class KubeWatcher implements Watcher {
   health(): Record<string, { ok: boolean; detail?: string }> {
     const out: Record<string, { ok: boolean; detail?: string }> = {};
     for (const cluster of this.clusters.values()) {
-      if (cluster.targets.length === 0) continue;
+      if (cluster.targets.length === 0 && !cluster.discovery) continue;
       out[cluster.subject] = this.clusterHealth(cluster);
     }
     return out;
@@ -252,7 +292,8 @@ export class KubeWatcher implements Watcher {
     const failing = entries.filter((e) => e.failure);
     if (open === 0) return { ok: false, detail: failing[0]?.failure ? `starting; ${failing[0].failure.message}` : 'starting' };
     const blind = this.targets.filter((t) => t.cluster === cluster && (t.podsBlind || t.workloadBlind)).map((t) => `${t.subject}: ${t.podsBlind ?? t.workloadBlind}`);
-    return { ok: true, detail: `watching (${open} of ${entries.length} watches open)${blind.length ? `; cannot see ${blind.join('; ')}` : ''}` };
+    const found = cluster.discovery ? `; ${cluster.discovery.catalog.size} discovered workload${cluster.discovery.catalog.size === 1 ? '' : 's'}` : '';
+    return { ok: true, detail: `watching (${open} of ${entries.length} watches open${found})${blind.length ? `; cannot see ${blind.join('; ')}` : ''}` };
   }
 
   /* ---------------- watches ---------------- */
@@ -340,18 +381,7 @@ export class KubeWatcher implements Watcher {
       `/api/v1/namespaces/${encodeURIComponent(target.namespace)}/pods`,
       selector,
       undefined,
-      (type, pod) => {
-        const name = pod.metadata.name;
-        if (type === 'DELETED') {
-          target.pods.delete(name);
-          for (const key of [...target.logs.keys()]) if (key.startsWith(`${name}/`)) target.logs.delete(key);
-          for (const key of [...target.pullMessages.keys()]) if (key.startsWith(`${name}/`)) target.pullMessages.delete(key);
-        } else {
-          target.pods.set(name, pod);
-          for (const [key, message] of pullMessagesOf(pod)) target.pullMessages.set(key, message);
-        }
-        this.schedule(target);
-      },
+      (type, pod) => this.applyPod(target, type, pod),
       (_entry, state, error) => {
         if (state === 'watching') {
           target.podsListed = true;
@@ -363,6 +393,149 @@ export class KubeWatcher implements Watcher {
         this.schedule(target);
       },
     );
+  }
+
+  /** One pod event for a subject: its pod map, the crash logs and pull messages it keeps. */
+  private applyPod(target: Target, type: string, pod: WatchedPod): void {
+    const name = pod.metadata.name;
+    if (type === 'DELETED') {
+      target.pods.delete(name);
+      for (const key of [...target.logs.keys()]) if (key.startsWith(`${name}/`)) target.logs.delete(key);
+      for (const key of [...target.pullMessages.keys()]) if (key.startsWith(`${name}/`)) target.pullMessages.delete(key);
+    } else {
+      target.pods.set(name, pod);
+      for (const [key, message] of pullMessagesOf(pod)) target.pullMessages.set(key, message);
+    }
+    this.schedule(target);
+  }
+
+  /* ---------------- discovery ---------------- */
+
+  /**
+   * `discover:` on one cluster: workload watches per kind and scope (cluster-wide for
+   * `namespaces: all`), pod watches per namespace (or one for the cluster). Workloads that appear
+   * become subjects; those that go are dropped, their open problems resolved.
+   */
+  private startDiscovery(cluster: ClusterWatch, discovery: ClusterDiscovery): void {
+    for (const plan of discovery.workloadWatches) {
+      for (const kind of WORKLOAD_KINDS) {
+        const watchKey = `${kind} ${plan.namespace ?? '*'} ${plan.labelSelector ?? ''}`;
+        const path = plan.namespace === undefined ? `/apis/apps/v1/${pluralOf[kind]}` : `/apis/apps/v1/namespaces/${encodeURIComponent(plan.namespace)}/${pluralOf[kind]}`;
+        this.watch<WatchedWorkload>(
+          cluster,
+          path,
+          plan.labelSelector,
+          undefined,
+          (type, workload) => {
+            if (type === 'DELETED') this.discoveredGone(cluster, discovery, kind, workload, watchKey);
+            else this.discoveredSeen(cluster, discovery, kind, workload, watchKey);
+          },
+          () => undefined,
+        );
+      }
+    }
+    for (const plan of discovery.podWatches) {
+      const path = plan.namespace === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${encodeURIComponent(plan.namespace)}/pods`;
+      this.watch<WatchedPod>(
+        cluster,
+        path,
+        undefined,
+        undefined,
+        (type, pod) => this.discoveredPod(discovery, type, pod),
+        (_entry, state) => {
+          if (state !== 'watching') return;
+          const listed = plan.namespace ?? '*';
+          if (discovery.podsListed.has(listed)) return;
+          discovery.podsListed.add(listed);
+          for (const { target } of discovery.catalog.values()) {
+            if (listed === '*' || target.namespace === listed) {
+              target.podsListed = true;
+              this.schedule(target);
+            }
+          }
+        },
+      );
+    }
+  }
+
+  private discoveredSeen(cluster: ClusterWatch, discovery: ClusterDiscovery, kind: WatchedWorkloadKind, workload: WatchedWorkload, watchKey: string): void {
+    const namespace = workload.metadata.namespace ?? '';
+    const name = workload.metadata.name;
+    const key = workloadKey(cluster.name, namespace, kind, name);
+    if (discovery.configured.has(key)) return; // listed in the config: watched as configured
+    let entry = discovery.catalog.get(key);
+    if (!entry) {
+      const target = this.addTarget({ subject: subjectOf.workload({ cluster: cluster.name, namespace, kind, name }), problem: 'workload_failing', cluster, namespace, kind, name, discovered: true });
+      target.workloadListed = true;
+      target.podsListed = discovery.podsListed.has('*') || discovery.podsListed.has(namespace);
+      entry = { target, seenBy: new Set() };
+      discovery.catalog.set(key, entry);
+      let inNamespace = discovery.byNamespace.get(namespace);
+      if (!inNamespace) discovery.byNamespace.set(namespace, (inNamespace = new Set()));
+      inNamespace.add(target);
+      target.workload = workload;
+      for (const pod of discovery.pods.get(namespace)?.values() ?? []) if (this.ownsPod(target, pod)) this.applyPod(target, 'ADDED', pod);
+      this.deps.sink.state(target.subject, 'discovered', { cluster: cluster.name, namespace, kind, name, present: true, containers: templateContainers(workload).map((container) => container.name) });
+      this.deps.log.debug({ subject: target.subject }, 'kube: discovered a workload');
+    }
+    entry.seenBy.add(watchKey);
+    entry.target.workload = workload;
+    this.schedule(entry.target);
+  }
+
+  private discoveredGone(cluster: ClusterWatch, discovery: ClusterDiscovery, kind: WatchedWorkloadKind, workload: WatchedWorkload, watchKey: string): void {
+    const namespace = workload.metadata.namespace ?? '';
+    const key = workloadKey(cluster.name, namespace, kind, workload.metadata.name);
+    const entry = discovery.catalog.get(key);
+    if (!entry) return;
+    entry.seenBy.delete(watchKey);
+    if (entry.seenBy.size > 0) return; // another scope still sees it
+    discovery.catalog.delete(key);
+    discovery.byNamespace.get(namespace)?.delete(entry.target);
+    this.dropTarget(entry.target, `${kind} ${namespace}/${workload.metadata.name} was deleted`);
+  }
+
+  /** A discovered workload is gone: its open problems resolve, its tags stop being watched, it leaves `/version status`. */
+  private dropTarget(target: Target, why: string): void {
+    const { sink } = this.deps;
+    clearTimeout(target.timer);
+    clearTimeout(target.graceTimer);
+    target.timer = undefined;
+    const index = this.targets.indexOf(target);
+    if (index >= 0) this.targets.splice(index, 1);
+    const mine = target.cluster.targets.indexOf(target);
+    if (mine >= 0) target.cluster.targets.splice(mine, 1);
+    for (const [problem, last] of target.reported) {
+      if (!last.ok) sink.check({ subject: target.subject, problem: problem as CheckObservation['problem'], ok: true, summary: why });
+    }
+    sink.state(target.subject, 'discovered', { cluster: target.cluster.name, namespace: target.namespace, kind: target.kind, name: target.name, present: false, containers: [] });
+    sink.state(target.subject, 'spec', { containers: [], labels: {}, annotations: {} });
+    sink.running(target.subject, []);
+    this.deps.log.debug({ subject: target.subject }, `kube: ${why}; no longer watched`);
+  }
+
+  /** Every pod the discovery watches see is kept by namespace and handed to the workload that owns it. */
+  private discoveredPod(discovery: ClusterDiscovery, type: string, pod: WatchedPod): void {
+    const namespace = pod.metadata.namespace ?? '';
+    let inNamespace = discovery.pods.get(namespace);
+    if (type === 'DELETED') inNamespace?.delete(pod.metadata.name);
+    else {
+      if (!inNamespace) discovery.pods.set(namespace, (inNamespace = new Map()));
+      inNamespace.set(pod.metadata.name, pod);
+    }
+    const owner = ownerWorkloadOf(pod);
+    const byOwner = owner ? discovery.catalog.get(workloadKey(discovery.cluster, namespace, owner.kind, owner.name))?.target : undefined;
+    if (byOwner && this.ownsPod(byOwner, pod)) return this.applyPod(byOwner, type, pod);
+    if (owner) return; // owned by something else (a Job, a configured workload)
+    for (const target of discovery.byNamespace.get(namespace) ?? []) if (this.ownsPod(target, pod)) this.applyPod(target, type, pod);
+  }
+
+  /** The pod belongs to the discovered workload: its owner is that workload, or (without an owner) its selector matches. */
+  private ownsPod(target: Target, pod: WatchedPod): boolean {
+    if (pod.metadata.namespace !== target.namespace) return false;
+    const owner = ownerWorkloadOf(pod);
+    if (owner) return owner.kind === target.kind && owner.name === target.name;
+    return selectorMatches(target.workload?.spec?.selector, pod.metadata.labels);
   }
 
   /* ---------------- cluster reachability ---------------- */
@@ -407,7 +580,7 @@ export class KubeWatcher implements Watcher {
     if (this.stopped) return;
     for (const cluster of this.clusters.values()) {
       for (const entry of cluster.watches) this.syncRestarts(entry);
-      if (cluster.setupError || cluster.targets.length === 0) continue;
+      if (cluster.setupError || (cluster.targets.length === 0 && !cluster.discovery)) continue;
       if (cluster.downSince !== undefined) this.reportDown(cluster);
       else if ([...cluster.watches].some((e) => e.state === 'watching')) {
         this.deps.sink.check({ subject: cluster.subject, problem: 'cluster_unreachable', ok: true, summary: `cluster ${cluster.name}: API answers` });
