@@ -44,9 +44,12 @@ export function renderRoot(incident: IncidentRecord, problems: ProblemRecord[], 
   const buttons: Button[] = [];
   if (open) {
     const workerName = incident.primarySubject.startsWith('worker:') ? incident.primarySubject.slice('worker:'.length) : undefined;
-    if (workerName && lastGood) {
-      lines.push(['Suggested: ', { code: `/worker pin ${workerName} ${shortDigest(lastGood.digest)}` }]);
-      buttons.push({ action: 'worker_pin', label: `Pin to ${shortDigest(lastGood.digest)} (last good)`, value: JSON.stringify({ worker: workerName, digest: lastGood.digest, incident: incident.id }), style: 'primary' });
+    // A workload (listed or discovered) is pinned by its full `<cluster>/<namespace>/<kind>/<name>`, which is never ambiguous.
+    const workloadPath = incident.primarySubject.startsWith('workload:') ? incident.primarySubject.slice('workload:'.length) : undefined;
+    const pinnable = workerName ?? workloadPath;
+    if (pinnable && lastGood) {
+      lines.push(['Suggested: ', { code: `/worker pin ${pinnable} ${shortDigest(lastGood.digest)}` }]);
+      buttons.push({ action: 'worker_pin', label: `Pin to ${shortDigest(lastGood.digest)} (last good)`, value: JSON.stringify({ worker: pinnable, digest: lastGood.digest, incident: incident.id }), style: 'primary' });
     }
     if (incident.primarySubject.startsWith('workload:') || workerName) {
       buttons.push({ action: 'rollout_restart', label: 'Restart rollout', value: JSON.stringify({ subject: incident.primarySubject, incident: incident.id }) });
