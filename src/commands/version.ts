@@ -13,6 +13,7 @@ import { UsageError, type CommandSpec } from './types.js';
 import { declareCommand, word } from './args.js';
 import { digestOfImage, summarizeRunning } from './worker.js';
 import { subjectOf } from '../domain/subjects.js';
+import { discoveredTargets, type DiscoveredState } from './targets.js';
 
 /** What `/version status` reads: the configured subjects and what the watchers recorded about them. */
 export interface VersionCommandDeps {
@@ -120,6 +121,12 @@ export function versionStatusMessage(deps: VersionCommandDeps, service?: string)
     if (wantedWorkloads && !wantedWorkloads.has(subject)) continue;
     addWorkload(`${workload.namespace}/${workload.name}`, subject, undefined);
   }
+  // What `discover:` found (and is still there), after what the config lists.
+  const listed = new Set(config.workloads.map(workloadSubject));
+  for (const target of discoveredTargets(store.subjects.allStates<DiscoveredState | null>('discovered'))) {
+    if (listed.has(target.subject) || (wantedWorkloads && !wantedWorkloads.has(target.subject))) continue;
+    addWorkload(`${target.namespace}/${target.name}`, target.subject, undefined);
+  }
 
   for (const [name, endpoints] of groups) {
     if (service !== undefined && name !== service) continue;
@@ -150,7 +157,7 @@ export function versionStatusMessage(deps: VersionCommandDeps, service?: string)
     }
   }
 
-  if (rows.length === 0) return { tone: 'info', title: ['Nothing to show: no workers, workloads or endpoints are configured.'] };
+  if (rows.length === 0) return { tone: 'info', title: ['Nothing to show: no workers, workloads or endpoints are configured or discovered.'] };
   const counts = new Map<Verdict, number>();
   for (const row of rows) counts.set(row.verdict, (counts.get(row.verdict) ?? 0) + 1);
   const worst = rows.reduce((acc, row) => Math.max(acc, verdictRank[row.verdict]), 0);

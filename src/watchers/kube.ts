@@ -480,6 +480,8 @@ export class KubeWatcher implements Watcher {
     }
     entry.seenBy.add(watchKey);
     entry.target.workload = workload;
+    // Before its pods are judged: an incident that opens names its image and its last good digest.
+    this.recordSpec(entry.target, workload);
     this.schedule(entry.target);
   }
 
@@ -699,7 +701,8 @@ export class KubeWatcher implements Watcher {
     if (workload) this.judgeRollout(target, workload, force);
   }
 
-  private judgeRollout(target: Target, workload: WatchedWorkload, force: boolean): void {
+  /** The workload's template (images, labels, pin) under `'spec'`, and its links to its images: once per change. */
+  private recordSpec(target: Target, workload: WatchedWorkload): void {
     const { sink } = this.deps;
     const template = workload.spec?.template;
     const containers = templateContainers(workload);
@@ -709,6 +712,11 @@ export class KubeWatcher implements Watcher {
       sink.state(target.subject, 'spec', spec);
       sink.links(target.subject, 'spec', [...new Set(containers.map((c) => subjectOf.image(c.image)))]);
     });
+  }
+
+  private judgeRollout(target: Target, workload: WatchedWorkload, force: boolean): void {
+    const { sink } = this.deps;
+    this.recordSpec(target, workload);
     const { state, phase } = rolloutOf(workload, target.kind);
     this.setState(target, 'rollout', state, false, () => sink.state(target.subject, 'rollout', state));
     const { memory, edges } = rolloutEdges(target.rollout, workload, target.subject, this.now());
