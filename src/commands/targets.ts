@@ -144,6 +144,9 @@ const KIND_WORDS: Record<string, WorkloadKind> = {
 /** `deploy`, `Deployment`, `daemonsets`… as kubectl writes kinds; undefined for anything else. */
 export const kindOfWord = (text: string): WorkloadKind | undefined => KIND_WORDS[text.toLowerCase()];
 
+/** A name several workloads share: `-n` (or the full name) may still pick one. */
+export class AmbiguousTargetError extends UsageError {}
+
 /** What `/worker pin|unpin` acts on: a configured worker, or a workload (configured or discovered). */
 export type PinSubject = { kind: 'worker'; worker: WorkerConfig; target: RolloutTarget } | { kind: 'workload'; target: RolloutTarget };
 
@@ -187,7 +190,7 @@ export function findPinSubject(config: Pick<Config, 'workers' | 'workloads'>, di
   }
   if (matches.length === 0) throw new UsageError(`Unknown ${parts.length === 1 ? 'worker' : 'workload'} "${clip(word)}"${namespace ? ` in namespace ${clip(namespace, 40)}` : ''}. ${choices()}.`);
   if (matches.length > 1) {
-    throw new UsageError(`"${clip(word)}" names ${matches.length} workloads: ${matches.map(fullName).join(', ')}. Give one as <cluster>/<namespace>/<kind>/<name>.`);
+    throw new AmbiguousTargetError(`"${clip(word)}" names ${matches.length} workloads: ${matches.map(fullName).join(', ')}. Give one as <cluster>/<namespace>/<kind>/<name>.`);
   }
   return { kind: 'workload', target: matches[0]! };
 }

@@ -19,7 +19,7 @@ import { gitopsWarning } from '../kube/gitops.js';
 import { deadlineOf } from '../kube/rollout.js';
 import { info, UsageError, type CommandContext, type CommandSpec, type Plan } from './types.js';
 import { declareCommand, word } from './args.js';
-import { clusterOf, clusterUsageError, discoveredTargets, findPinSubject, findWorker, workerSubject, workerTarget, type ClusterAccess, type DiscoveredState, type PinSubject } from './targets.js';
+import { AmbiguousTargetError, clusterOf, clusterUsageError, discoveredTargets, findPinSubject, findWorker, workerSubject, workerTarget, type ClusterAccess, type DiscoveredState, type PinSubject } from './targets.js';
 import { openIncidentFor, tell, type RolloutFollower } from './follower.js';
 
 /** What the /worker commands need: the workers, their clusters, the registry, the store, the follower. */
@@ -450,7 +450,13 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
   };
   const aTarget = word((text) => {
     if (text !== undefined && text.startsWith('-')) throw new UsageError('Put the worker or workload first, then flags: /worker pin <worker|workload> [<digest>|previous] [-n <namespace>] [--container <name>].');
-    if (text === undefined) findPinSubject(config, discovered(), text, undefined); // names the choices
+    // Checked as soon as it is read, so a wrong name is the first thing the answer says; only a
+    // name several workloads share waits for `-n`.
+    try {
+      findPinSubject(config, discovered(), text, undefined);
+    } catch (error) {
+      if (!(error instanceof AmbiguousTargetError)) throw error;
+    }
     return text!;
   });
   return [
