@@ -1,35 +1,40 @@
 /**
- * Periodic tasks with jitter (at most 10% of the period, so many watchers started together
- * spread out) and no overlap: a run that outlasts its period delays the next one instead of
- * stacking up.
+ * Periodic tasks with jitter and no overlap. The jitter (at most 10% of the period, so many
+ * watchers started together spread out) is drawn once per task, as its phase: runs then keep a
+ * fixed rate on that phase. Jitter drawn again at every run would add up like a random walk, and
+ * the checks of one period would spread further apart every cycle. A run that outlasts its period
+ * skips the slots it missed instead of stacking up.
  */
 export class Scheduler {
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
   private readonly running = new Set<Promise<void>>();
 
-  constructor(private readonly random: () => number = Math.random) {}
+  constructor(
+    private readonly random: () => number = Math.random,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** Runs `task` now (after a jittered delay up to 10% of `periodMs`) and then every `periodMs`. */
+  /** Runs `task` after a jittered delay (up to 10% of `periodMs`) and then every `periodMs` on that phase. */
   every(periodMs: number, task: () => Promise<void>, onError: (error: unknown) => void = () => {}): void {
-    const schedule = (delay: number) => {
+    let due = this.now() + this.jitter(periodMs);
+    const schedule = () => {
       if (this.stopped) return;
       const timer = setTimeout(() => {
         this.timers.delete(timer);
-        const started = Date.now();
         const run = task()
           .catch(onError)
           .finally(() => {
             this.running.delete(run);
-            const elapsed = Date.now() - started;
-            schedule(Math.max(0, periodMs - elapsed) + this.jitter(periodMs));
+            due = nextSlot(due, periodMs, this.now());
+            schedule();
           });
         this.running.add(run);
-      }, delay);
+      }, Math.max(0, due - this.now()));
       timer.unref?.();
       this.timers.add(timer);
     };
-    schedule(this.jitter(periodMs));
+    schedule();
   }
 
   private jitter(periodMs: number): number {
@@ -43,4 +48,11 @@ export class Scheduler {
     this.timers.clear();
     await Promise.allSettled([...this.running]);
   }
+}
+
+/** The first slot `due + k·period` (k ≥ 1) that is not in the past. */
+export function nextSlot(due: number, periodMs: number, now: number): number {
+  const next = due + periodMs;
+  if (next >= now) return next;
+  return next + Math.ceil((now - next) / periodMs) * periodMs;
 }
