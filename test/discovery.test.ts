@@ -66,7 +66,7 @@ interface Harness {
   discovered(): string[];
 }
 
-async function harness(discover: unknown[], before: (fake: FakeApiserver) => void, extra: { workloads?: unknown[] } = {}): Promise<Harness> {
+async function harness(discover: unknown[], before: (fake: FakeApiserver) => void, extra: { workloads?: unknown[]; beforeStart?: (runtime: Runtime) => void } = {}): Promise<Harness> {
   const fake = await startFakeApiserver();
   cleanups.push(() => fake.close());
   before(fake);
@@ -85,6 +85,7 @@ async function harness(discover: unknown[], before: (fake: FakeApiserver) => voi
   const service = new RecordingService();
   runtime.startDelivery(service);
   cleanups.push(() => runtime.stop(2_000));
+  extra.beforeStart?.(runtime);
   const watcher = new KubeWatcher({
     config,
     sink: runtime.sink(),
@@ -162,12 +163,20 @@ describe('discover: against the fake apiserver', () => {
     expect(h.fake.openWatches()).toBe(4);
   });
 
-  it('a listed workload is not discovered a second time', async () => {
+  it('a listed workload is not discovered a second time; one deleted while Driftwatch was down is dropped at the next start', async () => {
+    const vanished = 'workload:prod/traderx/Deployment/old-feed';
     const h = await harness([{ cluster: 'prod', namespaces: ['traderx'] }], (fake) => fake.upsert(workload('Deployment', 'traderx', 'reference-data', 'ghcr.io/finos/traderx/reference-data:1')), {
       workloads: [{ cluster: 'prod', namespace: 'traderx', name: 'reference-data' }],
+      beforeStart: (runtime) => {
+        const at = Date.now();
+        runtime.store.subjects.setState(vanished, 'discovered', { cluster: 'prod', namespace: 'traderx', kind: 'Deployment', name: 'old-feed', present: true, containers: ['app'] }, at);
+        runtime.store.subjects.setState(vanished, 'spec', { containers: [{ name: 'app', image: 'ghcr.io/finos/traderx/old-feed:latest' }] }, at);
+      },
     });
     await waitFor('the listed workload to be seen', () => h.runtime.store.subjects.state('workload:prod/traderx/Deployment/reference-data', 'running'));
-    expect(h.discovered()).toEqual([]);
+    await waitFor('the vanished workload to be dropped', () => h.discovered().length === 0);
+    // Its tag is no longer watched: its spec names no image.
+    expect(h.runtime.store.subjects.state<{ containers: unknown[] }>(vanished, 'spec')?.value.containers).toEqual([]);
     expect(versionRows(h.runtime).filter((row) => row === 'traderx/reference-data')).toHaveLength(1);
   });
 });

@@ -110,6 +110,8 @@ interface ClusterDiscovery {
   podsListed: Set<string>;
   /** Configured workers and workloads here: discovery leaves them to their own targets. */
   configured: Set<string>;
+  /** Workload watches that have listed at least once; when all have, what the store remembers and is gone is dropped. */
+  listedWatches: Set<string>;
 }
 
 interface Target {
@@ -214,6 +216,7 @@ export class KubeWatcher implements Watcher {
         pods: new Map(),
         podsListed: new Set(),
         configured: new Set(cluster.targets.map((target) => workloadKey(name, target.namespace, target.kind, target.name))),
+        listedWatches: new Set(),
       };
     }
   }
@@ -430,7 +433,11 @@ export class KubeWatcher implements Watcher {
             if (type === 'DELETED') this.discoveredGone(cluster, discovery, kind, workload, watchKey);
             else this.discoveredSeen(cluster, discovery, kind, workload, watchKey);
           },
-          () => undefined,
+          (_entry, state) => {
+            if (state !== 'watching' || discovery.listedWatches.has(watchKey)) return;
+            discovery.listedWatches.add(watchKey);
+            if (discovery.listedWatches.size === discovery.workloadWatches.length * WORKLOAD_KINDS.length) this.forgetVanished(discovery);
+          },
         );
       }
     }
@@ -514,6 +521,21 @@ export class KubeWatcher implements Watcher {
     sink.state(target.subject, 'spec', { containers: [], labels: {}, annotations: {} });
     sink.running(target.subject, []);
     this.deps.log.debug({ subject: target.subject }, `kube: ${why}; no longer watched`);
+  }
+
+  /**
+   * Once every discovery watch has listed: workloads the store still remembers as discovered here
+   * (from before a restart) that no watch returned were deleted meanwhile; drop them too.
+   */
+  private forgetVanished(discovery: ClusterDiscovery): void {
+    const { sink } = this.deps;
+    for (const { subject, value } of sink.statesOf<{ cluster?: string; namespace?: string; kind?: string; name?: string; present?: boolean } | null>('discovered')) {
+      if (!value?.present || value.cluster !== discovery.cluster) continue;
+      if (discovery.catalog.has(workloadKey(discovery.cluster, value.namespace ?? '', value.kind ?? '', value.name ?? ''))) continue;
+      sink.state(subject, 'discovered', { ...value, present: false, containers: [] });
+      sink.state(subject, 'spec', { containers: [], labels: {}, annotations: {} });
+      sink.running(subject, []);
+    }
   }
 
   /** Every pod the discovery watches see is kept by namespace and handed to the workload that owns it. */
