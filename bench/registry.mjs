@@ -106,9 +106,11 @@ async function main() {
   // The floor: the same HEADs with a bare undici loop, 4 at a time, bearer tokens issued up front.
   const floorAgent = new Agent({ connections: 8, keepAliveTimeout: 30_000 });
   cleanups.push(() => floorAgent.close());
-  const bearer = new Map(refs.map(({ repo }) => [repo, `Bearer ${tokens.issue(USER, [{ type: 'repository', name: repo, actions: ['pull'] }])}`]));
+  // Tokens live 5 minutes, so each floor run gets fresh ones (issued before its clock starts).
+  const issueAll = () => new Map(refs.map(({ repo }) => [repo, `Bearer ${tokens.issue(USER, [{ type: 'repository', name: repo, actions: ['pull'] }])}`]));
   const accept = ['application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.docker.distribution.manifest.v2+json'].join(', ');
   const floor = async () => {
+    const bearer = issueAll();
     globalThis.gc?.();
     const started = performance.now();
     let next = 0;
