@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '@slack/bolt';
 import { KubeCluster } from '../src/clients/kube.js';
-import { parseConfig } from '../src/config.js';
+import { ConfigError, parseConfig } from '../src/config.js';
 import { createLogger, setLogger } from '../src/log.js';
 import { Runtime } from '../src/runtime.js';
 import { KubeWatcher } from '../src/watchers/kube.js';
@@ -182,6 +182,35 @@ describe('discover: against the fake apiserver', () => {
 });
 
 describe('pure discovery decisions', () => {
+  it('checks discover: entries and names the path of each problem', () => {
+    let problems: string[] = [];
+    try {
+      parseConfig({
+        clusters: [{ name: 'prod' }],
+        discover: [
+          { cluster: 'nope', namespaces: 'all' },
+          { cluster: 'prod', namespaces: [] },
+          { cluster: 'prod', namespaces: ['Bad_NS'] },
+          { cluster: 'prod', namespaces: 'all', labelSelector: 'a b c' },
+          { cluster: 'prod', namespaces: 'all', labelSelectr: 'team=payments' },
+        ],
+      });
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'discover[0].cluster: unknown cluster "nope" (clusters: prod)',
+        'discover[1].namespaces: expected at least one namespace, or all',
+        'discover[2].namespaces[0]: expected a Kubernetes namespace name like traderx',
+        'discover[3].labelSelector: expected a label selector like team=payments or env in (prod,staging)',
+        'discover[4].labelSelectr: unknown key; did you mean "labelSelector"? (valid keys: cluster, namespaces, labelSelector)',
+      ]),
+    );
+    const ok = parseConfig({ clusters: [{ name: 'prod' }], discover: [{ cluster: 'prod', namespaces: 'all', labelSelector: 'env in (a,b),!legacy,tier!=cache' }] });
+    expect(ok.discover[0]).toEqual({ cluster: 'prod', namespaces: 'all', labelSelector: 'env in (a,b),!legacy,tier!=cache' });
+  });
+
   it('finds the owning workload of a pod and matches selectors', () => {
     expect(ownerWorkloadOf({ metadata: { labels: { 'pod-template-hash': '7f8c9d' }, ownerReferences: [{ kind: 'ReplicaSet', name: 'reference-data-7f8c9d', controller: true }] } })).toEqual({ kind: 'Deployment', name: 'reference-data' });
     expect(ownerWorkloadOf({ metadata: { ownerReferences: [{ kind: 'DaemonSet', name: 'relay', controller: true }] } })).toEqual({ kind: 'DaemonSet', name: 'relay' });
