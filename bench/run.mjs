@@ -6,6 +6,8 @@ const steps = [
   ['registry: 1000 tags in 20 repositories', ['node', '--expose-gc', 'bench/registry.mjs']],
   ['endpoints: 2000 endpoints on loopback', ['node', '--expose-gc', 'bench/endpoints.mjs']],
   ['kubernetes: 5000 pods in 50 Deployments', ['node', '--expose-gc', 'bench/kube.mjs']],
+  ['discovery: RSS beside bare informers, 5000 and 20000 pods', ['node', '--expose-gc', 'bench/discovery.mjs']],
+  ['idle memory: 1000 tags and 2000 endpoints beside a bare process', ['node', 'bench/idle.mjs']],
   ['postmortem: summary, Markdown and chart for 10, 1000 and 5000 events', ['node', 'bench/postmortem.mjs']],
   ['push: registry webhook → Slack notice, signed deliveries per second', ['node', 'bench/push.mjs']],
   ['slack: ack latency, observation → post, outbox under 429', ['npx', 'vitest', 'run', '--config', 'bench/vitest.config.ts']],
