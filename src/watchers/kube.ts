@@ -9,7 +9,7 @@
  */
 import type { Config } from '../config.js';
 import { workloadSubject } from '../config.js';
-import { classifyKubeError, selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchHandle, type WatchState, type WorkloadKind } from '../clients/kube.js';
+import { selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchHandle, type WatchState, type WorkloadKind } from '../clients/kube.js';
 import { formatDuration } from '../domain/duration.js';
 import { subjectOf } from '../domain/subjects.js';
 import type { CheckObservation, NoticeObservation, ProblemKind } from '../domain/model.js';
@@ -17,34 +17,14 @@ import type { Logger } from '../log.js';
 import { PIN_ANNOTATIONS } from '../kube/annotations.js';
 import { assessPods, crashLogKey, lastLogLines, pullMessagesOf, type PodFinding } from '../kube/pods.js';
 import { rolloutEdges, rolloutOf, templateContainers, type RolloutMemory } from '../kube/rollout.js';
-import { discoveryWatches, ownerWorkloadOf, selectorMatches, workloadKey, WORKLOAD_KINDS, type DiscoveryWatchPlan } from '../kube/discovery.js';
+import { workloadKey } from '../kube/discovery.js';
+import { describeMissing, describeUnreachable, errorReason } from '../kube/cluster.js';
+import { WorkloadDiscovery, type DiscoveryHost } from './discovery.js';
 import type { ObservationSink, Watcher } from './types.js';
 
-/** `Deployment reference-data not found in traderx; found in default`. */
-export function describeMissing(kind: WorkloadKind, namespace: string, name: string, elsewhere: string[] | undefined): string {
-  const head = `${kind} ${name} not found in ${namespace}`;
-  if (elsewhere === undefined) return head;
-  if (elsewhere.length === 0) return `${head} (nor in any other namespace)`;
-  return `${head}; found in ${elsewhere.join(', ')}`;
-}
+export { describeMissing, describeUnreachable, errorReason }; // pure wording, in kube/cluster.ts
 
 const DOWN_KINDS = new Set<KubeErrorKind>(['unreachable', 'unauthorized', 'forbidden']);
-
-/** The apiserver's or the network's own words, without our "cluster x: … doing …:" prefix. */
-export function errorReason(error: KubeError | undefined): string {
-  if (!error) return 'no answer';
-  if (error.cause !== undefined) return classifyKubeError(error.cause).detail;
-  return error.message.replace(/^cluster [^:]+: /, '');
-}
-
-/** `cluster prod: API unreachable for 1m 5s: connect ECONNREFUSED 10.0.0.1:6443`. */
-export function describeUnreachable(cluster: string, forMs: number, error: KubeError | undefined): string {
-  const reason = errorReason(error);
-  const duration = formatDuration(forMs);
-  if (error?.kind === 'unauthorized') return `cluster ${cluster}: API rejects our credentials (401) for ${duration}: ${reason}`;
-  if (error?.kind === 'forbidden') return `cluster ${cluster}: API forbids every watch (403) for ${duration}: ${reason}`;
-  return `cluster ${cluster}: API unreachable for ${duration}: ${reason}`;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* The watcher                                                                                */
@@ -91,28 +71,9 @@ interface ClusterWatch {
   downTimer?: NodeJS.Timeout;
   /** The client could not be made (context missing from the kubeconfig…). */
   setupError?: string;
-  /** Workloads found by `discover:` on this cluster, and every pod its watches see. */
-  discovery?: ClusterDiscovery;
+  discovery?: WorkloadDiscovery<Target>; // what `discover:` found on this cluster (watches/discovery.ts)
 }
 
-/** What `discover:` found on one cluster: fed by one watch per kind per scope and one pod watch per namespace (or cluster). */
-interface ClusterDiscovery {
-  cluster: string;
-  workloadWatches: DiscoveryWatchPlan[];
-  podWatches: DiscoveryWatchPlan[];
-  /** By `workloadKey`: the discovered subject, and which workload watches see it (several scopes may). */
-  catalog: Map<string, { target: Target; seenBy: Set<string> }>;
-  /** Discovered targets by namespace, for pods without an owner reference. */
-  byNamespace: Map<string, Set<Target>>;
-  /** Every pod the discovery pod watches see, by namespace: a workload that appears later finds its pods here. */
-  pods: Map<string, Map<string, WatchedPod>>;
-  /** Namespaces whose pods are listed (`*`: all of them). */
-  podsListed: Set<string>;
-  /** Configured workers and workloads here: discovery leaves them to their own targets. */
-  configured: Set<string>;
-  /** Workload watches that have listed at least once; when all have, what the store remembers and is gone is dropped. */
-  listedWatches: Set<string>;
-}
 
 interface Target {
   subject: string;
@@ -124,8 +85,6 @@ interface Target {
   container?: string;
   /** Workers: `app=<worker>`; workloads take theirs from the workload's selector. */
   fixedSelector?: string;
-  /** Found by `discover:`: the cluster's discovery watches feed its workload and pods (no watches of its own). */
-  discovered?: boolean;
   workload?: WatchedWorkload;
   workloadListed: boolean;
   workloadBlind?: string;
@@ -149,8 +108,6 @@ interface Target {
   again: boolean;
   forceNext: boolean;
 }
-
-type WatchedWorkloadKind = WorkloadKind;
 
 const pluralOf: Record<WorkloadKind, string> = { Deployment: 'deployments', DaemonSet: 'daemonsets', StatefulSet: 'statefulsets' };
 
@@ -204,24 +161,14 @@ export class KubeWatcher implements Watcher {
     for (const workload of config.workloads) {
       this.addTarget({ subject: workloadSubject(workload), problem: 'workload_failing', cluster: clusterOf(workload.cluster), namespace: workload.namespace, kind: workload.kind, name: workload.name });
     }
-    const plans = discoveryWatches(config.discover ?? []);
-    for (const name of new Set((config.discover ?? []).map((scope) => scope.cluster))) {
+    for (const name of new Set(config.discover.map((scope) => scope.cluster))) {
       const cluster = clusterOf(name);
-      cluster.discovery = {
-        cluster: name,
-        workloadWatches: plans.workloads.filter((plan) => plan.cluster === name),
-        podWatches: plans.pods.filter((plan) => plan.cluster === name),
-        catalog: new Map(),
-        byNamespace: new Map(),
-        pods: new Map(),
-        podsListed: new Set(),
-        configured: new Set(cluster.targets.map((target) => workloadKey(name, target.namespace, target.kind, target.name))),
-        listedWatches: new Set(),
-      };
+      const configured = cluster.targets.map((target) => workloadKey(name, target.namespace, target.kind, target.name));
+      cluster.discovery = new WorkloadDiscovery<Target>(name, config.discover, new Set(configured), this.discoveryHost(cluster));
     }
   }
 
-  private addTarget(base: Pick<Target, 'subject' | 'problem' | 'cluster' | 'namespace' | 'kind' | 'name' | 'container' | 'fixedSelector' | 'discovered'>): Target {
+  private addTarget(base: Pick<Target, 'subject' | 'problem' | 'cluster' | 'namespace' | 'kind' | 'name' | 'container' | 'fixedSelector'>): Target {
     const target: Target = {
       ...base,
       workloadListed: false,
@@ -257,7 +204,7 @@ export class KubeWatcher implements Watcher {
         this.startWorkloadWatch(target);
         if (target.fixedSelector) this.startPodWatch(target, target.fixedSelector);
       }
-      if (cluster.discovery) this.startDiscovery(cluster, cluster.discovery);
+      cluster.discovery?.start();
     }
     this.ticker = setInterval(() => this.tick(), this.recheckEveryMs);
     this.ticker.unref?.();
@@ -295,7 +242,7 @@ export class KubeWatcher implements Watcher {
     const failing = entries.filter((e) => e.failure);
     if (open === 0) return { ok: false, detail: failing[0]?.failure ? `starting; ${failing[0].failure.message}` : 'starting' };
     const blind = this.targets.filter((t) => t.cluster === cluster && (t.podsBlind || t.workloadBlind)).map((t) => `${t.subject}: ${t.podsBlind ?? t.workloadBlind}`);
-    const found = cluster.discovery ? `; ${cluster.discovery.catalog.size} discovered workload${cluster.discovery.catalog.size === 1 ? '' : 's'}` : '';
+    const found = cluster.discovery ? `; ${cluster.discovery.size} discovered workload${cluster.discovery.size === 1 ? '' : 's'}` : '';
     return { ok: true, detail: `watching (${open} of ${entries.length} watches open${found})${blind.length ? `; cannot see ${blind.join('; ')}` : ''}` };
   }
 
@@ -412,154 +359,18 @@ export class KubeWatcher implements Watcher {
     this.schedule(target);
   }
 
-  /* ---------------- discovery ---------------- */
-
-  /**
-   * `discover:` on one cluster: workload watches per kind and scope (cluster-wide for
-   * `namespaces: all`), pod watches per namespace (or one for the cluster). Workloads that appear
-   * become subjects; those that go are dropped, their open problems resolved.
-   */
-  private startDiscovery(cluster: ClusterWatch, discovery: ClusterDiscovery): void {
-    for (const plan of discovery.workloadWatches) {
-      for (const kind of WORKLOAD_KINDS) {
-        const watchKey = `${kind} ${plan.namespace ?? '*'} ${plan.labelSelector ?? ''}`;
-        const path = plan.namespace === undefined ? `/apis/apps/v1/${pluralOf[kind]}` : `/apis/apps/v1/namespaces/${encodeURIComponent(plan.namespace)}/${pluralOf[kind]}`;
-        this.watch<WatchedWorkload>(
-          cluster,
-          path,
-          plan.labelSelector,
-          undefined,
-          (type, workload) => {
-            if (type === 'DELETED') this.discoveredGone(cluster, discovery, kind, workload, watchKey);
-            else this.discoveredSeen(cluster, discovery, kind, workload, watchKey);
-          },
-          (_entry, state) => {
-            if (state !== 'watching' || discovery.listedWatches.has(watchKey)) return;
-            discovery.listedWatches.add(watchKey);
-            if (discovery.listedWatches.size === discovery.workloadWatches.length * WORKLOAD_KINDS.length) this.forgetVanished(discovery);
-          },
-        );
-      }
-    }
-    for (const plan of discovery.podWatches) {
-      const path = plan.namespace === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${encodeURIComponent(plan.namespace)}/pods`;
-      this.watch<WatchedPod>(
-        cluster,
-        path,
-        undefined,
-        undefined,
-        (type, pod) => this.discoveredPod(discovery, type, pod),
-        (_entry, state) => {
-          if (state !== 'watching') return;
-          const listed = plan.namespace ?? '*';
-          if (discovery.podsListed.has(listed)) return;
-          discovery.podsListed.add(listed);
-          for (const { target } of discovery.catalog.values()) {
-            if (listed === '*' || target.namespace === listed) {
-              target.podsListed = true;
-              this.schedule(target);
-            }
-          }
-        },
-      );
-    }
-  }
-
-  private discoveredSeen(cluster: ClusterWatch, discovery: ClusterDiscovery, kind: WatchedWorkloadKind, workload: WatchedWorkload, watchKey: string): void {
-    const namespace = workload.metadata.namespace ?? '';
-    const name = workload.metadata.name;
-    const key = workloadKey(cluster.name, namespace, kind, name);
-    if (discovery.configured.has(key)) return; // listed in the config: watched as configured
-    let entry = discovery.catalog.get(key);
-    if (!entry) {
-      const target = this.addTarget({ subject: subjectOf.workload({ cluster: cluster.name, namespace, kind, name }), problem: 'workload_failing', cluster, namespace, kind, name, discovered: true });
-      target.workloadListed = true;
-      target.podsListed = discovery.podsListed.has('*') || discovery.podsListed.has(namespace);
-      entry = { target, seenBy: new Set() };
-      discovery.catalog.set(key, entry);
-      let inNamespace = discovery.byNamespace.get(namespace);
-      if (!inNamespace) discovery.byNamespace.set(namespace, (inNamespace = new Set()));
-      inNamespace.add(target);
-      target.workload = workload;
-      for (const pod of discovery.pods.get(namespace)?.values() ?? []) if (this.ownsPod(target, pod)) this.applyPod(target, 'ADDED', pod);
-      this.deps.sink.state(target.subject, 'discovered', { cluster: cluster.name, namespace, kind, name, present: true, containers: templateContainers(workload).map((container) => container.name) });
-      this.deps.log.debug({ subject: target.subject }, 'kube: discovered a workload');
-    }
-    entry.seenBy.add(watchKey);
-    entry.target.workload = workload;
-    // Before its pods are judged: an incident that opens names its image and its last good digest.
-    this.recordSpec(entry.target, workload);
-    this.schedule(entry.target);
-  }
-
-  private discoveredGone(cluster: ClusterWatch, discovery: ClusterDiscovery, kind: WatchedWorkloadKind, workload: WatchedWorkload, watchKey: string): void {
-    const namespace = workload.metadata.namespace ?? '';
-    const key = workloadKey(cluster.name, namespace, kind, workload.metadata.name);
-    const entry = discovery.catalog.get(key);
-    if (!entry) return;
-    entry.seenBy.delete(watchKey);
-    if (entry.seenBy.size > 0) return; // another scope still sees it
-    discovery.catalog.delete(key);
-    discovery.byNamespace.get(namespace)?.delete(entry.target);
-    this.dropTarget(entry.target, `${kind} ${namespace}/${workload.metadata.name} was deleted`);
-  }
-
-  /** A discovered workload is gone: its open problems resolve, its tags stop being watched, it leaves `/version status`. */
-  private dropTarget(target: Target, why: string): void {
-    const { sink } = this.deps;
-    clearTimeout(target.timer);
-    clearTimeout(target.graceTimer);
-    target.timer = undefined;
-    const index = this.targets.indexOf(target);
-    if (index >= 0) this.targets.splice(index, 1);
-    const mine = target.cluster.targets.indexOf(target);
-    if (mine >= 0) target.cluster.targets.splice(mine, 1);
-    for (const [problem, last] of target.reported) {
-      if (!last.ok) sink.check({ subject: target.subject, problem: problem as CheckObservation['problem'], ok: true, summary: why });
-    }
-    sink.state(target.subject, 'discovered', { cluster: target.cluster.name, namespace: target.namespace, kind: target.kind, name: target.name, present: false, containers: [] });
-    sink.state(target.subject, 'spec', { containers: [], labels: {}, annotations: {} });
-    sink.running(target.subject, []);
-    this.deps.log.debug({ subject: target.subject }, `kube: ${why}; no longer watched`);
-  }
-
-  /**
-   * Once every discovery watch has listed: workloads the store still remembers as discovered here
-   * (from before a restart) that no watch returned were deleted meanwhile; drop them too.
-   */
-  private forgetVanished(discovery: ClusterDiscovery): void {
-    const { sink } = this.deps;
-    for (const { subject, value } of sink.statesOf<{ cluster?: string; namespace?: string; kind?: string; name?: string; present?: boolean } | null>('discovered')) {
-      if (!value?.present || value.cluster !== discovery.cluster) continue;
-      if (discovery.catalog.has(workloadKey(discovery.cluster, value.namespace ?? '', value.kind ?? '', value.name ?? ''))) continue;
-      sink.state(subject, 'discovered', { ...value, present: false, containers: [] });
-      sink.state(subject, 'spec', { containers: [], labels: {}, annotations: {} });
-      sink.running(subject, []);
-    }
-  }
-
-  /** Every pod the discovery watches see is kept by namespace and handed to the workload that owns it. */
-  private discoveredPod(discovery: ClusterDiscovery, type: string, pod: WatchedPod): void {
-    const namespace = pod.metadata.namespace ?? '';
-    let inNamespace = discovery.pods.get(namespace);
-    if (type === 'DELETED') inNamespace?.delete(pod.metadata.name);
-    else {
-      if (!inNamespace) discovery.pods.set(namespace, (inNamespace = new Map()));
-      inNamespace.set(pod.metadata.name, pod);
-    }
-    const owner = ownerWorkloadOf(pod);
-    const byOwner = owner ? discovery.catalog.get(workloadKey(discovery.cluster, namespace, owner.kind, owner.name))?.target : undefined;
-    if (byOwner && this.ownsPod(byOwner, pod)) return this.applyPod(byOwner, type, pod);
-    if (owner) return; // owned by something else (a Job, a configured workload)
-    for (const target of discovery.byNamespace.get(namespace) ?? []) if (this.ownsPod(target, pod)) this.applyPod(target, type, pod);
-  }
-
-  /** The pod belongs to the discovered workload: its owner is that workload, or (without an owner) its selector matches. */
-  private ownsPod(target: Target, pod: WatchedPod): boolean {
-    if (pod.metadata.namespace !== target.namespace) return false;
-    const owner = ownerWorkloadOf(pod);
-    if (owner) return owner.kind === target.kind && owner.name === target.name;
-    return selectorMatches(target.workload?.spec?.selector, pod.metadata.labels);
+  /** `discover:` (watches/discovery.ts): how a cluster's discovery opens watches and makes, feeds and drops this watcher's subjects. */
+  private discoveryHost(cluster: ClusterWatch): DiscoveryHost<Target> {
+    const without = (list: Target[], target: Target) => list.includes(target) && list.splice(list.indexOf(target), 1);
+    return {
+      ...{ sink: this.deps.sink, log: this.deps.log },
+      watch: (path, selector, onEvent, onListed) => void this.watch(cluster, path, selector, undefined, onEvent, (_entry, state) => state === 'watching' && onListed()),
+      create: (namespace, kind, name) => this.addTarget({ subject: subjectOf.workload({ cluster: cluster.name, namespace, kind, name }), problem: 'workload_failing', cluster, namespace, kind, name }),
+      remove: (target) => (clearTimeout(target.timer), clearTimeout(target.graceTimer), without(this.targets, target), without(cluster.targets, target)),
+      pod: (target, type, pod) => this.applyPod(target, type, pod),
+      changed: (target, workload) => (this.recordSpec(target, workload), this.schedule(target)), // spec first: a new incident names its image and last good digest
+      podsListed: (target) => this.schedule(target),
+    };
   }
 
   /* ---------------- cluster reachability ---------------- */
@@ -725,14 +536,13 @@ export class KubeWatcher implements Watcher {
 
   /** The workload's template (images, labels, pin) under `'spec'`, and its links to its images: once per change. */
   private recordSpec(target: Target, workload: WatchedWorkload): void {
-    const { sink } = this.deps;
     const template = workload.spec?.template;
     const containers = templateContainers(workload);
     const pinnedFrom = workload.metadata?.annotations?.[PIN_ANNOTATIONS.from];
     const spec = { containers, labels: template?.metadata?.labels ?? {}, annotations: template?.metadata?.annotations ?? {}, ...(pinnedFrom ? { pinnedFrom } : {}) };
     this.setState(target, 'spec', spec, false, () => {
-      sink.state(target.subject, 'spec', spec);
-      sink.links(target.subject, 'spec', [...new Set(containers.map((c) => subjectOf.image(c.image)))]);
+      this.deps.sink.state(target.subject, 'spec', spec);
+      this.deps.sink.links(target.subject, 'spec', [...new Set(containers.map((c) => subjectOf.image(c.image)))]);
     });
   }
 
