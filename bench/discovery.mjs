@@ -4,8 +4,8 @@
 // client-node), and reports its RSS after a GC once everything is listed:
 //   product: the real KubeWatcher with `discover: [{ namespaces: [bench] }]`, the real store and
 //            engine, logging at info (lines counted: no per-object lines at info);
-//   floor:   bare client-node informers (makeInformer, list+watch) holding the same pods and
-//            Deployments, nothing else.
+//   floor:   bare client-node informers (makeInformer, list+watch, LIST paged by 500 like the
+//            product's) holding the same pods and Deployments, nothing else.
 // Budget: B under 250 MB; the ratio to the floor is printed for both.
 // Run after `npm run build`:  node --expose-gc bench/discovery.mjs
 import { fork } from 'node:child_process';
@@ -76,8 +76,18 @@ async function floor(kubeconfigPath, workloads, pods) {
   kc.setCurrentContext('bench');
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const apps = kc.makeApiClient(k8s.AppsV1Api);
-  const podInformer = k8s.makeInformer(kc, `/api/v1/namespaces/${NS}/pods`, () => core.listNamespacedPod({ namespace: NS }));
-  const deploymentInformer = k8s.makeInformer(kc, `/apis/apps/v1/namespaces/${NS}/deployments`, () => apps.listNamespacedDeployment({ namespace: NS }));
+  // Paged like the product's LIST (500 a page, as client-go's informers do), into one list.
+  const paged = (list) => async () => {
+    const items = [];
+    let page;
+    do {
+      page = await list({ namespace: NS, limit: 500, ...(page?.metadata?._continue ? { _continue: page.metadata._continue } : {}) });
+      items.push(...page.items);
+    } while (page.metadata?._continue);
+    return { ...page, items };
+  };
+  const podInformer = k8s.makeInformer(kc, `/api/v1/namespaces/${NS}/pods`, paged((params) => core.listNamespacedPod(params)));
+  const deploymentInformer = k8s.makeInformer(kc, `/apis/apps/v1/namespaces/${NS}/deployments`, paged((params) => apps.listNamespacedDeployment(params)));
   const started = performance.now();
   await Promise.all([podInformer.start(), deploymentInformer.start()]);
   await waitFor('the informers to hold everything', () => podInformer.list().length >= pods && deploymentInformer.list().length >= workloads, 600_000);

@@ -163,6 +163,25 @@ describe('discover: against the fake apiserver', () => {
     expect(h.fake.openWatches()).toBe(4);
   });
 
+  it('a namespace with many pods is listed in pages of 500, and every pod arrives', async () => {
+    const fake = await startFakeApiserver();
+    cleanups.push(() => fake.close());
+    fake.upsert(workload('Deployment', 'big', 'web', 'ghcr.io/x/web:1'));
+    fake.upsert({ ...workload('Deployment', 'big', 'web', 'ghcr.io/x/web:1'), spec: { ...workload('Deployment', 'big', 'web', 'ghcr.io/x/web:1').spec, replicas: 1201 } });
+    await waitFor('1201 pods', () => fake.list('Pod', 'big').length === 1201);
+    const cluster = new KubeCluster({ name: 'prod', context: 'prod-admin', kubeconfigPath: fake.kubeconfigFile('prod-admin') });
+    const seen = new Set<string>();
+    const handle = cluster.watchResource('/api/v1/namespaces/big/pods', undefined, { onEvent: (type, pod) => type === 'ADDED' && seen.add(pod.metadata.name), onState: () => undefined });
+    cleanups.push(() => handle.stop());
+    await waitFor('every pod', () => seen.size === 1201);
+    const lists = fake.requests().filter((request) => request.path === '/api/v1/namespaces/big/pods' && request.query.watch === undefined);
+    expect(lists.map((request) => [request.query.limit, request.query.continue])).toEqual([
+      ['500', undefined],
+      ['500', '500'],
+      ['500', '1000'],
+    ]);
+  });
+
   it('a listed workload is not discovered a second time; one deleted while Driftwatch was down is dropped at the next start', async () => {
     const vanished = 'workload:prod/traderx/Deployment/old-feed';
     const h = await harness([{ cluster: 'prod', namespaces: ['traderx'] }], (fake) => fake.upsert(workload('Deployment', 'traderx', 'reference-data', 'ghcr.io/finos/traderx/reference-data:1')), {
