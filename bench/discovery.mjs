@@ -59,7 +59,8 @@ async function product(kubeconfigPath, workloads, pods) {
   globalThis.gc?.();
   await new Promise((resolve) => setTimeout(resolve, 500));
   globalThis.gc?.();
-  process.send({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed, syncMs, infoLines });
+  const memory = process.memoryUsage();
+  process.send({ rss: memory.rss, heap: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external, syncMs, infoLines });
   process.on('disconnect', async () => {
     await watcher.stop();
     await runtime.stop(0);
@@ -95,7 +96,8 @@ async function floor(kubeconfigPath, workloads, pods) {
   globalThis.gc?.();
   await new Promise((resolve) => setTimeout(resolve, 500));
   globalThis.gc?.();
-  process.send({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed, syncMs, infoLines: 0 });
+  const memory = process.memoryUsage();
+  process.send({ rss: memory.rss, heap: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external, syncMs, infoLines: 0 });
   process.on('disconnect', async () => {
     await podInformer.stop();
     await deploymentInformer.stop();
@@ -141,6 +143,8 @@ async function main() {
         ratio: Number((ours.rss / bare.rss).toFixed(2)),
         'product heap MB': mb(ours.heap),
         'floor heap MB': mb(bare.heap),
+        'heap total MB (product/floor)': `${mb(ours.heapTotal)}/${mb(bare.heapTotal)}`,
+        'external MB (product/floor)': `${mb(ours.external)}/${mb(bare.external)}`,
         'product sync s': Number((ours.syncMs / 1000).toFixed(1)),
         'floor sync s': Number((bare.syncMs / 1000).toFixed(1)),
         'info lines': ours.infoLines,
