@@ -385,6 +385,17 @@ describe('/worker pin of a discovered Deployment, through the real Bolt app', ()
     const audit = runtime.store.audit.all().filter((entry) => entry.action === 'worker pin' && entry.result === 'patched');
     expect(audit).toEqual([expect.objectContaining({ actor: ONCALL, before: ref, after: `${registry.host}/finos/reference-data@${good}`, incidentId, target: expect.stringContaining(subject) })]);
     await waitForSlack(() => slack.thread(CHANNEL, root.ts).some((reply) => reply.text.includes(`📌 Pinned Deployment traderx/reference-data to ${shortDigest(good)}`)), { what: 'the pin in the incident thread' });
+
+    // And back: unpin puts the tag it was pinned from back, and removes the pin annotations.
+    const unpinPreview = await slash('unpin deploy/reference-data -n traderx');
+    expect(textOf(unpinPreview)).toContain('Unpin Deployment traderx/reference-data?');
+    const unpinned = await press(button(unpinPreview, 'confirm'), root.ts);
+    expect(textOf(unpinned)).toContain(`Unpinned Deployment traderx/reference-data: back to ${ref}.`);
+    expect(kube.patches()).toHaveLength(2);
+    expect(kube.patches()[1]!.body).toEqual({
+      metadata: { annotations: { 'driftwatch.io/pinned-from': null, 'driftwatch.io/pinned-by': null, 'driftwatch.io/pinned-at': null, 'driftwatch.io/pin-reason': null } },
+      spec: { template: { spec: { containers: [{ name: 'app', image: ref }] } } },
+    });
   });
 
   it('ambiguous names answer with the candidates; several containers need --container; nothing is patched', async () => {
