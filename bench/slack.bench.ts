@@ -14,6 +14,7 @@
  * event loop with the app. RSS is this vitest worker's (vitest itself included).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -282,10 +283,30 @@ describe('Slack benchmarks', () => {
       const sequential = await slashRun(fake, 1000, 1, 'No incidents.');
       const concurrent = await slashRun(fake, 1000, 10, 'No incidents.');
       const memory = childMemory(product.child.pid!);
-      report('1b. Slash-command ack latency, /incident list over Socket Mode — `driftwatch run` as a child process (built dist/)', [
+      // The floor, same run: a bare Bolt app acking the same commands over the same fake Slack.
+      await product.kill('SIGTERM');
+      await waitFor(() => fake.openSockets() === 0, { timeoutMs: 15_000, what: 'the product to disconnect' });
+      const bare = spawn(process.execPath, [join(import.meta.dirname, 'bare-bolt.mjs')], { env: { PATH: process.env.PATH ?? '', SLACK_BOT_TOKEN: BOT, SLACK_APP_TOKEN: APP, SLACK_API_URL: fake.apiUrl }, stdio: ['ignore', 'ignore', 'inherit'] });
+      let floorSequential: Awaited<ReturnType<typeof slashRun>>;
+      let floorConcurrent: Awaited<ReturnType<typeof slashRun>>;
+      try {
+        await waitFor(() => fake.openSockets() === 1, { timeoutMs: 30_000, what: 'the bare Bolt app connected over Socket Mode' });
+        floorSequential = await slashRun(fake, 1000, 1, 'No incidents.');
+        floorConcurrent = await slashRun(fake, 1000, 10, 'No incidents.');
+      } finally {
+        bare.kill('SIGTERM');
+      }
+      const side = (label: string, ours: number[], floor: number[]) => {
+        const [p50, p99, f50, f99] = [percentile(ours, 50), percentile(ours, 99), percentile(floor, 50), percentile(floor, 99)];
+        return `${label.padEnd(14)} product p50 ${ms(p50)}, p99 ${ms(p99)} | floor (bare Bolt) p50 ${ms(f50)}, p99 ${ms(f99)} | ratio p50 ${(p50 / Math.max(f50, 0.5)).toFixed(2)}×, p99 ${(p99 / Math.max(f99, 0.5)).toFixed(2)}×`;
+      };
+      report('1b. Slash-command ack latency, /incident list over Socket Mode — `driftwatch run` as a child process (built dist/), beside a bare Bolt app', [
         ...slashReport('child', sequential, concurrent),
+        side('sequential', sequential.latencies, floorSequential.latencies),
+        side('10 concurrent', concurrent.latencies, floorConcurrent.latencies),
         `product RSS peak (VmHWM) ${mb(memory.peak)}, now ${mb(memory.now)}`,
       ]);
+      expect(floorSequential.acks).toBe(1000);
       expect(sequential.acks).toBe(1000);
       expect(concurrent.acks).toBe(1000);
       expect(sequential.listed + concurrent.listed).toBe(2000);

@@ -49,6 +49,31 @@ const imageRef = z.string().superRefine((text, ctx) => {
   }
 });
 
+/** A label selector as kubectl's -l takes it: `team=payments`, `tier!=cache`, `env in (a,b)`, `canary`, `!legacy`. */
+const selectorTerm = /^(!?[A-Za-z0-9][-A-Za-z0-9_./]*|[A-Za-z0-9][-A-Za-z0-9_./]*\s*(==?|!=)\s*[-A-Za-z0-9_.]*|[A-Za-z0-9][-A-Za-z0-9_./]*\s+(in|notin)\s+\([-A-Za-z0-9_.,\s]*\))$/;
+const labelSelector = z.string().refine(
+  (text) => text.trim() !== '' && splitSelector(text).every((term) => selectorTerm.test(term.trim())),
+  'expected a label selector like team=payments or env in (prod,staging)',
+);
+
+/** Splits a selector at the commas between terms (not those inside `in (a,b)`). */
+function splitSelector(text: string): string[] {
+  const terms: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index];
+    if (char === '(') depth++;
+    else if (char === ')') depth--;
+    else if (char === ',' && depth === 0) {
+      terms.push(text.slice(start, index));
+      start = index + 1;
+    }
+  }
+  terms.push(text.slice(start));
+  return terms;
+}
+
 const workloadKind = z.enum(['Deployment', 'DaemonSet', 'StatefulSet']);
 
 const httpUrl = z.string().superRefine((text, ctx) => {
@@ -187,6 +212,16 @@ export const configSchema = z
         }),
       )
       .default([]),
+    // Every Deployment, DaemonSet and StatefulSet in these namespaces is watched like a listed workload.
+    discover: z
+      .array(
+        z.strictObject({
+          cluster: z.string().min(1),
+          namespaces: z.union([z.literal('all'), z.array(z.string().regex(dnsLabel, 'expected a Kubernetes namespace name like traderx')).min(1, 'expected at least one namespace, or all')]),
+          labelSelector: labelSelector.optional(),
+        }),
+      )
+      .default([]),
     images: z
       .array(
         z.strictObject({
@@ -268,6 +303,7 @@ interface CrossReferenced {
   workers?: Array<{ name: string; cluster: string; space?: string }>;
   confighub?: unknown;
   workloads?: Array<{ cluster: string; namespace: string; kind?: string; name: string }>;
+  discover?: Array<{ cluster: string; namespaces?: unknown; labelSelector?: string }>;
   endpoints?: Array<{ name: string; workload?: string; expect?: string; expectFrom?: { image: string } | { workload: string } }>;
   routes?: Array<{ match?: { cluster?: string } }>;
   images?: Array<{ ref: string }>;
@@ -302,6 +338,13 @@ function crossReferences(config: CrossReferenced, report: (path: (string | numbe
     if (workloadKeys.has(key)) report(['workloads', index], `duplicate workload ${key}`);
     workloadKeys.add(key);
     checkCluster(workload.cluster, ['workloads', index, 'cluster']);
+  });
+  const scopes = new Set<string>();
+  (config.discover ?? []).forEach((scope, index) => {
+    checkCluster(scope.cluster, ['discover', index, 'cluster']);
+    const key = `${scope.cluster} ${JSON.stringify(scope.namespaces)} ${scope.labelSelector ?? ''}`;
+    if (scopes.has(key)) report(['discover', index], `duplicate discover entry for cluster ${scope.cluster}`);
+    scopes.add(key);
   });
   const checkWorkloadRef = (ref: string, path: (string | number)[]) => {
     if (!workloadKeys.has(ref)) {
@@ -343,6 +386,7 @@ export const accessCommands = ['worker pin', 'worker unpin', 'rollout restart', 
 export type Config = z.output<typeof configSchema>;
 export type WorkerConfig = Config['workers'][number];
 export type WorkloadConfig = Config['workloads'][number];
+export type DiscoverConfig = Config['discover'][number];
 export type EndpointConfig = Config['endpoints'][number];
 export type HaConfig = NonNullable<Config['ha']>;
 export type HeartbeatConfig = NonNullable<Config['heartbeat']>;

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { shortDigest } from '../src/domain/image-ref.js';
 import { RegistryClient } from '../src/clients/registry.js';
 import { ManualClock } from '../src/domain/clock.js';
@@ -9,7 +9,7 @@ import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { Runtime } from '../src/runtime.js';
 import type { RunningContainer } from '../src/domain/model.js';
-import { Scheduler } from '../src/watchers/scheduler.js';
+import { nextSlot, Scheduler } from '../src/watchers/scheduler.js';
 import {
   describeImpact,
   platformChanges,
@@ -503,5 +503,29 @@ describe('RegistryWatcher against a faulty registry', () => {
     // A long wait is not silence: the held check fails too, so the warning builds up.
     expect(h.runtime.store.incidents.problem(`image:${ref}`, 'registry_failing')).toMatchObject({ state: 'alerting', badStreak: 2 });
     expect(h.runtime.store.incidents.problem(`image:${ref}`, 'registry_failing')!.summary).toMatch(/rate limited \(429\); next request at /);
+  });
+});
+
+describe('Scheduler', () => {
+  it('keeps each task on a fixed phase: the jitter is drawn once, so checks of a period never drift apart', async () => {
+    vi.useFakeTimers({ now: 0 });
+    try {
+      const runs: number[] = [];
+      let draws = 0;
+      const scheduler = new Scheduler(() => (draws++, 0.5));
+      scheduler.every(1000, async () => void runs.push(Date.now()));
+      await vi.advanceTimersByTimeAsync(5_050);
+      await scheduler.stop();
+      expect(runs).toEqual([50, 1050, 2050, 3050, 4050, 5050]);
+      expect(draws).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a run that outlasts its period skips the slots it missed instead of stacking up', () => {
+    expect(nextSlot(50, 1000, 900)).toBe(1050);
+    expect(nextSlot(50, 1000, 1050)).toBe(1050);
+    expect(nextSlot(50, 1000, 3400)).toBe(4050);
   });
 });

@@ -31,6 +31,9 @@ export { classifyKubeError, KubeError, type KubeErrorKind } from './kube-errors.
 export { backoffDelay, parseResourcePath, selectorString, type Watched, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchEventType, type WatchHandle, type WatchHandlers, type WatchOptions, type WatchState, type Wire } from './kube-watch.js';
 
 export type WorkloadKind = 'Deployment' | 'DaemonSet' | 'StatefulSet';
+
+/** Objects per LIST page (kubectl and client-go informers use 500). */
+const LIST_PAGE = 500;
 export type Workload = V1Deployment | V1DaemonSet | V1StatefulSet;
 export type WorkloadOf<K extends WorkloadKind> = K extends 'Deployment' ? V1Deployment : K extends 'DaemonSet' ? V1DaemonSet : V1StatefulSet;
 
@@ -260,9 +263,23 @@ export class KubeCluster {
   /* ---------------- the watch ---------------- */
 
   /** One LIST of `target`, as plain JSON objects with kind and apiVersion filled in. */
+  /**
+   * LIST in pages of LIST_PAGE: a namespace with 20000 pods in one answer costs a 50 MB body and
+   * its parse at once, and the process keeps that peak as RSS long after the objects are smaller.
+   */
   private async listRaw(target: ResourceTarget, labelSelector: string | undefined, fieldSelector: string | undefined): Promise<{ resourceVersion: string; items: WatchedObject[] }> {
+    const items: WatchedObject[] = [];
+    let page: { resourceVersion: string; items: WatchedObject[]; next?: string } | undefined;
+    do {
+      page = await this.listPage(target, labelSelector, fieldSelector, page?.next);
+      for (const item of page.items) items.push(item);
+    } while (page.next);
+    return { resourceVersion: page.resourceVersion, items };
+  }
+
+  private async listPage(target: ResourceTarget, labelSelector: string | undefined, fieldSelector: string | undefined, next: string | undefined): Promise<{ resourceVersion: string; items: WatchedObject[]; next?: string }> {
     const ns = target.namespace;
-    const p = { labelSelector, fieldSelector };
+    const p = { labelSelector, fieldSelector, limit: LIST_PAGE, ...(next ? { _continue: next } : {}) };
     const o = this.options();
     const list = await this.call(`listing ${target.plural} ${where(ns)}`, async () => {
       switch (target.plural) {
@@ -284,7 +301,7 @@ export class KubeCluster {
       obj.apiVersion ??= target.apiVersion;
       return obj;
     });
-    return { resourceVersion: list.metadata?.resourceVersion ?? '', items };
+    return { resourceVersion: list.metadata?.resourceVersion ?? '', items, ...(list.metadata?._continue ? { next: list.metadata._continue } : {}) };
   }
 
   /**

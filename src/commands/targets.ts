@@ -115,6 +115,87 @@ export function narrowWorkload(config: Pick<Config, 'workers' | 'workloads' | 'c
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Discovered workloads and pin targets                                                        */
+
+/** What the Kubernetes watcher records under `'discovered'` for each workload `discover:` found. */
+export interface DiscoveredState {
+  cluster: string;
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+  present: boolean;
+  containers: string[];
+}
+
+/** The workloads `discover:` found and that are still there, as the watcher last recorded them. */
+export function discoveredTargets(states: Array<{ subject: string; value: DiscoveredState | null }>): RolloutTarget[] {
+  return states
+    .filter((state) => state.value?.present)
+    .map(({ value }) => ({ cluster: value!.cluster, namespace: value!.namespace, kind: value!.kind, name: value!.name, subject: subjectOf.workload(value!), label: `${value!.kind} ${value!.namespace}/${value!.name} (cluster ${value!.cluster})` }))
+    .sort((a, b) => a.subject.localeCompare(b.subject));
+}
+
+const KIND_WORDS: Record<string, WorkloadKind> = {
+  deployment: 'Deployment', deployments: 'Deployment', deploy: 'Deployment',
+  daemonset: 'DaemonSet', daemonsets: 'DaemonSet', ds: 'DaemonSet',
+  statefulset: 'StatefulSet', statefulsets: 'StatefulSet', sts: 'StatefulSet',
+};
+
+/** `deploy`, `Deployment`, `daemonsets`… as kubectl writes kinds; undefined for anything else. */
+export const kindOfWord = (text: string): WorkloadKind | undefined => KIND_WORDS[text.toLowerCase()];
+
+/** A name several workloads share: `-n` (or the full name) may still pick one. */
+export class AmbiguousTargetError extends UsageError {}
+
+/** What `/worker pin|unpin` acts on: a configured worker, or a workload (configured or discovered). */
+export type PinSubject = { kind: 'worker'; worker: WorkerConfig; target: RolloutTarget } | { kind: 'workload'; target: RolloutTarget };
+
+/**
+ * Reads the `<worker|workload>` word of `/worker pin`: a worker's name, `worker:<name>`,
+ * `<namespace>/<name>`, `<kind>/<name>` (with `-n <namespace>`), `<cluster>/<namespace>/<kind>/<name>`
+ * or `workload:<cluster>/<namespace>/<kind>/<name>`, among the workers, the configured workloads
+ * and the discovered ones. None is a usage error naming what there is; several list the candidates.
+ */
+export function findPinSubject(config: Pick<Config, 'workers' | 'workloads'>, discovered: RolloutTarget[], word: string | undefined, namespace: string | undefined): PinSubject {
+  const workloads = [...configuredTargets({ workers: [], workloads: config.workloads }), ...discovered.filter((target) => !config.workloads.some((workload) => workloadSubject(workload) === target.subject))];
+  const fullName = (target: RolloutTarget) => `${target.cluster}/${target.namespace}/${target.kind}/${target.name}`;
+  const choices = () => {
+    const workerNames = config.workers.map((worker) => worker.name).join(', ') || 'none';
+    const workloadNames = `${workloads.slice(0, 12).map((target) => `${target.namespace}/${target.name}`).join(', ') || 'none'}${workloads.length > 12 ? `, … (${workloads.length} in all)` : ''}`;
+    return `Workers: ${workerNames}. Workloads: ${workloadNames}`;
+  };
+  if (!word) throw new UsageError(`Name a worker or a workload. ${choices()}.`);
+  if (word.startsWith('-')) throw new UsageError('Put the worker or workload first, then flags: /worker pin <worker|workload> [<digest>|previous] [-n <namespace>] [--container <name>].');
+  const worker = config.workers.find((candidate) => candidate.name === word || `worker:${candidate.name}` === word);
+  if (worker && namespace === undefined) return { kind: 'worker', worker, target: workerTarget(worker) };
+  if (word.startsWith('worker:')) return { kind: 'worker', worker: findWorker(config.workers, word.slice('worker:'.length)), target: workerTarget(findWorker(config.workers, word.slice('worker:'.length))) };
+
+  const parts = (word.startsWith('workload:') ? word.slice('workload:'.length) : word).split('/');
+  let matches: RolloutTarget[];
+  if (parts.length === 4) {
+    const [cluster, ns, kindText, name] = parts as [string, string, string, string];
+    const kind = kindOfWord(kindText);
+    matches = workloads.filter((target) => target.cluster === cluster && target.namespace === ns && target.kind === kind && target.name === name);
+  } else if (parts.length === 2 && kindOfWord(parts[0]!) && !workloads.some((target) => target.namespace === parts[0])) {
+    // `deploy/reference-data -n traderx`, as kubectl writes it.
+    const kind = kindOfWord(parts[0]!);
+    matches = workloads.filter((target) => target.kind === kind && target.name === parts[1] && (namespace === undefined || target.namespace === namespace));
+  } else if (parts.length === 2) {
+    matches = workloads.filter((target) => target.namespace === parts[0] && target.name === parts[1]);
+    if (namespace !== undefined && namespace !== parts[0]) throw new UsageError(`"${clip(word)}" names namespace ${parts[0]}, but -n says ${clip(namespace, 40)}.`);
+  } else if (parts.length === 1) {
+    matches = workloads.filter((target) => target.name === parts[0] && (namespace === undefined || target.namespace === namespace));
+  } else {
+    throw new UsageError(`"${clip(word)}" is not a worker or workload name: write <namespace>/<name>, <kind>/<name> -n <namespace> or <cluster>/<namespace>/<kind>/<name>.`);
+  }
+  if (matches.length === 0) throw new UsageError(`Unknown ${parts.length === 1 ? 'worker' : 'workload'} "${clip(word)}"${namespace ? ` in namespace ${clip(namespace, 40)}` : ''}. ${choices()}.`);
+  if (matches.length > 1) {
+    throw new AmbiguousTargetError(`"${clip(word)}" names ${matches.length} workloads: ${matches.map(fullName).join(', ')}. Give one as <cluster>/<namespace>/<kind>/<name>.`);
+  }
+  return { kind: 'workload', target: matches[0]! };
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Clusters                                                                                    */
 
 /** A cluster problem met while planning becomes an answer that says nothing was changed. */

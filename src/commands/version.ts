@@ -13,6 +13,7 @@ import { UsageError, type CommandSpec } from './types.js';
 import { declareCommand, word } from './args.js';
 import { digestOfImage, summarizeRunning } from './worker.js';
 import { subjectOf } from '../domain/subjects.js';
+import { discoveredTargets, type DiscoveredState } from './targets.js';
 
 /** What `/version status` reads: the configured subjects and what the watchers recorded about them. */
 export interface VersionCommandDeps {
@@ -145,6 +146,12 @@ export function versionMatrix(deps: VersionCommandDeps, service?: string): Versi
     if (wantedWorkloads && !wantedWorkloads.has(subject)) continue;
     addWorkload('workload', `${workload.namespace}/${workload.name}`, subject, undefined);
   }
+  // What `discover:` found (and is still there), after what the config lists.
+  const listed = new Set(config.workloads.map(workloadSubject));
+  for (const target of discoveredTargets(store.subjects.allStates<DiscoveredState | null>('discovered'))) {
+    if (listed.has(target.subject) || (wantedWorkloads && !wantedWorkloads.has(target.subject))) continue;
+    addWorkload('workload', `${target.namespace}/${target.name}`, target.subject, undefined);
+  }
 
   for (const [name, endpoints] of groups) {
     if (service !== undefined && name !== service) continue;
@@ -196,7 +203,7 @@ export function matrixTone(matrix: VersionMatrix): 'critical' | 'warning' | 'ok'
 /** The `/version status` message (also the daily digest's table). `service` narrows it to one service or endpoint. */
 export function versionStatusMessage(deps: VersionCommandDeps, service?: string): MessageModel {
   const matrix = versionMatrix(deps, service);
-  if (matrix.rows.length === 0) return { tone: 'info', title: ['Nothing to show: no workers, workloads or endpoints are configured.'] };
+  if (matrix.rows.length === 0) return { tone: 'info', title: ['Nothing to show: no workers, workloads or endpoints are configured or discovered.'] };
   const lines: Line[] = matrix.rows.flatMap((row) => row.notes.map((note): Line => [note]));
   return {
     tone: matrixTone(matrix),

@@ -7,7 +7,7 @@
 import type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { digestOfImageId, parseImageRef, repositoryOf, shortDigest, type ImageRef } from '../domain/image-ref.js';
 import { RegistryError, type RegistryClient } from '../clients/registry.js';
-import type { KubeCluster } from '../clients/kube.js';
+import type { KubeCluster, Workload } from '../clients/kube.js';
 import type { Clock } from '../domain/clock.js';
 import type { Config, WorkerConfig } from '../config.js';
 import type { IncidentEngine, RunningContainer } from '../incidents/engine.js';
@@ -19,12 +19,12 @@ import { gitopsWarning } from '../kube/gitops.js';
 import { deadlineOf } from '../kube/rollout.js';
 import { info, UsageError, type CommandContext, type CommandSpec, type Plan } from './types.js';
 import { declareCommand, word } from './args.js';
-import { clusterOf, clusterUsageError, findWorker, workerSubject, workerTarget, type ClusterAccess } from './targets.js';
+import { AmbiguousTargetError, clusterOf, clusterUsageError, discoveredTargets, findPinSubject, findWorker, workerSubject, workerTarget, type ClusterAccess, type DiscoveredState, type PinSubject } from './targets.js';
 import { openIncidentFor, tell, type RolloutFollower } from './follower.js';
 
 /** What the /worker commands need: the workers, their clusters, the registry, the store, the follower. */
 export interface WorkerCommandDeps extends ClusterAccess {
-  config: Pick<Config, 'workers'>;
+  config: Pick<Config, 'workers' | 'workloads'>;
   store: Pick<Store, 'subjects' | 'digests' | 'audit' | 'incidents'>;
   engine: Pick<IncidentEngine, 'lastGood' | 'recordAction' | 'notice'>;
   clock: Clock;
@@ -98,32 +98,66 @@ interface LiveWorker {
   pin: PinInfo | undefined;
 }
 
-function containerOf(worker: WorkerConfig, deployment: V1Deployment): V1Container {
-  const containers = deployment.spec?.template?.spec?.containers ?? [];
-  const container = containers.find((candidate) => candidate.name === worker.container) ?? containers[0];
-  if (!container?.image) throw new UsageError(`Deployment ${worker.namespace}/${worker.deployment ?? worker.name} in cluster ${worker.cluster} has no container with an image.`);
+/** A worker or workload as the cluster has it now, with the one container a pin changes. */
+interface LiveTarget {
+  subject: PinSubject;
+  cluster: KubeCluster;
+  workload: Workload;
+  container: V1Container;
+  image: string;
+  pin: PinInfo | undefined;
+}
+
+/** `worker cost-optimizer-worker`, `Deployment traderx/reference-data`: how answers name what is pinned. */
+export function pinLabel(subject: PinSubject): string {
+  return subject.kind === 'worker' ? `worker ${subject.worker.name}` : `${subject.target.kind} ${subject.target.namespace}/${subject.target.name}`;
+}
+const capitalized = (text: string) => `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+
+/**
+ * The container a pin changes: a worker's configured one (else its first); for a workload the one
+ * `--container` names, or its only one. Several without `--container` is a usage error naming them.
+ */
+export function containerOf(subject: PinSubject, workload: Workload, wanted: string | undefined): V1Container {
+  const containers = workload.spec?.template?.spec?.containers ?? [];
+  const { target } = subject;
+  let container: V1Container | undefined;
+  if (subject.kind === 'worker') container = containers.find((candidate) => candidate.name === (wanted ?? subject.worker.container)) ?? (wanted ? undefined : containers[0]);
+  else if (wanted !== undefined) container = containers.find((candidate) => candidate.name === wanted);
+  else if (containers.length > 1) throw new UsageError(`${capitalized(pinLabel(subject))} has ${containers.length} containers (${containers.map((candidate) => candidate.name).join(', ')}): add --container <name>.`);
+  else container = containers[0];
+  if (wanted !== undefined && !container) throw new UsageError(`${capitalized(pinLabel(subject))} has no container "${clip(wanted, 40)}"; its containers: ${containers.map((candidate) => candidate.name).join(', ') || 'none'}.`);
+  if (!container?.image) throw new UsageError(`${target.kind} ${target.namespace}/${target.name} in cluster ${target.cluster} has no container with an image.`);
   return container;
 }
 
-async function readWorker(deps: WorkerCommandDeps, worker: WorkerConfig): Promise<LiveWorker> {
-  const target = workerTarget(worker);
-  const cluster = clusterOf(deps, worker.cluster);
-  let deployment: V1Deployment | undefined;
+async function readTarget(deps: WorkerCommandDeps, subject: PinSubject, wantedContainer: string | undefined): Promise<LiveTarget> {
+  const { target } = subject;
+  const cluster = clusterOf(deps, target.cluster);
+  let workload: Workload | undefined;
   try {
-    deployment = await cluster.getWorkload('Deployment', target.namespace, target.name);
+    workload = await cluster.getWorkload(target.kind, target.namespace, target.name);
   } catch (error) {
-    throw clusterUsageError(error, worker.cluster);
+    throw clusterUsageError(error, target.cluster);
   }
-  if (!deployment) throw new UsageError(`Worker ${worker.name}: deployment ${target.namespace}/${target.name} is not in cluster ${worker.cluster}; nothing was changed.`);
-  const container = containerOf(worker, deployment);
-  return { worker, cluster, deployment, container, image: container.image!, pin: pinOf(deployment.metadata?.annotations) };
+  if (!workload) {
+    if (subject.kind === 'worker') throw new UsageError(`Worker ${subject.worker.name}: deployment ${target.namespace}/${target.name} is not in cluster ${target.cluster}; nothing was changed.`);
+    throw new UsageError(`${target.kind} ${target.namespace}/${target.name} is not in cluster ${target.cluster}; nothing was changed.`);
+  }
+  const container = containerOf(subject, workload, wantedContainer);
+  return { subject, cluster, workload, container, image: container.image!, pin: pinOf(workload.metadata?.annotations) };
 }
 
-/** The tag the worker follows when not pinned: the recorded pin source, else its image if it names a tag. */
-function tagImageOf(deps: WorkerCommandDeps, live: LiveWorker): string | undefined {
+async function readWorker(deps: WorkerCommandDeps, worker: WorkerConfig): Promise<LiveWorker> {
+  const live = await readTarget(deps, { kind: 'worker', worker, target: workerTarget(worker) }, undefined);
+  return { worker, cluster: live.cluster, deployment: live.workload as V1Deployment, container: live.container, image: live.image, pin: live.pin };
+}
+
+/** The tag the target follows when not pinned: the recorded pin source, else its image if it names a tag. */
+function tagImageOf(deps: WorkerCommandDeps, live: LiveTarget): string | undefined {
   if (live.pin) return live.pin.from;
   if (!hasDigest(live.image)) return live.image;
-  const spec = deps.store.subjects.state<{ containers?: Array<{ name: string; image: string }> }>(workerSubject(live.worker), 'spec')?.value;
+  const spec = deps.store.subjects.state<{ containers?: Array<{ name: string; image: string }> }>(live.subject.target.subject, 'spec')?.value;
   const fromSpec = spec?.containers?.find((container) => container.name === live.container.name)?.image;
   return fromSpec && !hasDigest(fromSpec) ? fromSpec : undefined;
 }
@@ -176,13 +210,16 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
   const { config, store, engine, follower } = deps;
   const family = 'worker';
 
-  async function pinPlan(worker: WorkerConfig, wanted: DigestArg, ctx: CommandContext): Promise<Plan | MessageModel> {
-    const live = await readWorker(deps, worker);
-    const subject = workerSubject(worker);
+  async function pinPlan(pinned: PinSubject, wantedContainer: string | undefined, wanted: DigestArg, ctx: CommandContext): Promise<Plan | MessageModel> {
+    const live = await readTarget(deps, pinned, wantedContainer);
+    const target = pinned.target;
+    const subject = target.subject;
+    const what = pinLabel(pinned);
+    const What = capitalized(what);
     const tagImage = tagImageOf(deps, live);
     const refImage = tagImage ?? live.image;
     const ref = safeParse(refImage);
-    if (!ref) throw new UsageError(`Worker ${worker.name} runs an image Driftwatch cannot parse (${clip(refImage, 120)}).`);
+    if (!ref) throw new UsageError(`${What} runs an image Driftwatch cannot parse (${clip(refImage, 120)}).`);
     const repository = repositoryOf(ref);
     const incident = openIncidentFor(deps, subject, ctx);
 
@@ -201,7 +238,7 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
         source = `prefix ${wanted.prefix}`;
         break;
       case 'previous': {
-        if (!tagImage) throw new UsageError(`Worker ${worker.name} runs ${clip(live.image, 120)}, which names no tag, so it has no "previous" digest; give a digest.`);
+        if (!tagImage) throw new UsageError(`${What} runs ${clip(live.image, 120)}, which names no tag, so it has no "previous" digest; give a digest.`);
         const history = tagHistory(deps, tagImage);
         if (!history[1]) throw new UsageError(`No previous digest of ${tagImage} is known (${history[0] ? `only ${shortDigest(history[0])} was seen` : 'the tag was never checked'}); give a digest.`);
         digest = history[1];
@@ -212,14 +249,14 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
         const running = store.subjects.state<RunningContainer[]>(subject, 'running')?.value ?? [];
         const failing = running.find((container) => !container.ready && container.digest)?.digest;
         const lastGood = incident?.correlation?.lastGood ?? engine.lastGood(subject, refImage, failing);
-        if (!lastGood) throw new UsageError(`No last good digest is known for worker ${worker.name} (no healthy pods seen for long enough, no previous digest of the tag). Give one: /worker pin ${worker.name} <digest>|previous.`);
+        if (!lastGood) throw new UsageError(`No last good digest is known for ${what} (no healthy pods seen for long enough, no previous digest of the tag). Give one: /worker pin ${pinned.kind === 'worker' ? pinned.worker.name : `${target.namespace}/${target.name}`} <digest>|previous.`);
         digest = lastGood.digest;
         source = sourceWords[lastGood.source];
         break;
       }
     }
 
-    if (digestOfImage(live.image) === digest) return info(`Worker ${worker.name} is already pinned to ${shortDigest(digest)} (${live.image}); nothing to do.`);
+    if (digestOfImage(live.image) === digest) return info(`${What} is already pinned to ${shortDigest(digest)} (${live.image}); nothing to do.`);
     let exists: boolean;
     try {
       exists = await deps.registry().manifestExists(ref, digest);
@@ -230,17 +267,16 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
     if (!exists) throw new UsageError(`${digest} is not in ${repository} (the registry answered 404); nothing was changed. Known digests: ${knownDigests(deps, repository).slice(0, 6).map(shortDigest).join(', ') || 'none'}.`);
 
     const after = `${repositoryAsWritten(refImage)}@${digest}`;
-    const target = workerTarget(worker);
-    const warning = gitopsWarning(live.deployment.metadata);
+    const warning = gitopsWarning(live.workload.metadata);
     const preview: MessageModel = {
       tone: 'warning',
-      title: [`Pin worker ${worker.name} to ${shortDigest(digest)}?`],
+      title: [`Pin ${what} to ${shortDigest(digest)}?`],
       fields: [
         ['Before', [{ code: live.image }]],
         ['After', [{ code: after }]],
-        ['Cluster', [worker.cluster]],
+        ['Cluster', [target.cluster]],
         ['Namespace', [target.namespace]],
-        ['Deployment', [target.name]],
+        [target.kind, [target.name]],
         ['Container', [live.container.name]],
         ['Digest', [source]],
         ...(incident ? ([['Incident', [`#${incident.id}`]]] as Array<[string, Line]>) : []),
@@ -254,27 +290,27 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
       preview,
       async execute() {
         // Re-read: the preview is up to 5 minutes old, and a change since then must not be overwritten blindly.
-        const now = await readWorker(deps, worker);
-        if (now.image !== before) throw new Error(`the image of worker ${worker.name} changed since the preview (now ${now.image}); nothing was changed — run the command again`);
+        const now = await readTarget(deps, pinned, wantedContainer);
+        if (now.image !== before) throw new Error(`the image of ${what} changed since the preview (now ${now.image}); nothing was changed — run the command again`);
         const current = openIncidentFor(deps, subject, ctx) ?? incident;
-        const podsBefore = await follower.podsOf(target, now.deployment).catch(() => undefined);
+        const podsBefore = await follower.podsOf(target, now.workload).catch(() => undefined);
         const annotations = pinAnnotations({ from: now.pin?.from ?? tagImage ?? before, by: ctx.user, at: new Date(deps.clock.now()), reason: current ? `incident #${current.id}` : 'manual' });
         const audit = (result: string) =>
-          store.audit.record({ at: deps.clock.now(), actor: ctx.user, action: 'worker pin', target: `${subject} (${worker.cluster}/${target.namespace}/Deployment/${target.name} container ${now.container.name})`, before, after, result, incidentId: current?.id ?? null });
+          store.audit.record({ at: deps.clock.now(), actor: ctx.user, action: 'worker pin', target: `${subject} (${target.cluster}/${target.namespace}/${target.kind}/${target.name} container ${now.container.name})`, before, after, result, incidentId: current?.id ?? null });
         try {
-          await now.cluster.patchContainerImage('Deployment', target.namespace, target.name, now.container.name, after, annotations);
+          await now.cluster.patchContainerImage(target.kind, target.namespace, target.name, now.container.name, after, annotations);
         } catch (error) {
           audit(`failed: ${(error as Error).message}`);
-          if (current) engine.recordAction(current.id, ctx.user, 'action.pin_failed', `pin of worker ${worker.name} to ${shortDigest(digest)} by <@${ctx.user}> failed: ${(error as Error).message}`);
+          if (current) engine.recordAction(current.id, ctx.user, 'action.pin_failed', `pin of ${what} to ${shortDigest(digest)} by <@${ctx.user}> failed: ${(error as Error).message}`);
           throw new Error(`the pin was not applied: ${(error as Error).message}`);
         }
         audit('patched');
-        const summary = `📌 Pinned worker ${worker.name} to ${shortDigest(digest)} by <@${ctx.user}> (was ${before}; ${source})`;
-        const threadKey = tell(deps, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.pin', notice: 'pinned', summary, data: { before, after, digest, cluster: worker.cluster, namespace: target.namespace } });
-        void follower.follow({ target, user: ctx.user, rule: 'worker pin', what: `pin to ${shortDigest(digest)}`, ...(current ? { incidentId: current.id } : {}), podsBefore, ...(threadKey ? { threadKey } : {}) }, deadlineOf(now.deployment));
+        const summary = `📌 Pinned ${what} to ${shortDigest(digest)} by <@${ctx.user}> (was ${before}; ${source})`;
+        const threadKey = tell(deps, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.pin', notice: 'pinned', summary, data: { before, after, digest, cluster: target.cluster, namespace: target.namespace } });
+        void follower.follow({ target, user: ctx.user, rule: 'worker pin', what: `pin to ${shortDigest(digest)}`, ...(current ? { incidentId: current.id } : {}), podsBefore, ...(threadKey ? { threadKey } : {}) }, deadlineOf(now.workload));
         return {
           tone: 'ok',
-          title: [`Pinned worker ${worker.name} to ${shortDigest(digest)}.`],
+          title: [`Pinned ${what} to ${shortDigest(digest)}.`],
           fields: [['Before', [{ code: before }]], ['After', [{ code: after }]]],
           lines: [[current ? `Following the rollout in the thread of incident #${current.id}.` : 'Following the rollout in the channel.']],
         };
@@ -282,52 +318,54 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
     };
   }
 
-  async function unpinPlan(worker: WorkerConfig, ctx: CommandContext): Promise<Plan> {
-    const live = await readWorker(deps, worker);
-    const subject = workerSubject(worker);
-    const target = workerTarget(worker);
-    if (!live.pin) throw new UsageError(`Worker ${worker.name} is not pinned by Driftwatch (no ${PIN_ANNOTATIONS.from} annotation on deployment ${target.namespace}/${target.name}); it runs ${live.image}.`);
+  async function unpinPlan(pinned: PinSubject, wantedContainer: string | undefined, ctx: CommandContext): Promise<Plan> {
+    const live = await readTarget(deps, pinned, wantedContainer);
+    const target = pinned.target;
+    const subject = target.subject;
+    const what = pinLabel(pinned);
+    const What = capitalized(what);
+    if (!live.pin) throw new UsageError(`${What} is not pinned by Driftwatch (no ${PIN_ANNOTATIONS.from} annotation on ${target.kind.toLowerCase()} ${target.namespace}/${target.name}); it runs ${live.image}.`);
     const before = live.image;
     const after = live.pin.from;
-    const warning = gitopsWarning(live.deployment.metadata);
+    const warning = gitopsWarning(live.workload.metadata);
     const incident = openIncidentFor(deps, subject, ctx);
-    const pinned: Line = [`by `, ...(live.pin.by ? [{ user: live.pin.by }] : ['?']), ...(live.pin.at ? [` at ${live.pin.at}`] : []), ...(live.pin.reason ? [` (${live.pin.reason})`] : [])];
+    const pinnedBy: Line = [`by `, ...(live.pin.by ? [{ user: live.pin.by }] : ['?']), ...(live.pin.at ? [` at ${live.pin.at}`] : []), ...(live.pin.reason ? [` (${live.pin.reason})`] : [])];
     return {
       rule: 'worker unpin',
       ...(incident ? { incidentId: incident.id } : {}),
       preview: {
         tone: 'warning',
-        title: [`Unpin worker ${worker.name}?`],
+        title: [`Unpin ${what}?`],
         fields: [
           ['Before', [{ code: before }]],
           ['After', [{ code: after }]],
-          ['Cluster', [worker.cluster]],
+          ['Cluster', [target.cluster]],
           ['Namespace', [target.namespace]],
-          ['Deployment', [target.name]],
+          [target.kind, [target.name]],
           ['Container', [live.container.name]],
-          ['Pinned', pinned],
+          ['Pinned', pinnedBy],
         ],
         lines: [...(warning ? [[warning]] : []), ['Pods will pull the tag again, and with it whatever it points at now.'], [`Only `, { user: ctx.user }, ' can confirm, within 5 minutes.']],
       },
       async execute() {
-        const now = await readWorker(deps, worker);
-        if (now.image !== before || !now.pin) throw new Error(`worker ${worker.name} changed since the preview (now ${now.image}${now.pin ? '' : ', not pinned'}); nothing was changed — run the command again`);
+        const now = await readTarget(deps, pinned, wantedContainer);
+        if (now.image !== before || !now.pin) throw new Error(`${what} changed since the preview (now ${now.image}${now.pin ? '' : ', not pinned'}); nothing was changed — run the command again`);
         const current = openIncidentFor(deps, subject, ctx) ?? incident;
-        const podsBefore = await follower.podsOf(target, now.deployment).catch(() => undefined);
+        const podsBefore = await follower.podsOf(target, now.workload).catch(() => undefined);
         // null deletes a key in a strategic merge patch: the pin annotations go with the pin.
         const removed = Object.fromEntries(Object.values(PIN_ANNOTATIONS).map((key) => [key, null])) as unknown as Record<string, string>;
         const audit = (result: string) =>
-          store.audit.record({ at: deps.clock.now(), actor: ctx.user, action: 'worker unpin', target: `${subject} (${worker.cluster}/${target.namespace}/Deployment/${target.name} container ${now.container.name})`, before, after, result, incidentId: current?.id ?? null });
+          store.audit.record({ at: deps.clock.now(), actor: ctx.user, action: 'worker unpin', target: `${subject} (${target.cluster}/${target.namespace}/${target.kind}/${target.name} container ${now.container.name})`, before, after, result, incidentId: current?.id ?? null });
         try {
-          await now.cluster.patchContainerImage('Deployment', target.namespace, target.name, now.container.name, after, removed);
+          await now.cluster.patchContainerImage(target.kind, target.namespace, target.name, now.container.name, after, removed);
         } catch (error) {
           audit(`failed: ${(error as Error).message}`);
           throw new Error(`the unpin was not applied: ${(error as Error).message}`);
         }
         audit('patched');
-        const threadKey = tell(deps, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.unpin', notice: 'unpinned', summary: `Unpinned worker ${worker.name} by <@${ctx.user}>: back to ${after} (was ${before})`, data: { before, after } });
-        void follower.follow({ target, user: ctx.user, rule: 'worker unpin', what: `unpin to ${after}`, ...(current ? { incidentId: current.id } : {}), podsBefore, ...(threadKey ? { threadKey } : {}) }, deadlineOf(now.deployment));
-        return { tone: 'ok', title: [`Unpinned worker ${worker.name}: back to ${after}.`], lines: [[current ? `Following the rollout in the thread of incident #${current.id}.` : 'Following the rollout in the channel.']] };
+        const threadKey = tell(deps, { subject, ...(current ? { incidentId: current.id } : {}), user: ctx.user, action: 'action.unpin', notice: 'unpinned', summary: `Unpinned ${what} by <@${ctx.user}>: back to ${after} (was ${before})`, data: { before, after } });
+        void follower.follow({ target, user: ctx.user, rule: 'worker unpin', what: `unpin to ${after}`, ...(current ? { incidentId: current.id } : {}), podsBefore, ...(threadKey ? { threadKey } : {}) }, deadlineOf(now.workload));
+        return { tone: 'ok', title: [`Unpinned ${what}: back to ${after}.`], lines: [[current ? `Following the rollout in the thread of incident #${current.id}.` : 'Following the rollout in the channel.']] };
       },
     };
   }
@@ -404,25 +442,41 @@ export function workerCommands(deps: WorkerCommandDeps): CommandSpec[] {
     return { tone: healthy ? 'ok' : 'warning', title: [`Worker ${worker.name}${row.pin ? ' (pinned)' : ''}`], fields, ...(lines.length ? { lines } : {}) };
   }
 
-  const aWorker = word((text) => findWorker(config.workers, text));
-  const tooMany = (after: string) => (words: string[], _usage: string, read: { worker?: WorkerConfig }) =>
-    `Too many words after "${after} ${read.worker?.name ?? ''}": ${words.map((extra) => `"${clip(extra, 20)}"`).join(' ')}.`;
+  const tooMany = (after: string) => (words: string[], _usage: string, read: { worker?: string }) =>
+    `Too many words after "${after} ${read.worker ?? ''}": ${words.map((extra) => `"${clip(extra, 20)}"`).join(' ')}.`;
+  // The workloads `discover:` found, as the Kubernetes watcher last recorded them.
+  const discovered = () => discoveredTargets(store.subjects.allStates<DiscoveredState | null>('discovered'));
+  const pinFlags = {
+    namespace: { names: ['-n', '--namespace'], value: 'namespace', schema: word((text) => text) },
+    container: { names: ['--container', '-c'], value: 'container', schema: word((text) => text) },
+  };
+  const aTarget = word((text) => {
+    if (text !== undefined && text.startsWith('-')) throw new UsageError('Put the worker or workload first, then flags: /worker pin <worker|workload> [<digest>|previous] [-n <namespace>] [--container <name>].');
+    // Checked as soon as it is read, so a wrong name is the first thing the answer says; only a
+    // name several workloads share waits for `-n`.
+    try {
+      findPinSubject(config, discovered(), text, undefined);
+    } catch (error) {
+      if (!(error instanceof AmbiguousTargetError)) throw error;
+    }
+    return text!;
+  });
   return [
     declareCommand({
       family,
       name: 'pin',
-      summary: "pin a worker's image to a digest (default: its last good digest)",
+      summary: "pin a worker's or workload's image to a digest (default: its last good digest)",
       guarded: true,
-      args: { positionals: { worker: { usage: '<worker>', schema: aWorker }, digest: { usage: '[<digest>|previous]', schema: word(parseDigestArg) } }, extra: tooMany('pin') },
-      run: ({ worker, digest }, ctx) => pinPlan(worker, digest, ctx),
+      args: { positionals: { worker: { usage: '<worker|workload>', schema: aTarget }, digest: { usage: '[<digest>|previous]', schema: word(parseDigestArg) } }, flags: pinFlags, extra: tooMany('pin') },
+      run: ({ worker, digest, namespace, container }, ctx) => pinPlan(findPinSubject(config, discovered(), worker, namespace), container, digest, ctx),
     }),
     declareCommand({
       family,
       name: 'unpin',
       summary: 'put back the image a pin replaced',
       guarded: true,
-      args: { positionals: { worker: { usage: '<worker>', schema: aWorker } }, extra: tooMany('unpin') },
-      run: ({ worker }, ctx) => unpinPlan(worker, ctx),
+      args: { positionals: { worker: { usage: '<worker|workload>', schema: aTarget } }, flags: pinFlags, extra: tooMany('unpin') },
+      run: ({ worker, namespace, container }, ctx) => unpinPlan(findPinSubject(config, discovered(), worker, namespace), container, ctx),
     }),
     declareCommand({
       family,

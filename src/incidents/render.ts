@@ -24,8 +24,13 @@ export function incidentTitle(incident: Pick<IncidentRecord, 'id' | 'primarySubj
  * recovering, else its first. (Alerts now arrive on the event, before a problem that is
  * recovering has had its last good look: the title names what is failing, not what recovers.)
  */
+const kindOrder = Object.keys(problemKinds);
+
 export function primaryProblem(incident: Pick<IncidentRecord, 'primarySubject'>, problems: ProblemRecord[]): ProblemRecord | undefined {
-  const ofPrimary = problems.filter((problem) => problem.subject === incident.primarySubject);
+  // Among several, the most specific kind names it (pods failing before the rollout they stall),
+  // whichever was seen first: the title must not depend on which watch event won a race.
+  const rank = (problem: ProblemRecord) => kindOrder.indexOf(problem.kind);
+  const ofPrimary = problems.filter((problem) => problem.subject === incident.primarySubject).sort((a, b) => rank(a) - rank(b));
   return ofPrimary.find((problem) => problem.state === 'alerting') ?? ofPrimary.find((problem) => problem.state !== 'ok') ?? ofPrimary[0] ?? problems[0];
 }
 
@@ -59,9 +64,12 @@ export function renderRoot(incident: IncidentRecord, problems: ProblemRecord[], 
   const buttons: Button[] = [];
   if (open) {
     const workerName = incident.primarySubject.startsWith('worker:') ? incident.primarySubject.slice('worker:'.length) : undefined;
-    if (workerName && lastGood) {
-      lines.push(['Suggested: ', { code: `/worker pin ${workerName} ${shortDigest(lastGood.digest)}` }]);
-      buttons.push({ action: 'worker_pin', label: `Pin to ${shortDigest(lastGood.digest)} (last good)`, value: JSON.stringify({ worker: workerName, digest: lastGood.digest, incident: incident.id }), style: 'primary' });
+    // A workload (listed or discovered) is pinned by its full `<cluster>/<namespace>/<kind>/<name>`, which is never ambiguous.
+    const workloadPath = incident.primarySubject.startsWith('workload:') ? incident.primarySubject.slice('workload:'.length) : undefined;
+    const pinnable = workerName ?? workloadPath;
+    if (pinnable && lastGood) {
+      lines.push(['Suggested: ', { code: `/worker pin ${pinnable} ${shortDigest(lastGood.digest)}` }]);
+      buttons.push({ action: 'worker_pin', label: `Pin to ${shortDigest(lastGood.digest)} (last good)`, value: JSON.stringify({ worker: pinnable, digest: lastGood.digest, incident: incident.id }), style: 'primary' });
     }
     if (incident.primarySubject.startsWith('workload:') || workerName) {
       buttons.push({ action: 'rollout_restart', label: 'Restart rollout', value: JSON.stringify({ subject: incident.primarySubject, incident: incident.id }) });

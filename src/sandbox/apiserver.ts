@@ -176,7 +176,13 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
       .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
       // List items carry no kind/apiVersion, as the real apiserver sends them.
       .map(({ kind: _k, apiVersion: _a, ...rest }) => rest);
-    send(res, 200, { kind: `${r.resource.kind}List`, apiVersion: apiVersionOf(r.resource), metadata: { resourceVersion: String(objects.rv) }, items });
+    // Pages as the real apiserver does with `limit`: `continue` is the offset of the next page
+    // (an opaque token to clients; the snapshot is the current one, which a fake may allow itself).
+    const limit = Number(query.get('limit') ?? 0);
+    const offset = Number(query.get('continue') ?? 0) || 0;
+    const page = limit > 0 ? items.slice(offset, offset + limit) : items;
+    const more = limit > 0 && offset + limit < items.length;
+    send(res, 200, { kind: `${r.resource.kind}List`, apiVersion: apiVersionOf(r.resource), metadata: { resourceVersion: String(objects.rv), ...(more ? { continue: String(offset + limit) } : {}) }, items: page });
   }
 
   function handle(req: IncomingMessage, res: ServerResponse, body: string) {

@@ -25,9 +25,9 @@ export interface WatcherDeps {
 export function createWatchers(deps: WatcherDeps): Watcher[] {
   const { config, sink, log } = deps;
   const watchers: Watcher[] = [];
-  const usesImages = config.images.length > 0 || config.workers.length > 0 || config.workloads.length > 0 || config.endpoints.some((endpoint) => endpoint.expectFrom && 'image' in endpoint.expectFrom);
+  const usesImages = config.images.length > 0 || config.workers.length > 0 || config.workloads.length > 0 || config.discover.length > 0 || config.endpoints.some((endpoint) => endpoint.expectFrom && 'image' in endpoint.expectFrom);
   if (usesImages) watchers.push(new RegistryWatcher({ config, sink, client: deps.registry(), log: log.child({ component: 'registry' }) }));
-  if (config.workers.length > 0 || config.workloads.length > 0) {
+  if (config.workers.length > 0 || config.workloads.length > 0 || config.discover.length > 0) {
     watchers.push(new KubeWatcher({ config, sink, cluster: deps.cluster, log: log.child({ component: 'kube' }), onWatchRestart: (cluster) => deps.metrics.watchRestarts.inc({ cluster }), ...(deps.kubeRecheckMs ? { recheckEveryMs: deps.kubeRecheckMs } : {}) }));
   }
   if (config.endpoints.length > 0) watchers.push(new EndpointWatcher({ config, sink, prober: new Prober(), log: log.child({ component: 'endpoints' }) }));

@@ -9,18 +9,21 @@
  */
 import type { Config } from '../config.js';
 import { workloadSubject } from '../config.js';
-import { selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchHandle, type WatchState, type WorkloadKind } from '../clients/kube.js';
+import { selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchState, type WorkloadKind } from '../clients/kube.js';
 import { formatDuration } from '../domain/duration.js';
-import { describeMissing, describeUnreachable, errorReason } from './kube-words.js';
 import { subjectOf } from '../domain/subjects.js';
-import type { CheckObservation, NoticeObservation, ProblemKind } from '../domain/model.js';
+import type { CheckObservation, NoticeObservation } from '../domain/model.js';
 import type { Logger } from '../log.js';
 import { PIN_ANNOTATIONS } from '../kube/annotations.js';
 import { assessPods, crashLogKey, INIT_FAILED, lastLogLines, pullMessagesOf, type PodFinding } from '../kube/pods.js';
-import { rolloutEdges, rolloutOf, templateContainers, type RolloutMemory } from '../kube/rollout.js';
+import { rolloutEdges, rolloutOf, templateContainers } from '../kube/rollout.js';
+import { workloadKey } from '../kube/discovery.js';
+import { describeMissing, describeUnreachable, errorReason } from '../kube/cluster.js';
+import { WorkloadDiscovery, type DiscoveryHost } from './discovery.js';
 import type { ObservationSink, WatchLoop, Watcher } from './types.js';
+import type { ClusterWatch, Target, WatchEntry } from './kube-state.js';
 
-export { describeMissing, describeUnreachable, errorReason } from './kube-words.js';
+export { describeMissing, describeUnreachable, errorReason }; // pure wording, in kube/cluster.ts
 
 const DOWN_KINDS = new Set<KubeErrorKind>(['unreachable', 'unauthorized', 'forbidden']);
 
@@ -45,68 +48,6 @@ export interface KubeWatcherOptions {
   backoffMinMs?: number;
   backoffMaxMs?: number;
   now?: () => number;
-}
-
-interface WatchEntry {
-  cluster: ClusterWatch;
-  handle?: WatchHandle;
-  state?: WatchState;
-  /** The last failure, kept until the watch is open again. */
-  failure?: KubeError;
-  restartsSeen: number;
-}
-
-interface ClusterWatch {
-  name: string;
-  subject: string;
-  client?: KubeCluster;
-  unreachableAfterMs: number;
-  watches: Set<WatchEntry>;
-  targets: Target[];
-  downSince?: number;
-  lastError?: KubeError;
-  reportedDown: boolean;
-  downTimer?: NodeJS.Timeout;
-  /** The client could not be made (context missing from the kubeconfig…). */
-  setupError?: string;
-}
-
-interface Target {
-  subject: string;
-  problem: Extract<ProblemKind, 'worker_pods_failing' | 'workload_failing'>;
-  cluster: ClusterWatch;
-  namespace: string;
-  kind: WorkloadKind;
-  name: string;
-  container?: string;
-  /** Workers: `app=<worker>`; workloads take theirs from the workload's selector. */
-  fixedSelector?: string;
-  workload?: WatchedWorkload;
-  workloadListed: boolean;
-  workloadBlind?: string;
-  workloadWatch?: WatchEntry;
-  pods: Map<string, WatchedPod>;
-  podSelector?: string;
-  podWatch?: WatchEntry;
-  podsListed: boolean;
-  podsBlind?: string;
-  logs: Map<string, string[]>;
-  pullMessages: Map<string, string>;
-  focusPod?: string;
-  elsewhere?: string[] | null;
-  elsewhereLooked: boolean;
-  rollout?: RolloutMemory;
-  reported: Map<string, { ok: boolean; summary: string; immediate: boolean }>;
-  /** The workload was seen and then deleted: its open problems end as "deleted", it is not "missing". */
-  deleted: boolean;
-  lastState: Map<string, string>;
-  /** When the last look at this subject was scheduled: a quiet subject is judged at once, a busy one per `settleMs`. */
-  lastLookAt: number;
-  timer?: NodeJS.Timeout;
-  graceTimer?: NodeJS.Timeout;
-  assessing: boolean;
-  again: boolean;
-  forceNext: boolean;
 }
 
 const pluralOf: Record<WorkloadKind, string> = { Deployment: 'deployments', DaemonSet: 'daemonsets', StatefulSet: 'statefulsets' };
@@ -163,9 +104,14 @@ export class KubeWatcher implements Watcher {
     for (const workload of config.workloads) {
       this.addTarget({ subject: workloadSubject(workload), problem: 'workload_failing', cluster: clusterOf(workload.cluster), namespace: workload.namespace, kind: workload.kind, name: workload.name });
     }
+    for (const name of new Set(config.discover.map((scope) => scope.cluster))) {
+      const cluster = clusterOf(name);
+      const configured = cluster.targets.map((target) => workloadKey(name, target.namespace, target.kind, target.name));
+      cluster.discovery = new WorkloadDiscovery<Target>(name, config.discover, new Set(configured), this.discoveryHost(cluster));
+    }
   }
 
-  private addTarget(base: Pick<Target, 'subject' | 'problem' | 'cluster' | 'namespace' | 'kind' | 'name' | 'container' | 'fixedSelector'>): void {
+  private addTarget(base: Pick<Target, 'subject' | 'problem' | 'cluster' | 'namespace' | 'kind' | 'name' | 'container' | 'fixedSelector'>): Target {
     const target: Target = {
       ...base,
       workloadListed: false,
@@ -184,12 +130,13 @@ export class KubeWatcher implements Watcher {
     };
     this.targets.push(target);
     base.cluster.targets.push(target);
+    return target;
   }
 
   start(): void {
     this.stopped = false;
     for (const cluster of this.clusters.values()) {
-      if (cluster.targets.length === 0) continue;
+      if (cluster.targets.length === 0 && !cluster.discovery) continue;
       try {
         cluster.client = this.deps.cluster(cluster.name);
       } catch (error) {
@@ -202,6 +149,7 @@ export class KubeWatcher implements Watcher {
         this.startWorkloadWatch(target);
         if (target.fixedSelector) this.startPodWatch(target, target.fixedSelector);
       }
+      cluster.discovery?.start();
     }
     this.ticker = setInterval(() => this.tick(), this.recheckEveryMs);
     this.ticker.unref?.();
@@ -231,7 +179,7 @@ export class KubeWatcher implements Watcher {
   health(): Record<string, { ok: boolean; detail?: string }> {
     const out: Record<string, { ok: boolean; detail?: string }> = {};
     for (const cluster of this.clusters.values()) {
-      if (cluster.targets.length === 0) continue;
+      if (cluster.targets.length === 0 && !cluster.discovery) continue;
       out[cluster.subject] = this.clusterHealth(cluster);
     }
     return out;
@@ -245,7 +193,8 @@ export class KubeWatcher implements Watcher {
     const failing = entries.filter((e) => e.failure);
     if (open === 0) return { ok: false, detail: failing[0]?.failure ? `starting; ${failing[0].failure.message}` : 'starting' };
     const blind = this.targets.filter((t) => t.cluster === cluster && (t.podsBlind || t.workloadBlind)).map((t) => `${t.subject}: ${t.podsBlind ?? t.workloadBlind}`);
-    return { ok: true, detail: `watching (${open} of ${entries.length} watches open)${blind.length ? `; cannot see ${blind.join('; ')}` : ''}` };
+    const found = cluster.discovery ? `; ${cluster.discovery.size} discovered workload${cluster.discovery.size === 1 ? '' : 's'}` : '';
+    return { ok: true, detail: `watching (${open} of ${entries.length} watches open${found})${blind.length ? `; cannot see ${blind.join('; ')}` : ''}` };
   }
 
   /* ---------------- watches ---------------- */
@@ -336,18 +285,7 @@ export class KubeWatcher implements Watcher {
       `/api/v1/namespaces/${encodeURIComponent(target.namespace)}/pods`,
       selector,
       undefined,
-      (type, pod) => {
-        const name = pod.metadata.name;
-        if (type === 'DELETED') {
-          target.pods.delete(name);
-          for (const key of [...target.logs.keys()]) if (key.startsWith(`${name}/`)) target.logs.delete(key);
-          for (const key of [...target.pullMessages.keys()]) if (key.startsWith(`${name}/`)) target.pullMessages.delete(key);
-        } else {
-          target.pods.set(name, pod);
-          for (const [key, message] of pullMessagesOf(pod)) target.pullMessages.set(key, message);
-        }
-        this.schedule(target);
-      },
+      (type, pod) => this.applyPod(target, type, pod),
       (_entry, state, error) => {
         if (state === 'watching') {
           target.podsListed = true;
@@ -359,6 +297,34 @@ export class KubeWatcher implements Watcher {
         this.schedule(target);
       },
     );
+  }
+
+  /** One pod event for a subject: its pod map, the crash logs and pull messages it keeps. */
+  private applyPod(target: Target, type: string, pod: WatchedPod): void {
+    const name = pod.metadata.name;
+    if (type === 'DELETED') {
+      target.pods.delete(name);
+      for (const key of [...target.logs.keys()]) if (key.startsWith(`${name}/`)) target.logs.delete(key);
+      for (const key of [...target.pullMessages.keys()]) if (key.startsWith(`${name}/`)) target.pullMessages.delete(key);
+    } else {
+      target.pods.set(name, pod);
+      for (const [key, message] of pullMessagesOf(pod)) target.pullMessages.set(key, message);
+    }
+    this.schedule(target);
+  }
+
+  /** `discover:` (watches/discovery.ts): how a cluster's discovery opens watches and makes, feeds and drops this watcher's subjects. */
+  private discoveryHost(cluster: ClusterWatch): DiscoveryHost<Target> {
+    const without = (list: Target[], target: Target) => list.includes(target) && list.splice(list.indexOf(target), 1);
+    return {
+      ...{ sink: this.deps.sink, log: this.deps.log },
+      watch: (path, selector, onEvent, onListed) => void this.watch(cluster, path, selector, undefined, onEvent, (_entry, state) => state === 'watching' && onListed()),
+      create: (namespace, kind, name) => this.addTarget({ subject: subjectOf.workload({ cluster: cluster.name, namespace, kind, name }), problem: 'workload_failing', cluster, namespace, kind, name }),
+      remove: (target) => (clearTimeout(target.timer), clearTimeout(target.graceTimer), without(this.targets, target), without(cluster.targets, target)),
+      pod: (target, type, pod) => this.applyPod(target, type, pod),
+      changed: (target, workload) => (this.recordSpec(target, workload), this.schedule(target)), // spec first: a new incident names its image and last good digest
+      podsListed: (target) => this.schedule(target),
+    };
   }
 
   /* ---------------- cluster reachability ---------------- */
@@ -403,7 +369,7 @@ export class KubeWatcher implements Watcher {
     if (this.stopped) return;
     for (const cluster of this.clusters.values()) {
       for (const entry of cluster.watches) this.syncRestarts(entry);
-      if (cluster.setupError || cluster.targets.length === 0) continue;
+      if (cluster.setupError || (cluster.targets.length === 0 && !cluster.discovery)) continue;
       if (cluster.downSince !== undefined) this.reportDown(cluster);
       else if ([...cluster.watches].some((e) => e.state === 'watching')) {
         this.deps.sink.check({ subject: cluster.subject, problem: 'cluster_unreachable', ok: true, summary: `cluster ${cluster.name}: API answers` });
@@ -545,16 +511,21 @@ export class KubeWatcher implements Watcher {
     if (workload) this.judgeRollout(target, workload, force);
   }
 
-  private judgeRollout(target: Target, workload: WatchedWorkload, force: boolean): void {
-    const { sink } = this.deps;
+  /** The workload's template (images, labels, pin) under `'spec'`, and its links to its images: once per change. */
+  private recordSpec(target: Target, workload: WatchedWorkload): void {
     const template = workload.spec?.template;
     const containers = templateContainers(workload);
     const pinnedFrom = workload.metadata?.annotations?.[PIN_ANNOTATIONS.from];
     const spec = { containers, labels: template?.metadata?.labels ?? {}, annotations: template?.metadata?.annotations ?? {}, ...(pinnedFrom ? { pinnedFrom } : {}) };
     this.setState(target, 'spec', spec, false, () => {
-      sink.state(target.subject, 'spec', spec);
-      sink.links(target.subject, 'spec', [...new Set(containers.map((c) => subjectOf.image(c.image)))]);
+      this.deps.sink.state(target.subject, 'spec', spec);
+      this.deps.sink.links(target.subject, 'spec', [...new Set(containers.map((c) => subjectOf.image(c.image)))]);
     });
+  }
+
+  private judgeRollout(target: Target, workload: WatchedWorkload, force: boolean): void {
+    const { sink } = this.deps;
+    this.recordSpec(target, workload);
     const { state, phase } = rolloutOf(workload, target.kind);
     this.setState(target, 'rollout', state, false, () => sink.state(target.subject, 'rollout', state));
     const { memory, edges } = rolloutEdges(target.rollout, workload, target.subject, this.now(), target.kind);

@@ -1,4 +1,7 @@
-/** The Kubernetes watcher's words for a missing workload and an unreachable API (pure). */
+/**
+ * What the Kubernetes watcher says about a cluster that does not answer and a workload that is not
+ * where it was expected: pure wording, no I/O.
+ */
 import { classifyKubeError, type KubeError, type WorkloadKind } from '../clients/kube.js';
 import { formatDuration } from '../domain/duration.js';
 
