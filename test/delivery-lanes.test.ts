@@ -102,11 +102,25 @@ describe('unknown and definite outcomes', () => {
     const { fake, runtime } = await startBot({ timeoutMs: 2_000 });
     fake.failNext('chat.postMessage', { status: 429, retryAfter: 1 });
     fake.failNext('chat.postMessage', { status: 400 });
-    fake.failNext('chat.postMessage', { error: 'internal_error' });
+    fake.failNext('chat.postMessage', { error: 'message_limit_exceeded' });
     alert(runtime, CHANNEL_A, 'definite-1', 'after three refusals');
     await waitFor(() => fake.channel(CHANNEL_A).some((message) => message.text === 'after three refusals'), { timeoutMs: 15_000, what: 'delivered' });
     expect(posts(fake)).toHaveLength(4);
     expect(searches(fake)).toHaveLength(0);
+  });
+
+  it('internal_error and fatal_error may have partly succeeded: searched for, never posted twice', async () => {
+    const { fake, runtime } = await startBot({ timeoutMs: 2_000 });
+    // Slack stores the post, then answers ok:false.
+    fake.failNext('chat.postMessage', { error: 'internal_error', stored: true });
+    alert(runtime, CHANNEL_A, 'internal-1', 'stored before internal_error');
+    await waitFor(() => runtime.store.outbox.byKey('internal-1')?.status === 'sent', { timeoutMs: 15_000, what: 'row marked sent' });
+    fake.failNext('chat.postMessage', { error: 'fatal_error', stored: true });
+    alert(runtime, CHANNEL_A, 'fatal-1', 'stored before fatal_error');
+    await waitFor(() => runtime.store.outbox.byKey('fatal-1')?.status === 'sent', { timeoutMs: 15_000, what: 'row marked sent' });
+    expect(fake.channel(CHANNEL_A).map((message) => message.text)).toEqual(['stored before internal_error', 'stored before fatal_error']);
+    expect(searches(fake)).toHaveLength(2);
+    expect(posts(fake)).toHaveLength(2);
   });
 
   it('a 5xx is an unknown outcome: searched once, then posted', async () => {

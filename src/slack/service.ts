@@ -28,6 +28,9 @@ const permanentErrors = new Set([
 /** Slack refuses these until the bot is in the channel: the message is kept, not dropped. */
 const refusedErrors = new Set(['channel_not_found', 'not_in_channel', 'is_archived']);
 
+/** Slack documents that the call may have partly succeeded before these: an unknown outcome. */
+const maybeDoneErrors = new Set(['internal_error', 'fatal_error']);
+
 export const METADATA_EVENT = 'driftwatch_message';
 
 /** PRODUCTION.md: every Web API call has a timeout. */
@@ -35,7 +38,8 @@ export const SLACK_CALL_TIMEOUT_MS = 10_000;
 
 /**
  * Turns a WebClient failure into a DeliveryError. An answer (ok:false, 4xx, 429) is a definite
- * outcome: the call did nothing. A timeout, 5xx or reset is unknown: Slack may have done it.
+ * outcome: the call did nothing. A timeout, 5xx, reset or an `internal_error` / `fatal_error`
+ * is unknown: Slack may have done it.
  */
 export function classifySlackError(error: unknown, method: string): DeliveryError {
   if (error instanceof DeliveryError) return error;
@@ -46,6 +50,7 @@ export function classifySlackError(error: unknown, method: string): DeliveryErro
   if (shaped.code === 'slack_webapi_platform_error') {
     const slackError = shaped.data?.error ?? 'unknown_error';
     if (refusedErrors.has(slackError)) return new DeliveryError(`slack ${method}: ${slackError}`, false, undefined, 'refused');
+    if (maybeDoneErrors.has(slackError)) return new DeliveryError(`slack ${method}: ${slackError}`, true, undefined, 'unknown');
     return new DeliveryError(`slack ${method}: ${slackError}`, !permanentErrors.has(slackError), undefined, 'definite');
   }
   if (shaped.code === 'slack_webapi_http_error') {

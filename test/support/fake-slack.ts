@@ -22,8 +22,11 @@ export type EnvelopeType = 'slash_commands' | 'interactive' | 'events_api';
 export type Fault =
   /** HTTP error status; with 429 a `Retry-After: retryAfter` header (seconds). Nothing is stored. */
   | { status: number; retryAfter?: number }
-  /** HTTP 200 `{ok:false, error}`, as Slack answers platform errors. Nothing is stored. */
-  | { error: string }
+  /**
+   * HTTP 200 `{ok:false, error}`, as Slack answers platform errors. Nothing is stored, unless
+   * `stored`: Slack did the call and then failed (`internal_error` that partly succeeded).
+   */
+  | { error: string; stored?: true }
   /** Slack accepts and stores the call but holds the HTTP answer until `releaseHeld()`. */
   | { hold: true }
   /** The connection is destroyed before Slack reads the call. Nothing is stored. */
@@ -782,11 +785,12 @@ export class FakeSlack {
       res.writeHead(fault.status, headers).end(JSON.stringify({ ok: false, error }));
       return;
     }
-    if (fault && 'error' in fault) return this.writeJson(res, 200, fail(fault.error));
+    if (fault && 'error' in fault && !fault.stored) return this.writeJson(res, 200, fail(fault.error));
     if (parsed.error) return this.writeJson(res, 200, fail(parsed.error));
 
     const authError = this.authProblem(method, token, tokenKind);
-    const result = authError ? fail(authError) : this.dispatch(method, params);
+    const dispatched = authError ? fail(authError) : this.dispatch(method, params);
+    const result = fault && 'error' in fault ? fail(fault.error) : dispatched;
     if (fault && 'hold' in fault) {
       this.held.push({ method, res, body: result });
       return;
