@@ -160,3 +160,21 @@ describe('429 storm', () => {
     }
   }, 90_000);
 });
+
+describe('stop', () => {
+  it('a follow that never stops does not keep the outbox from draining: stop returns by its deadline with the message delivered', async () => {
+    const { fake, runtime: bot } = await startBot();
+    // A follow stuck in a kube read: stopAll never settles.
+    bot.follower.stopAll = () => new Promise<void>(() => undefined);
+    // Slack answers only after a while, so the message is still in the outbox when stop begins.
+    fake.failNext('chat.postMessage', { status: 503 });
+    alert(bot, CHANNEL_A, 'stop-1', 'delivered while stopping');
+    await waitFor(() => posts(fake).length === 1, { what: 'the first attempt' });
+    const started = Date.now();
+    const stopped = bot.stop(3_000).then(() => Date.now() - started);
+    runtime = undefined;
+    const took = await Promise.race([stopped, new Promise<number>((resolve) => setTimeout(() => resolve(Number.POSITIVE_INFINITY), 6_000))]);
+    expect(took).toBeLessThan(4_000);
+    expect(fake.channel(CHANNEL_A).map((message) => message.text)).toEqual(['delivered while stopping']);
+  });
+});
