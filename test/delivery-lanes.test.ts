@@ -123,6 +123,22 @@ describe('unknown and definite outcomes', () => {
     expect(posts(fake)).toHaveLength(2);
   });
 
+  it('a search Slack refuses for good (missing_scope) keeps the message in doubt, not failed; it goes out once when the bot joins', async () => {
+    const { fake, runtime } = await startBot({ timeoutMs: 2_000 });
+    // The first post is lost on the wire; the search for it is refused.
+    fake.failNext('chat.postMessage', { drop: true });
+    fake.failNext('conversations.history', { error: 'missing_scope' });
+    alert(runtime, CHANNEL_A, 'unsearchable-1', 'after a refused search');
+    await waitFor(() => runtime.store.outbox.byKey('unsearchable-1')?.status !== 'pending', { timeoutMs: 15_000, what: 'the search refused' });
+    expect(runtime.store.outbox.byKey('unsearchable-1')).toMatchObject({ status: 'refused', inDoubt: true });
+    expect(runtime.store.outbox.refusedByChannel()).toEqual([{ channel: CHANNEL_A, count: 1, error: 'slack conversations.history: missing_scope' }]);
+    runtime.channelJoined(CHANNEL_A);
+    await waitFor(() => runtime.store.outbox.byKey('unsearchable-1')?.status === 'sent', { timeoutMs: 15_000, what: 'delivered after the join' });
+    // Searched again (still in doubt) before posting.
+    expect(searches(fake)).toHaveLength(2);
+    expect(fake.channel(CHANNEL_A).map((message) => message.text)).toEqual(['after a refused search']);
+  });
+
   it('a 5xx is an unknown outcome: searched once, then posted', async () => {
     const { fake, runtime } = await startBot({ timeoutMs: 2_000 });
     fake.failNext('chat.postMessage', { status: 502 });

@@ -301,12 +301,19 @@ export class Poster {
     if (isStoreFault(error)) throw new StoreFault((error as Error).message);
     const reason = error instanceof Error ? error.message : String(error);
     const decision = decideAfterError(error);
-    if (decision.action === 'refused') {
+    // A search Slack won't run (missing_scope…) answers nothing: the row probably never arrived, so it is kept like a refused one.
+    const unsearchable = decision.action === 'failed' && searching;
+    if (decision.action === 'refused' || unsearchable) {
       this.store.outbox.markRefused(row.id, reason, searching);
       this.metrics?.failed();
       if (!this.refusalLogged.has(row.channel)) {
         this.refusalLogged.add(row.channel);
-        this.log.error({ channel: row.channel, key: row.key }, `Slack refuses messages to channel ${row.channel} (${reason}); they are kept and delivered when the bot is invited to the channel`);
+        this.log.error(
+          { channel: row.channel, key: row.key },
+          unsearchable
+            ? `can't check whether a message reached channel ${row.channel} (${reason}); it is kept and tried again when the bot joins the channel or at the next start`
+            : `Slack refuses messages to channel ${row.channel} (${reason}); they are kept and delivered when the bot is invited to the channel`,
+        );
       }
       return 'failed';
     }
