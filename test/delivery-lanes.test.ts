@@ -73,6 +73,22 @@ describe('independent channels', () => {
     expect(fake.thread(CHANNEL_B, root.ts).map((message) => message.text)).toEqual(['root in B', 'reply 1', 'reply 2', 'reply 3', 'reply 4', 'reply 5']);
     expect(fake.channel(CHANNEL_A)).toHaveLength(0);
   });
+
+  it('a reply Slack refuses keeps the rest of its thread with it: the next reply never overtakes it, both go out in order on the join', async () => {
+    const { fake, runtime } = await startBot();
+    // A transient refusal: only the first reply is refused, the next call would go through.
+    fake.failMatching('chat.postMessage', (params) => String(params.text).includes('reply A'), { error: 'channel_not_found' }, 1);
+    alert(runtime, CHANNEL_A, 'order-root', 'order root');
+    alert(runtime, CHANNEL_A, 'order-a', 'reply A', 'order-root');
+    alert(runtime, CHANNEL_A, 'order-b', 'reply B', 'order-root');
+    await waitFor(() => runtime.store.outbox.byKey('order-a')?.status === 'refused' && runtime.store.outbox.byKey('order-b')?.status !== 'pending', { timeoutMs: 15_000, what: 'reply A refused' });
+    const root = fake.channel(CHANNEL_A).find((message) => message.text === 'order root')!;
+    expect(fake.thread(CHANNEL_A, root.ts).map((message) => message.text)).toEqual(['order root']);
+    expect(runtime.store.outbox.byKey('order-b')?.status).toBe('refused');
+    runtime.channelJoined(CHANNEL_A);
+    await waitFor(() => fake.thread(CHANNEL_A, root.ts).length === 3, { timeoutMs: 15_000, what: 'both replies after the join' });
+    expect(fake.thread(CHANNEL_A, root.ts).map((message) => message.text)).toEqual(['order root', 'reply A', 'reply B']);
+  });
 });
 
 describe('unknown and definite outcomes', () => {
