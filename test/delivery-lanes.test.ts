@@ -30,19 +30,24 @@ afterEach(async () => {
   fake = undefined;
 });
 
-async function startBot(options: { timeoutMs?: number } = {}): Promise<{ fake: FakeSlack; runtime: Runtime }> {
+async function startBot(options: { timeoutMs?: number; uploadSettleMs?: number } = {}): Promise<{ fake: FakeSlack; runtime: Runtime }> {
   fake = await startFakeSlack({ botToken: BOT, appToken: APP });
   runtime = new Runtime(parseConfig({ slack: { channel: CHANNEL_A }, store: { path: join(mkdtempSync(join(tmpdir(), 'dw-delivery-')), 'db.sqlite') } }), {
     log: createLogger({ level: process.env.DW_TEST_LOG ?? 'silent' }),
     poster: { baseBackoffMs: 100 },
   });
   const { client } = createSlackApp(runtime, { mode: 'socket', botToken: BOT, appToken: APP, apiUrl: fake.apiUrl, port: 0 });
-  runtime.startDelivery(new SlackService(client, options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}));
+  runtime.startDelivery(new SlackService(client, options));
   return { fake, runtime };
 }
 
 function alert(runtime: Runtime, channel: string, key: string, title: string, threadOf?: string): void {
   runtime.store.outbox.enqueue({ key, channel, kind: 'post', incidentId: null, role: 'message', message: { tone: 'critical', title: [title] }, at: Date.now(), ...(threadOf ? { threadOf } : {}) });
+}
+
+function summary(runtime: Runtime, channel: string, key: string, content: string, threadOf: string): void {
+  const attachment = { filename: 'incident-1-summary.md', title: 'Incident #1 summary', content };
+  runtime.store.outbox.enqueue({ key, channel, kind: 'file', incidentId: null, role: 'reply', message: { tone: 'info', title: [attachment.title], attachment }, at: Date.now(), threadOf });
 }
 
 const posts = (fake: FakeSlack) => fake.calls.filter((call) => call.method === 'chat.postMessage');
@@ -209,4 +214,54 @@ describe('stop', () => {
     expect(took).toBeLessThan(4_000);
     expect(fake.channel(CHANNEL_A).map((message) => message.text)).toEqual(['delivered while stopping']);
   });
+});
+
+describe('file uploads are exactly-once', () => {
+  it('an upload that completes after the client timed out is found by the search, never uploaded twice', async () => {
+    const { fake, runtime } = await startBot({ timeoutMs: 1_000 });
+    alert(runtime, CHANNEL_A, 'files-root', 'files root');
+    const root = await waitFor(() => fake.channel(CHANNEL_A).find((message) => message.text === 'files root'), { what: 'the root' });
+    // Slack shares the file 2.5 s after the call, long after the client's 1 s timeout.
+    fake.failMatching('files.completeUploadExternal', () => true, { delayMs: 2_500 }, 1);
+    summary(runtime, CHANNEL_A, 'file-late', '# summary\n', 'files-root');
+    await waitFor(() => runtime.store.outbox.byKey('file-late')?.status === 'sent', { timeoutMs: 20_000, what: 'the file row sent' });
+    await waitFor(() => fake.delayedCount('files.completeUploadExternal') === 0, { timeoutMs: 10_000, what: 'the late upload done' });
+    const files = fake.thread(CHANNEL_A, root.ts).flatMap((message) => message.files ?? []);
+    expect(files.map((file) => file.content)).toEqual(['# summary\n']);
+    expect(fake.callCount('files.completeUploadExternal')).toBe(1);
+    expect(fake.callCount('conversations.replies')).toBeGreaterThan(0);
+  }, 40_000);
+
+  it('a step that times out never starts the next in the background: one file per row, and no search (nothing was shared)', async () => {
+    const { fake, runtime } = await startBot({ timeoutMs: 1_000 });
+    alert(runtime, CHANNEL_A, 'files-root', 'files root');
+    const root = await waitFor(() => fake.channel(CHANNEL_A).find((message) => message.text === 'files root'), { what: 'the root' });
+    fake.failMatching('files.getUploadURLExternal', () => true, { delayMs: 2_500 }, 1);
+    summary(runtime, CHANNEL_A, 'file-slow-ticket', 'slow ticket', 'files-root');
+    await waitFor(() => runtime.store.outbox.byKey('file-slow-ticket')?.status === 'sent', { timeoutMs: 20_000, what: 'the file row sent' });
+    await waitFor(() => fake.delayedCount('files.getUploadURLExternal') === 0, { timeoutMs: 10_000, what: 'the slow step answered' });
+    // A file uploaded now is shared after anything the slow step would still have set going.
+    summary(runtime, CHANNEL_A, 'file-marker', 'marker', 'files-root');
+    await waitFor(() => runtime.store.outbox.byKey('file-marker')?.status === 'sent', { what: 'the marker file' });
+    const files = fake.thread(CHANNEL_A, root.ts).flatMap((message) => message.files ?? []);
+    expect(files.map((file) => file.content)).toEqual(['slow ticket', 'marker']);
+    expect(fake.callCount('files.completeUploadExternal')).toBe(2);
+    expect(searches(fake)).toHaveLength(0);
+  }, 40_000);
+
+  it('a second summary with the same title, whose first attempt was lost, is uploaded: the search matches its own row only', async () => {
+    const { fake, runtime } = await startBot({ timeoutMs: 1_000, uploadSettleMs: 200 });
+    alert(runtime, CHANNEL_A, 'files-root', 'files root');
+    const root = await waitFor(() => fake.channel(CHANNEL_A).find((message) => message.text === 'files root'), { what: 'the root' });
+    summary(runtime, CHANNEL_A, 'file-first', 'first summary', 'files-root');
+    await waitFor(() => runtime.store.outbox.byKey('file-first')?.status === 'sent', { what: 'the first summary' });
+    // The second summary's share is lost on the wire (nothing stored): an unknown outcome.
+    fake.failNext('files.completeUploadExternal', { drop: true });
+    summary(runtime, CHANNEL_A, 'file-second', 'second summary', 'files-root');
+    await waitFor(() => runtime.store.outbox.byKey('file-second')?.status === 'sent', { timeoutMs: 20_000, what: 'the second summary' });
+    const files = fake.thread(CHANNEL_A, root.ts).flatMap((message) => message.files ?? []);
+    expect(files.map((file) => file.content)).toEqual(['first summary', 'second summary']);
+    expect(files.map((file) => file.name)).toEqual(['incident-1-summary.md', 'incident-1-summary.md']);
+    expect(files.every((file) => file.title.startsWith('Incident #1 summary'))).toBe(true);
+  }, 40_000);
 });
