@@ -80,7 +80,7 @@ export class Poster {
   private readonly idlePasses = new Set<string>();
   /** Channels whose refusal was logged (once per channel until it is delivered again). */
   private readonly refusalLogged = new Set<string>();
-  /** Per channel, lanes with a refused row: the rest of the lane is kept with it, so the join delivers them in order. */
+  /** Per channel, thread lanes with a refused row: the rest of the thread is kept with it, so the join delivers them in order. */
   private readonly refusedLanes = new Map<string, Set<string>>();
   private storeFault: { since: number; attempts: number; reason: string } | undefined;
   /** When a store fault was last logged: one line a minute at most, across flapping too. */
@@ -249,7 +249,8 @@ export class Poster {
       if (outcome !== 'waiting') this.idlePasses.delete(channel);
       if (outcome === 'delivered') delivered++;
       else if (outcome === 'blocked' || outcome === 'waiting') blockedLanes.add(lane);
-      else if (outcome === 'refused') {
+      else if (outcome === 'refused' && !lane.startsWith('channel:')) {
+        // Only a thread keeps an order; the channel's independent top-level messages still flow.
         refusedInPass.add(lane);
         this.refusedLanes.set(channel, (this.refusedLanes.get(channel) ?? new Set<string>()).add(lane));
       }
