@@ -516,7 +516,10 @@ export class Runtime {
   /** Stops delivery after draining for at most `drainMs` (DESIGN.md: 10 s on SIGTERM), then closes the store. */
   async stop(drainMs = 10_000): Promise<void> {
     const deadline = Date.now() + drainMs;
-    await this.follower.stopAll();
+    // A follow stuck in a kube read must not spend the time the outbox needs to drain: half the budget at most.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.follower.stopAll(), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, drainMs / 2))))]);
+    clearTimeout(timer);
     if (this.poster) {
       const drained = await this.poster.drain(Math.max(0, deadline - Date.now()));
       if (!drained) this.log.warn({ pending: this.poster.storeProblem() ? 'unknown (store failing)' : this.store.outbox.depth() }, 'stopping with messages still in the outbox; they are delivered at the next start');

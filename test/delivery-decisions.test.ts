@@ -10,7 +10,11 @@ const platform = (error: string) => ({ code: 'slack_webapi_platform_error', data
 describe('what a Slack failure tells about the message', () => {
   it('answers are definite, silence and 5xx are unknown, a channel that refuses keeps the message', () => {
     expect(classifySlackError({ code: 'slack_webapi_rate_limited_error', retryAfter: 7 }, 'chat.postMessage')).toMatchObject({ outcome: 'definite', retryable: true, retryAfterMs: 7000 });
-    expect(classifySlackError(platform('internal_error'), 'chat.postMessage')).toMatchObject({ outcome: 'definite', retryable: true });
+    expect(classifySlackError(platform('message_limit_exceeded'), 'chat.postMessage')).toMatchObject({ outcome: 'definite', retryable: true });
+    // Slack documents that these may have partly succeeded.
+    for (const maybeDone of ['internal_error', 'fatal_error']) {
+      expect(classifySlackError(platform(maybeDone), 'chat.postMessage')).toMatchObject({ outcome: 'unknown', retryable: true });
+    }
     expect(classifySlackError(platform('invalid_blocks'), 'chat.postMessage')).toMatchObject({ outcome: 'definite', retryable: false });
     for (const refusal of ['not_in_channel', 'channel_not_found', 'is_archived']) {
       expect(classifySlackError(platform(refusal), 'chat.postMessage')).toMatchObject({ outcome: 'refused', message: `slack chat.postMessage: ${refusal}` });

@@ -24,8 +24,8 @@ export interface PosterMetrics {
   failed(): void;
 }
 
-/** `waiting`: not tried, its parent isn't delivered yet; `blocked`: tried, retried later. */
-type Outcome = 'delivered' | 'blocked' | 'waiting' | 'failed';
+/** `waiting`: not tried, its parent isn't delivered yet; `blocked`: tried, retried later; `refused`: kept until the bot joins. */
+type Outcome = 'delivered' | 'blocked' | 'waiting' | 'refused' | 'failed';
 
 /** How an error leaves a row: retried (searching first when the outcome is unknown), kept, or failed. */
 export function decideAfterError(error: unknown): { action: 'retry'; inDoubt: boolean; retryAfterMs: number } | { action: 'refused' } | { action: 'failed' } {
@@ -86,6 +86,8 @@ export class Poster {
   private readonly idlePasses = new Set<string>();
   /** Channels whose refusal was logged (once per channel until it is delivered again). */
   private readonly refusalLogged = new Set<string>();
+  /** Per channel, thread lanes with a refused row: the rest of the thread is kept with it, so the join delivers them in order. */
+  private readonly refusedLanes = new Map<string, Set<string>>();
   private storeFault: { since: number; attempts: number; reason: string } | undefined;
   /** When a store fault was last logged: one line a minute at most, across flapping too. */
   private storeLoggedAt = 0;
@@ -109,6 +111,7 @@ export class Poster {
   /** Starts delivering; rows refused in an earlier run are tried again (the bot may have joined since). */
   start(): void {
     this.stopped = false;
+    this.refusedLanes.clear();
     this.guard(() => this.store.outbox.requeueRefused());
     this.kick();
   }
@@ -116,6 +119,7 @@ export class Poster {
   /** The bot joined `channel`: what Slack refused there goes out now, in order. */
   channelJoined(channel: string): void {
     this.refusalLogged.delete(channel);
+    this.refusedLanes.delete(channel);
     const requeued = this.guard(() => this.store.outbox.requeueRefused(channel)) ?? 0;
     if (requeued > 0) this.log.info({ channel, messages: requeued }, 'the bot joined the channel; delivering the messages Slack refused there');
   }
@@ -231,9 +235,20 @@ export class Poster {
     let delivered = 0;
     this.idlePasses.add(channel);
     const blockedLanes = new Set<string>();
+    const refusedInPass = new Set<string>();
     for (const row of this.store.outbox.pendingIn(channel)) {
       const lane = laneOf(row);
       if (blockedLanes.has(lane)) continue;
+      if (this.refusedLanes.get(channel)?.has(lane)) {
+        // Behind a refused row of its lane: sent after it, never before.
+        this.store.outbox.markRefused(row.id, 'waits for an earlier message of its thread that Slack refused', row.inDoubt);
+        continue;
+      }
+      if (refusedInPass.has(lane)) {
+        // The bot joined during this pass: the refused row is queued again and goes first, next pass.
+        blockedLanes.add(lane);
+        continue;
+      }
       if (row.nextAttemptAt > this.clock.now()) {
         // A root edit waiting its coalescing turn holds back nothing: replies after it go on.
         if (!(row.kind === 'update' && row.attempts === 0)) blockedLanes.add(lane);
@@ -243,6 +258,11 @@ export class Poster {
       if (outcome !== 'waiting') this.idlePasses.delete(channel);
       if (outcome === 'delivered') delivered++;
       else if (outcome === 'blocked' || outcome === 'waiting') blockedLanes.add(lane);
+      else if (outcome === 'refused' && !lane.startsWith('channel:')) {
+        // Only a thread keeps an order; the channel's independent top-level messages still flow.
+        refusedInPass.add(lane);
+        this.refusedLanes.set(channel, (this.refusedLanes.get(channel) ?? new Set<string>()).add(lane));
+      }
       if (this.stopped && outcome !== 'delivered') break;
     }
     return delivered;
@@ -263,7 +283,7 @@ export class Poster {
         if (parent?.status === 'refused') {
           // Kept with its root: both go out, in order, when the bot joins.
           this.store.outbox.markRefused(row.id, `the message it replies to was refused: ${parent.error ?? 'unknown'}`, row.inDoubt);
-          return 'failed';
+          return 'refused';
         }
         return 'waiting';
       }
@@ -322,14 +342,21 @@ export class Poster {
     if (isStoreFault(error)) throw new StoreFault((error as Error).message);
     const reason = error instanceof Error ? error.message : String(error);
     const decision = decideAfterError(error);
-    if (decision.action === 'refused') {
+    // A search Slack won't run (missing_scope…) answers nothing: the row probably never arrived, so it is kept like a refused one.
+    const unsearchable = decision.action === 'failed' && searching;
+    if (decision.action === 'refused' || unsearchable) {
       this.store.outbox.markRefused(row.id, reason, searching);
       this.metrics?.failed();
       if (!this.refusalLogged.has(row.channel)) {
         this.refusalLogged.add(row.channel);
-        this.log.error({ channel: row.channel, key: row.key }, `Slack refuses messages to channel ${row.channel} (${reason}); they are kept and delivered when the bot is invited to the channel`);
+        this.log.error(
+          { channel: row.channel, key: row.key },
+          unsearchable
+            ? `can't check whether a message reached channel ${row.channel} (${reason}); it is kept and tried again when the bot joins the channel or at the next start`
+            : `Slack refuses messages to channel ${row.channel} (${reason}); they are kept and delivered when the bot is invited to the channel`,
+        );
       }
-      return 'failed';
+      return 'refused';
     }
     if (decision.action === 'failed') {
       this.store.outbox.markFailed(row.id, reason);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { types, webApi } from '@slack/bolt';
 import { attachmentBytes, DeliveryError, type Delivery, type MessageService } from '../domain/messages.js';
 import { MethodPauses } from '../delivery/method-pauses.js';
@@ -28,6 +29,9 @@ const permanentErrors = new Set([
 /** Slack refuses these until the bot is in the channel: the message is kept, not dropped. */
 const refusedErrors = new Set(['channel_not_found', 'not_in_channel', 'is_archived']);
 
+/** Slack documents that the call may have partly succeeded before these: an unknown outcome. */
+const maybeDoneErrors = new Set(['internal_error', 'fatal_error']);
+
 export const METADATA_EVENT = 'driftwatch_message';
 
 /** PRODUCTION.md: every Web API call has a timeout. */
@@ -35,7 +39,8 @@ export const SLACK_CALL_TIMEOUT_MS = 10_000;
 
 /**
  * Turns a WebClient failure into a DeliveryError. An answer (ok:false, 4xx, 429) is a definite
- * outcome: the call did nothing. A timeout, 5xx or reset is unknown: Slack may have done it.
+ * outcome: the call did nothing. A timeout, 5xx, reset or an `internal_error` / `fatal_error`
+ * is unknown: Slack may have done it.
  */
 export function classifySlackError(error: unknown, method: string): DeliveryError {
   if (error instanceof DeliveryError) return error;
@@ -46,6 +51,7 @@ export function classifySlackError(error: unknown, method: string): DeliveryErro
   if (shaped.code === 'slack_webapi_platform_error') {
     const slackError = shaped.data?.error ?? 'unknown_error';
     if (refusedErrors.has(slackError)) return new DeliveryError(`slack ${method}: ${slackError}`, false, undefined, 'refused');
+    if (maybeDoneErrors.has(slackError)) return new DeliveryError(`slack ${method}: ${slackError}`, true, undefined, 'unknown');
     return new DeliveryError(`slack ${method}: ${slackError}`, !permanentErrors.has(slackError), undefined, 'definite');
   }
   if (shaped.code === 'slack_webapi_http_error') {
@@ -56,9 +62,24 @@ export function classifySlackError(error: unknown, method: string): DeliveryErro
   return new DeliveryError(`slack ${method}: ${shaped.message ?? String(error)}`, true, undefined, 'unknown');
 }
 
+/**
+ * The title a file is uploaded under: its own title and a short id derived from the outbox key.
+ * Slack files carry no metadata, so this makes the search after an unknown outcome match this
+ * row's file only, not an earlier upload with the same title.
+ */
+export function uploadTitle(title: string, key: string): string {
+  return `${title} · ${createHash('sha256').update(key).digest('hex').slice(0, 8)}`;
+}
+
 export interface SlackServiceOptions {
   /** Per Web API call (default 10 s). */
   timeoutMs?: number;
+  /**
+   * After a files.completeUploadExternal with an unknown outcome, how long before the search for
+   * the file (default 3 × timeoutMs): the request may still be on its way, and Slack shares the
+   * file into the thread asynchronously.
+   */
+  uploadSettleMs?: number;
   /** Shared pauses per method (one per process). */
   pauses?: MethodPauses;
 }
@@ -66,6 +87,7 @@ export interface SlackServiceOptions {
 /** Delivers outbox rows to Slack; every post carries its outbox key in message metadata. */
 export class SlackService implements MessageService {
   private readonly timeoutMs: number;
+  private readonly uploadSettleMs: number;
   readonly pauses: MethodPauses;
 
   constructor(
@@ -73,6 +95,7 @@ export class SlackService implements MessageService {
     options: SlackServiceOptions = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? SLACK_CALL_TIMEOUT_MS;
+    this.uploadSettleMs = options.uploadSettleMs ?? 3 * this.timeoutMs;
     this.pauses = options.pauses ?? new MethodPauses();
   }
 
@@ -120,24 +143,58 @@ export class SlackService implements MessageService {
     await this.call('chat.update', () => this.client.chat.update({ channel: delivery.channel, ts: delivery.ts, text, blocks: blocks as unknown as types.KnownBlock[] }));
   }
 
+  /**
+   * Slack's three steps, each one request under its own timeout, so a step that times out never
+   * starts the next in the background. Only the last step shares the file: a failure before it
+   * is a definite outcome (nothing is in the thread); after it, the search waits for the sharing.
+   */
   async upload(delivery: Delivery & { threadTs: string }): Promise<void> {
     const file = delivery.message.attachment;
     if (!file) return;
     // Text is redacted on the way out; a binary file (the chart) was redacted as SVG before it was drawn.
-    const body = file.encoding === 'base64' ? { file: attachmentBytes(file) } : { content: redact(file.content) };
-    await this.call('files.uploadV2', () =>
-      this.client.filesUploadV2({ channel_id: delivery.channel, thread_ts: delivery.threadTs, filename: file.filename, title: file.title, ...body }),
-    );
+    const bytes = file.encoding === 'base64' ? attachmentBytes(file) : Buffer.from(redact(file.content), 'utf8');
+    let fileId: string;
+    try {
+      const ticket = await this.call('files.getUploadURLExternal', () => this.client.files.getUploadURLExternal({ filename: file.filename, length: bytes.length }));
+      if (!ticket.upload_url || !ticket.file_id) throw new DeliveryError('slack files.getUploadURLExternal: answer without upload_url', true, undefined, 'definite');
+      await this.sendBytes(ticket.upload_url, bytes);
+      fileId = ticket.file_id;
+    } catch (error) {
+      const classified = classifySlackError(error, 'files.getUploadURLExternal');
+      throw classified.outcome === 'unknown' ? new DeliveryError(`${classified.message} (nothing shared yet)`, true, classified.retryAfterMs, 'definite') : classified;
+    }
+    try {
+      await this.call('files.completeUploadExternal', () =>
+        this.client.files.completeUploadExternal({ files: [{ id: fileId, title: uploadTitle(file.title, delivery.key) }], channel_id: delivery.channel, thread_ts: delivery.threadTs }),
+      );
+    } catch (error) {
+      if (!(error instanceof DeliveryError) || error.outcome !== 'unknown') throw error;
+      throw new DeliveryError(error.message, true, Math.max(error.retryAfterMs ?? 0, this.uploadSettleMs), 'unknown');
+    }
+  }
+
+  /** The bytes to Slack's upload URL; aborted at the timeout, so it never finishes later. */
+  private async sendBytes(url: string, bytes: Buffer): Promise<void> {
+    let response: Response;
+    try {
+      response = await fetch(url, { method: 'POST', body: bytes, signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (error) {
+      const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${this.timeoutMs / 1000} s` : error instanceof Error ? error.message : String(error);
+      throw new DeliveryError(`slack file upload: ${reason}`, true, undefined, 'unknown');
+    }
+    await response.arrayBuffer().catch(() => undefined);
+    if (!response.ok) throw new DeliveryError(`slack file upload: HTTP ${response.status}`, true, undefined, response.status >= 500 ? 'unknown' : 'definite');
   }
 
   /**
-   * After an upload with an unknown outcome: is a file with this title already in the thread
-   * (posted since `since`)? Slack files carry no metadata, so the title is the key.
+   * After an upload with an unknown outcome: is this row's file already in the thread (posted
+   * since `since`)? Slack files carry no metadata, so the title, with its id from the key, is the key.
    */
   async findUpload(delivery: Delivery & { threadTs: string }, since: number): Promise<boolean> {
     const title = delivery.message.attachment?.title;
-    if (!title) return false;
-    const found = await this.search(delivery.channel, delivery.threadTs, since, (message) => (message.files ?? []).some((file) => file.title === title || file.name === delivery.message.attachment?.filename));
+    if (title === undefined) return false;
+    const keyed = uploadTitle(title, delivery.key);
+    const found = await this.search(delivery.channel, delivery.threadTs, since, (message) => (message.files ?? []).some((file) => file.title === keyed));
     return found !== undefined;
   }
 

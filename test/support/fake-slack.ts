@@ -22,12 +22,17 @@ export type EnvelopeType = 'slash_commands' | 'interactive' | 'events_api';
 export type Fault =
   /** HTTP error status; with 429 a `Retry-After: retryAfter` header (seconds). Nothing is stored. */
   | { status: number; retryAfter?: number }
-  /** HTTP 200 `{ok:false, error}`, as Slack answers platform errors. Nothing is stored. */
-  | { error: string }
+  /**
+   * HTTP 200 `{ok:false, error}`, as Slack answers platform errors. Nothing is stored, unless
+   * `stored`: Slack did the call and then failed (`internal_error` that partly succeeded).
+   */
+  | { error: string; stored?: true }
   /** Slack accepts and stores the call but holds the HTTP answer until `releaseHeld()`. */
   | { hold: true }
   /** The connection is destroyed before Slack reads the call. Nothing is stored. */
-  | { drop: true };
+  | { drop: true }
+  /** Slack takes `delayMs` to do the call, then stores it and answers (it completes after a client timed out). */
+  | { delayMs: number };
 
 export type TokenKind = 'bot' | 'app' | 'user' | 'none';
 
@@ -421,6 +426,8 @@ export class FakeSlack {
   private readonly faultFraction = new Map<string, { fault: Fault; fraction: number; seen: number }>();
   private readonly refusedChannels = new Map<string, string>();
   private held: HeldAnswer[] = [];
+  /** Calls of each method that a `delayMs` fault is still working on. */
+  private readonly delaying = new Map<string, number>();
 
   private readonly tickets = new Set<string>();
   private readonly sockets = new Set<WebSocket>();
@@ -525,6 +532,11 @@ export class FakeSlack {
 
   heldCount(method?: string): number {
     return this.held.filter((h) => method === undefined || h.method === method).length;
+  }
+
+  /** Calls of `method` a `delayMs` fault has not finished yet. */
+  delayedCount(method: string): number {
+    return this.delaying.get(method) ?? 0;
   }
 
   callCount(method: string): number {
@@ -809,11 +821,17 @@ export class FakeSlack {
       res.writeHead(fault.status, headers).end(JSON.stringify({ ok: false, error }));
       return;
     }
-    if (fault && 'error' in fault) return this.writeJson(res, 200, fail(fault.error));
+    if (fault && 'error' in fault && !fault.stored) return this.writeJson(res, 200, fail(fault.error));
+    if (fault && 'delayMs' in fault) {
+      this.delaying.set(method, (this.delaying.get(method) ?? 0) + 1);
+      await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      this.delaying.set(method, (this.delaying.get(method) ?? 1) - 1);
+    }
     if (parsed.error) return this.writeJson(res, 200, fail(parsed.error));
 
     const authError = this.authProblem(method, token, tokenKind);
-    const result = authError ? fail(authError) : this.dispatch(method, params);
+    const dispatched = authError ? fail(authError) : this.dispatch(method, params);
+    const result = fault && 'error' in fault ? fail(fault.error) : dispatched;
     if (fault && 'hold' in fault) {
       this.held.push({ method, res, body: result });
       return;
