@@ -9,6 +9,7 @@ import { selectorString, type Workload } from '../clients/kube.js';
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../domain/duration.js';
 import type { IncidentRecord, NoticeKind } from '../domain/model.js';
+import { openIncidentTaking } from '../incidents/choose.js';
 import type { IncidentEngine } from '../incidents/engine.js';
 import { podProblem } from '../kube/pods.js';
 import { judgeRollout, type RolloutProgress } from '../kube/rollout.js';
@@ -28,8 +29,8 @@ export interface StoryDeps {
 
 /**
  * The open incident a change to `subject` belongs to: the incident whose thread the button was
- * pressed in, else the oldest open incident whose primary subject is `subject` or linked to it.
- * The one place commands ask this (the engine's rule for problems lives in incidents/).
+ * pressed in, else the one `openIncidentTaking` chooses (incidents/choose.ts, the engine's own
+ * rule: one copy of it). The one place commands ask this.
  */
 export function openIncidentFor(deps: Pick<StoryDeps, 'store'>, subject: string, ctx?: CommandContext): IncidentRecord | undefined {
   const { store } = deps;
@@ -38,8 +39,7 @@ export function openIncidentFor(deps: Pick<StoryDeps, 'store'>, subject: string,
     const incident = id ? store.incidents.incident(id) : undefined;
     if (incident?.status === 'open') return incident;
   }
-  const linked = store.subjects.linked(subject);
-  return store.incidents.openIncidents().find((incident) => incident.primarySubject === subject || linked.has(incident.primarySubject));
+  return openIncidentTaking(store, subject);
 }
 
 /** One step of a change, as `tell` records it. */
