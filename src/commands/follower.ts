@@ -52,6 +52,13 @@ export interface StoryStep {
   summary: string;
   data?: Record<string, unknown>;
   replyTo?: string;
+  /**
+   * A report on a change already made (the follower's progress and outcome), not something the
+   * person did: told as a notice it has no actor, so an incident that opened meanwhile does not
+   * count it as their acknowledgement or a mitigating change (DESIGN.md "Summary figures"); the
+   * requester is named in its data (`requestedBy`).
+   */
+  report?: boolean;
 }
 
 /**
@@ -63,7 +70,8 @@ export function tell(deps: StoryDeps, step: StoryStep): string | undefined {
     deps.engine.recordAction(step.incidentId, step.user, step.action, step.summary, step.data ?? {});
     return undefined;
   }
-  return deps.engine.notice({ subject: step.subject, kind: step.notice, summary: step.summary, actor: step.user, ...(step.data ? { data: step.data } : {}), ...(step.replyTo ? { replyTo: step.replyTo } : {}) });
+  const data = step.report ? { ...step.data, requestedBy: step.user } : step.data;
+  return deps.engine.notice({ subject: step.subject, kind: step.notice, summary: step.summary, ...(step.report ? {} : { actor: step.user }), ...(data ? { data } : {}), ...(step.replyTo ? { replyTo: step.replyTo } : {}) });
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -313,7 +321,7 @@ export class RolloutFollower {
 
   private post(job: FollowJob, action: string, notice: NoticeKind, summary: string): void {
     try {
-      tell(this.deps, { subject: job.target.subject, ...(job.incidentId !== undefined ? { incidentId: job.incidentId } : {}), ...(job.threadKey ? { replyTo: job.threadKey } : {}), user: job.user, action, notice, summary });
+      tell(this.deps, { subject: job.target.subject, ...(job.incidentId !== undefined ? { incidentId: job.incidentId } : {}), ...(job.threadKey ? { replyTo: job.threadKey } : {}), user: job.user, action, notice, summary, report: true });
     } catch (error) {
       // The store may be closing (shutdown); the log keeps what the thread could not.
       this.log.warn({ err: error, summary }, 'could not post rollout progress');

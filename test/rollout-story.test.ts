@@ -1,0 +1,123 @@
+/**
+ * How a command's change and its rollout are told, against the fake apiserver with the real
+ * client-node, command bus, follower, incident engine and store: which incident a change belongs
+ * to, what the follower's reports count for in the summary, `/rollout status` per pod, and
+ * `/rollout` on a workload `discover:` found.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
+import { createLogger, setLogger } from '../src/log.js';
+import { Runtime } from '../src/runtime.js';
+import type { CommandContext, CommandReply } from '../src/commands/types.js';
+import type { Line, MessageModel } from '../src/domain/messages.js';
+import { renderSummary, summaryFigures } from '../src/incidents/summary.js';
+import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
+import { RecordingService } from './support/recording-service.js';
+
+const quiet = createLogger({ level: 'silent' });
+beforeAll(() => setLogger(quiet));
+
+const CHANNEL = 'C0ALERTS';
+const ONCALL = 'U0ONCALL';
+
+async function waitFor<T>(what: string, probe: () => T | undefined | false | null, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function deployment(namespace: string, name: string, image: string, replicas = 1) {
+  const selector = { app: name };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace, labels: selector },
+    spec: { replicas, progressDeadlineSeconds: 600, selector: { matchLabels: selector }, template: { metadata: { labels: selector }, spec: { containers: [{ name: 'app', image }] } } },
+  };
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface Harness {
+  fake: FakeApiserver;
+  runtime: Runtime;
+  service: RecordingService;
+  /** `/rollout <text>` as ONCALL; a plan is confirmed at once. The answer's text. */
+  rollout(text: string): Promise<string>;
+}
+
+const lineText = (line: Line) => line.map((part) => (typeof part === 'string' ? part : 'code' in part ? part.code : 'user' in part ? `<@${part.user}>` : 'at' in part ? String(part.at) : '')).join('');
+const messageText = (message: MessageModel) => [lineText(message.title), ...(message.fields ?? []).map(([label, value]) => `${label}: ${lineText(value)}`), ...(message.lines ?? []).map(lineText)].join('\n');
+
+async function harness(config: Record<string, unknown>, before: (fake: FakeApiserver) => void): Promise<Harness> {
+  const fake = await startFakeApiserver();
+  cleanups.push(() => fake.close());
+  before(fake);
+  process.env.KUBECONFIG = fake.kubeconfigFile('prod-admin');
+  const dir = mkdtempSync(join(tmpdir(), 'rollout-story-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const runtime = new Runtime(
+    parseConfig({
+      slack: { channel: CHANNEL },
+      store: { path: join(dir, 'db.sqlite') },
+      clusters: [{ name: 'prod', context: 'prod-admin' }],
+      access: { 'rollout restart': { users: [ONCALL] }, 'rollout undo': { users: [ONCALL] } },
+      alerting: { failuresBeforeAlert: 1, recoveriesBeforeResolve: 1 },
+      ...config,
+    }),
+    { log: quiet, follow: { pollMs: 30, progressEveryMs: 60_000 } },
+  );
+  const service = new RecordingService();
+  runtime.startDelivery(service);
+  cleanups.push(() => runtime.stop(2_000));
+  const ctx: CommandContext = { user: ONCALL, channel: CHANNEL, face: 'console' };
+  const rollout = async (text: string) => {
+    const reply: CommandReply = await runtime.bus.dispatch('rollout', text, ctx);
+    if (reply.kind === 'message') return messageText(reply.message);
+    return messageText(await runtime.bus.decide(reply.id, ONCALL, true, ctx));
+  };
+  return { fake, runtime, service, rollout };
+}
+
+describe('the rollout follower\'s reports', () => {
+  it('an outcome that joins an incident opened after the command is no acknowledgement and no mitigating change', async () => {
+    const image = 'registry.example.com/shop/web:1.0';
+    const subject = 'workload:prod/shop/Deployment/web';
+    const h = await harness({ workloads: [{ cluster: 'prod', namespace: 'shop', name: 'web' }] }, (fake) => void fake.upsert(deployment('shop', 'web', image)));
+    // Healthy, no incident: the restart is told in the channel.
+    expect(await h.rollout('restart web')).toContain('Following the rollout in the channel.');
+    await waitFor('the rollout to be pending', () => h.fake.pendingRollouts() === 1);
+    // The new pods crash; the watcher opens an incident about the workload.
+    h.fake.failImage(image, 'CrashLoopBackOff', 'back-off 10s restarting failed container=app');
+    h.runtime.engine.check({ subject, problem: 'workload_failing', ok: false, summary: 'CrashLoopBackOff, 2 restarts' });
+    const open = h.runtime.store.incidents.openIncidents()[0]!;
+    expect(open.primarySubject).toBe(subject);
+    h.fake.advanceRollouts();
+    await waitFor('the follower to tell the failure', () => h.runtime.store.events.forIncident(open.id).find((event) => event.type === 'notice.rollout_failed'));
+    await h.runtime.follower.idle();
+
+    const incident = h.runtime.store.incidents.incident(open.id)!;
+    const events = h.runtime.store.events.forIncident(open.id);
+    const failed = events.find((event) => event.type === 'notice.rollout_failed')!;
+    expect(failed.summary).toContain('❌ Rollout failed: Deployment shop/web (cluster prod) (restart)');
+    const figures = summaryFigures(incident, events);
+    expect(figures.acknowledged).toBeNull();
+    expect(figures.acknowledgedBy).toBeNull();
+    const summary = messageText(renderSummary(incident, events));
+    expect(summary).toContain('Acknowledged: not yet');
+    expect(summary).not.toContain(ONCALL);
+    // The requester is still named: in the notice's data, not as its actor.
+    expect(failed.actor).toBeNull();
+    expect(failed.data.requestedBy).toBe(ONCALL);
+  });
+});
