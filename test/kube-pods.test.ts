@@ -143,3 +143,23 @@ describe('real pods: the assessment of captured objects', () => {
     }
   });
 });
+
+describe('untrusted pod text', () => {
+  it('mentions no one: a container\'s message, a scheduler\'s, a termination message, wherever the finding is told', () => {
+    const mentions = ['<!subteam^S123>', '<@U123>', '<!here>', '<#C123>'];
+    const crashing = pod('web-7', {
+      phase: 'Running',
+      containerStatuses: [{ name: 'app', image: 'registry.test/app:1', imageID: '', ready: false, restartCount: 2, state: { waiting: { reason: 'CreateContainerConfigError', message: `secret "db" not found, ask ${mentions.join(' ')}` } } }],
+    });
+    const problem = podProblem([crashing], { now: NOW, pendingTooLongMs: GRACE })!;
+    expect(problem).toContain('CreateContainerConfigError');
+    expect(problem).toContain('secret "db" not found');
+    const assessed = assessPods([crashing], { now: NOW, pendingTooLongMs: GRACE });
+    const exited = pod('web-8', {
+      phase: 'Running',
+      containerStatuses: [{ name: 'app', image: 'registry.test/app:1', imageID: '', ready: false, restartCount: 1, state: { terminated: { exitCode: 1, message: `panic: page ${mentions[1]}`, finishedAt: iso(1_000) } } }],
+    });
+    const told = [problem, assessed.summary, JSON.stringify(assessed.detail), assessPods([exited], { now: NOW, pendingTooLongMs: GRACE }).detail.fields?.map(([, value]) => value).join(' ') ?? ''];
+    for (const text of told) for (const mention of mentions) expect(text).not.toContain(mention);
+  });
+});

@@ -21,6 +21,17 @@ describe('judgeRollout', () => {
     expect(judgeRollout('Deployment', deadline)).toMatchObject({ state: 'failed', reason: 'ProgressDeadlineExceeded: timed out' });
   });
 
+  it("the controller's message is untrusted: its verdict mentions no one", () => {
+    const deadline = deployment({ ...allReady, updatedReplicas: 1, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-1" has timed out progressing; <!subteam^S123> <@U123>' }] });
+    const verdict = judgeRollout('Deployment', deadline);
+    expect(verdict.state).toBe('failed');
+    expect(verdict.reason).toContain('ReplicaSet "web-1" has timed out progressing');
+    for (const text of [verdict.reason!, verdict.condition!.message!, rolloutOf({ kind: 'Deployment', ...deadline }).state.message!]) {
+      expect(text).not.toContain('<!subteam^S123>');
+      expect(text).not.toContain('<@U123>');
+    }
+  });
+
   it('a missing generation is the first one: not yet observed until the status says so', () => {
     expect(judgeRollout('Deployment', { spec: { replicas: 2 }, status: allReady })).toMatchObject({ state: 'progressing', generation: 1, observedGeneration: 0 });
     expect(judgeRollout('Deployment', { spec: { replicas: 2 }, status: { ...allReady, observedGeneration: 1 } }).state).toBe('done');

@@ -121,3 +121,26 @@ describe('the rollout follower\'s reports', () => {
     expect(failed.data.requestedBy).toBe(ONCALL);
   });
 });
+
+describe('untrusted text in a rollout\'s story', () => {
+  it('a crashing image\'s message mentions no one in the incident thread the follower replies in', async () => {
+    const image = 'registry.example.com/shop/web:2.0';
+    const subject = 'workload:prod/shop/Deployment/web';
+    const mentions = ['<!subteam^S123>', '<@U0BOSS>', '<!channel>'];
+    const h = await harness({ workloads: [{ cluster: 'prod', namespace: 'shop', name: 'web' }] }, (fake) => void fake.upsert(deployment('shop', 'web', image)));
+    h.runtime.engine.check({ subject, problem: 'workload_failing', ok: false, summary: 'CrashLoopBackOff, 2 restarts' });
+    const incident = h.runtime.store.incidents.openIncidents()[0]!;
+    expect(await h.rollout('restart web')).toContain(`Following the rollout in the thread of incident #${incident.id}.`);
+    await waitFor('the rollout to be pending', () => h.fake.pendingRollouts() === 1);
+    h.fake.failImage(image, 'CrashLoopBackOff', `back-off 10s restarting failed container=app: page ${mentions.join(' ')} now`);
+    h.fake.advanceRollouts();
+    const failed = await waitFor('the follower to tell the failure', () => h.runtime.store.events.forIncident(incident.id).find((event) => event.type === 'action.rollout_failed'));
+    expect(failed.summary).toContain('CrashLoopBackOff');
+    const reply = await waitFor('the failure in the thread', () => h.service.posted.find((message) => message.threadTs && message.text.includes('Rollout failed: Deployment shop/web')));
+    expect(reply.text).toContain('page ');
+    for (const mention of mentions) {
+      expect(reply.text).not.toContain(mention);
+      expect(failed.summary).not.toContain(mention);
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { selectorString, type Workload } from '../clients/kube.js';
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../domain/duration.js';
+import { neutralizeMentions } from '../domain/untrusted.js';
 import type { IncidentRecord, NoticeKind } from '../domain/model.js';
 import { openIncidentTaking } from '../incidents/choose.js';
 import type { IncidentEngine } from '../incidents/engine.js';
@@ -189,7 +190,7 @@ export class RolloutFollower {
     const run = this.run(job, signal, deadlineHintMs, startedAt)
       .catch((error: unknown): FollowOutcome => {
         this.log.error({ err: error, subject: job.target.subject }, 'following a rollout crashed');
-        return { state: 'failed', summary: `following the rollout crashed: ${(error as Error).message}` };
+        return { state: 'failed', summary: `following the rollout crashed: ${neutralizeMentions((error as Error).message)}` };
       })
       .then((outcome) => {
         // Told: done. Stopped: the next leader (or the next start) follows it on.
@@ -282,7 +283,8 @@ export class RolloutFollower {
       } catch (error) {
         readErrors++;
         this.log.warn({ err: error, subject: target.subject, readErrors }, 'reading a rollout failed');
-        if (readErrors >= maxReadErrors) return this.finish(job, 'failed', `lost track of it: ${(error as Error).message}`, started);
+        // The apiserver's error text is untrusted like a pod's: it can mention no one.
+        if (readErrors >= maxReadErrors) return this.finish(job, 'failed', `lost track of it: ${neutralizeMentions((error as Error).message)}`, started);
       }
       if (clock.now() - started >= timeoutMs) {
         const where = last ? `${last.updated}/${last.desired} pods updated, ${last.ready} ready${last.reason ? ` (${last.reason})` : ''}` : 'no status read';

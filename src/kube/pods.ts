@@ -10,6 +10,7 @@ import { formatDuration } from '../domain/duration.js';
 import type { ProblemDetail } from '../domain/model.js';
 import type { RunningContainer } from '../domain/model.js';
 import { redact, redactAndClip } from '../domain/redact.js';
+import { neutralizeMentions } from '../domain/untrusted.js';
 
 /** A pod from a typed read (Date timestamps) or from a watch (string timestamps). */
 export type PodLike = Wire<V1Pod>;
@@ -51,10 +52,12 @@ export function imageName(image: string): string {
   return colon > slash ? noDigest.slice(0, colon) : noDigest;
 }
 
-const oneLine = (text: string, max = 300) => {
-  // Redacted before the cut, so a cut cannot leave a token's head.
-  return redactAndClip(text.replace(/\s+/g, ' ').trim(), max);
-};
+/**
+ * Every text a pod carries (kubelet, scheduler and container messages) is untrusted: redacted
+ * before the cut, so a cut cannot leave a token's head, and unable to mention anyone wherever it
+ * is shown — a command's thread reply as much as a watcher's notice.
+ */
+const oneLine = (text: string, max = 300) => neutralizeMentions(redactAndClip(text.replace(/\s+/g, ' ').trim(), max));
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 

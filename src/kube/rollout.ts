@@ -25,6 +25,7 @@ import type { V1DaemonSet, V1Deployment, V1DeploymentCondition, V1StatefulSet } 
 import type { Wire, WorkloadKind } from '../clients/kube.js';
 import { describeSubject } from '../domain/subjects.js';
 import { formatDuration } from '../domain/duration.js';
+import { neutralizeMentions } from '../domain/untrusted.js';
 
 /** A workload from a typed read or from a watch; `kind` is read when the caller does not know it. */
 export type WorkloadLike = Wire<V1Deployment> | Wire<V1DaemonSet> | Wire<V1StatefulSet>;
@@ -88,13 +89,16 @@ export function judgeRollout(kind: WorkloadKind, workload: RolloutInput): Rollou
           total: status.replicas ?? 0,
         };
   const found = status.conditions?.find((condition) => condition.type === 'Progressing');
-  const condition = found?.reason || found?.message ? { ...(found.reason ? { reason: found.reason } : {}), ...(found.message ? { message: found.message } : {}) } : undefined;
+  // The controller's message quotes what it read from the cluster (names, quota and webhook
+  // texts): untrusted, so it can mention no one wherever the verdict is shown.
+  const message = found?.message ? neutralizeMentions(found.message) : undefined;
+  const condition = found?.reason || message ? { ...(found?.reason ? { reason: found.reason } : {}), ...(message ? { message } : {}) } : undefined;
   const base = { ...counts, generation, observedGeneration, ...(condition ? { condition } : {}) };
   const progressing = (reason: string): RolloutProgress => ({ ...base, state: 'progressing', reason: kind === 'Deployment' && workload.spec?.paused ? `paused; ${reason}` : reason });
   const { desired, updated, ready, available, total } = counts;
 
   if (observedGeneration < generation) return progressing('waiting for the controller to see the change');
-  if (found?.reason === 'ProgressDeadlineExceeded') return { ...base, state: 'failed', reason: `ProgressDeadlineExceeded: ${found.message ?? 'the rollout timed out'}` };
+  if (found?.reason === 'ProgressDeadlineExceeded') return { ...base, state: 'failed', reason: `ProgressDeadlineExceeded: ${message ?? 'the rollout timed out'}` };
   const strategy = kind === 'Deployment' ? undefined : workload.spec?.updateStrategy;
   if (strategy?.type === 'OnDelete') return { ...base, state: 'done', reason: ON_DELETE_REASON };
   const partition = kind === 'StatefulSet' ? (strategy?.rollingUpdate?.partition ?? 0) : 0;
