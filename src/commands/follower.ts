@@ -87,7 +87,7 @@ export interface FollowOptions {
   progressEveryMs?: number;
   /** Consecutive failed reads before giving up. Default 5. */
   maxReadErrors?: number;
-  /** A new pod crashing within this long of its last crash is failing (the watcher's `pendingTooLongMs`). Default 5 min. */
+  /** A new pod Pending or never Ready for this long, or crashing within this long of its last crash, is failing (the watcher's `pendingTooLongMs`). Default 5 min. */
   podGraceMs?: number;
 }
 
