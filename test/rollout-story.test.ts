@@ -144,3 +144,35 @@ describe('untrusted text in a rollout\'s story', () => {
     }
   });
 });
+
+describe('/rollout status, pod by pod', () => {
+  it('shows each live pod as the watcher judges it: no Terminating or finished pods, a crash loop between two crashes named with its OOM kill', async () => {
+    const image = 'registry.example.com/shop/web:3.0';
+    const h = await harness({ workloads: [{ cluster: 'prod', namespace: 'shop', name: 'web' }] }, (fake) => void fake.upsert(deployment('shop', 'web', image)));
+    const now = Date.now();
+    const at = (msAgo: number) => new Date(now - msAgo).toISOString();
+    const pod = (name: string, metadata: Record<string, unknown>, status: Record<string, unknown>) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'shop', labels: { app: 'web' }, creationTimestamp: at(600_000), ...metadata },
+      spec: { containers: [{ name: 'app', image }] },
+      status,
+    });
+    h.fake.upsert(pod('web-old', { deletionTimestamp: at(1_000) }, { phase: 'Running', containerStatuses: [{ name: 'app', image, imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: at(600_000) } } }] }));
+    h.fake.upsert(pod('web-migrate', {}, { phase: 'Succeeded', containerStatuses: [{ name: 'app', image, imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed' } } }] }));
+    // Running again for a moment after its third OOM kill: still the same crash loop, not "not ready".
+    h.fake.upsert(
+      pod('web-oom', {}, {
+        phase: 'Running',
+        containerStatuses: [{ name: 'app', image, imageID: '', ready: false, restartCount: 3, state: { running: { startedAt: at(2_000) } }, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled', finishedAt: at(3_000) } } }],
+      }),
+    );
+    const status = await h.rollout('status web');
+    const podLines = status.split('\n').filter((line) => /^(✅|❌|⏳) /.test(line));
+    expect(podLines.some((line) => line.startsWith('❌ web-oom — OOMKilled, 3 restarts (last exit code 137: OOMKilled)'))).toBe(true);
+    expect(status).not.toContain('web-old');
+    expect(status).not.toContain('web-migrate');
+    // The Deployment's own pod, Ready, is listed too.
+    expect(podLines.filter((line) => line.startsWith('✅ web-'))).toHaveLength(1);
+  });
+});

@@ -12,7 +12,7 @@ import { neutralizeMentions } from '../domain/untrusted.js';
 import type { IncidentRecord, NoticeKind } from '../domain/model.js';
 import { openIncidentTaking } from '../incidents/choose.js';
 import type { IncidentEngine } from '../incidents/engine.js';
-import { podProblem } from '../kube/pods.js';
+import { PENDING_TOO_LONG_MS, podProblem } from '../kube/pods.js';
 import { judgeRollout, type RolloutProgress } from '../kube/rollout.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
@@ -254,7 +254,7 @@ export class RolloutFollower {
     const timeoutMs = this.options.timeoutMs ?? deadlineHintMs ?? 600_000;
     const progressEveryMs = this.options.progressEveryMs ?? 30_000;
     const maxReadErrors = this.options.maxReadErrors ?? 5;
-    const podGraceMs = this.options.podGraceMs ?? 5 * 60_000;
+    const podGraceMs = this.options.podGraceMs ?? PENDING_TOO_LONG_MS;
     const cluster = this.deps.cluster(target.cluster);
     let lastProgressAt = clock.now();
     let lastProgressKey = '';

@@ -111,6 +111,9 @@ function describeExit(terminated: Wire<V1ContainerStateTerminated> | undefined):
 /* ------------------------------------------------------------------------------------------ */
 /* One pod                                                                                    */
 
+/** How long a pod may stay Pending or not Ready before it is a problem, unless told otherwise (the watcher's default). */
+export const PENDING_TOO_LONG_MS = 5 * 60_000;
+
 export interface PodAssessOptions {
   /** Only this container counts (a worker's `container`; the first one when no container has that name). Undefined: every container. */
   container?: string;
