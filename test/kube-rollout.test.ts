@@ -104,6 +104,19 @@ describe('the watcher view', () => {
     expect(finished.edges.map((edge) => edge.summary)).toEqual(['Rollout finished: StatefulSet shop/db (cluster prod) — 2/2 updated, 2 Ready, 2 available in 4s']);
   });
 
+  it('an OnDelete change is announced as what it is: template changed, pods replaced only when deleted — not "finished"', () => {
+    const sts = (generation: number, updated: number) =>
+      ({ metadata: { name: 'db', namespace: 'shop', generation }, spec: { replicas: 3, updateStrategy: { type: 'OnDelete' }, template: { spec: { containers: [{ name: 'db', image: `db:${generation}` }] } } }, status: { observedGeneration: generation, replicas: 3, updatedReplicas: updated, readyReplicas: 3, availableReplicas: 3, currentRevision: 'db-1', updateRevision: `db-${generation}` } }) as WorkloadLike;
+    const subject = 'workload:prod/shop/StatefulSet/db';
+    const first = rolloutEdges(undefined, sts(1, 3), subject, 0, 'StatefulSet');
+    const changed = rolloutEdges(first.memory, sts(2, 0), subject, 1_000, 'StatefulSet');
+    expect(changed.edges.map((edge) => edge.summary)).toEqual([
+      'Rollout started: StatefulSet shop/db (cluster prod) (generation 2)',
+      'Rollout waits for pod deletions: StatefulSet shop/db (cluster prod) — template changed; OnDelete: pods are replaced only when deleted (0/3 pods updated)',
+    ]);
+    expect(changed.edges.some((edge) => edge.summary.includes('Rollout finished'))).toBe(false);
+  });
+
   it('rolloutOf is judgeRollout in the watcher words: complete / progressing / failed with its counts', () => {
     const done = rolloutOf({ kind: 'Deployment', ...deployment(allReady) });
     expect(done.phase).toBe('complete');

@@ -49,4 +49,17 @@ describe('the rollout follower', () => {
     expect(outcome.summary).toContain('❌ Rollout failed: Deployment shop/web (cluster prod) (pin to sha256:8b96908d) — pod web-new: Pending for more than 5m: FailedScheduling: 0/3 nodes are available: 3 Insufficient memory.');
     expect(notices.map((notice) => notice.summary)).toEqual([outcome.summary]);
   });
+
+  it('after a change to an OnDelete StatefulSet says what is true: template changed, pods replaced only when deleted', async () => {
+    const clock = new ManualClock();
+    const db: RolloutTarget = { cluster: 'prod', namespace: 'shop', kind: 'StatefulSet', name: 'db', subject: 'workload:prod/shop/StatefulSet/db', label: 'StatefulSet shop/db (cluster prod)' };
+    const sts = { metadata: { name: 'db', generation: 2 }, spec: { replicas: 3, updateStrategy: { type: 'OnDelete' }, selector: { matchLabels: { app: 'db' } } }, status: { observedGeneration: 2, replicas: 3, updatedReplicas: 0, readyReplicas: 3, availableReplicas: 3, currentRevision: 'db-1', updateRevision: 'db-2' } };
+    const { follower: f, notices, audits } = follower(clock, sts, []);
+    const outcome = await f.follow(job(db));
+    expect(outcome.state).toBe('done');
+    expect(outcome.summary).toBe('ℹ️ Rollout waits for pod deletions: StatefulSet shop/db (cluster prod) (pin to sha256:8b96908d) — template changed; OnDelete: pods are replaced only when deleted (0/3 pods updated), after 0s');
+    expect(notices.map((notice) => notice.summary)).toEqual([outcome.summary]);
+    expect(outcome.summary).not.toContain('new pods Ready');
+    expect(audits).toMatchObject([{ result: 'finished: template changed; OnDelete: pods are replaced only when deleted (0/3 pods updated)' }]);
+  });
 });

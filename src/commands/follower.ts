@@ -13,7 +13,7 @@ import type { IncidentRecord, NoticeKind } from '../domain/model.js';
 import { openIncidentTaking } from '../incidents/choose.js';
 import type { IncidentEngine } from '../incidents/engine.js';
 import { PENDING_TOO_LONG_MS, podProblem } from '../kube/pods.js';
-import { judgeRollout, type RolloutProgress } from '../kube/rollout.js';
+import { judgeRollout, ON_DELETE_REASON, ON_DELETE_WAITING, onDeleteChange, type RolloutProgress } from '../kube/rollout.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { ClusterAccess, RolloutTarget } from './targets.js';
@@ -267,7 +267,11 @@ export class RolloutFollower {
         const progress = judgeRollout(target.kind, workload);
         last = progress;
         readErrors = 0;
-        if (progress.state === 'done') return this.finish(job, 'done', `${progress.ready}/${progress.desired} new pods Ready`, started);
+        if (progress.state === 'done') {
+          // OnDelete: nothing more to follow, but no new pod runs either; a partition: done as asked. Said as it is.
+          if (progress.reason === ON_DELETE_REASON) return this.finish(job, 'done', onDeleteChange(progress), started, `ℹ️ ${ON_DELETE_WAITING}`);
+          return this.finish(job, 'done', progress.reason ?? `${progress.ready}/${progress.desired} new pods Ready`, started);
+        }
         const before = job.podsBefore;
         const newPods = before ? (await cluster.listPods(target.namespace, podSelectorOf(workload))).filter((pod) => !before.has(podKey(pod))) : [];
         const problem = podProblem(newPods, { now: clock.now(), pendingTooLongMs: podGraceMs });
@@ -295,13 +299,13 @@ export class RolloutFollower {
     return { state: 'stopped', summary: 'stopped following' };
   }
 
-  private finish(job: FollowJob, state: 'done' | 'failed', detail: string, started: number): FollowOutcome {
+  private finish(job: FollowJob, state: 'done' | 'failed', detail: string, started: number, headline = '✅ Rollout finished'): FollowOutcome {
     const { clock, store } = this.deps;
     const took = formatDuration(clock.now() - started);
     const { target } = job;
     const summary =
       state === 'done'
-        ? `✅ Rollout finished: ${target.label} (${job.what}) — ${detail}, after ${took}`
+        ? `${headline}: ${target.label} (${job.what}) — ${detail}, after ${took}`
         : `❌ Rollout failed: ${target.label} (${job.what}) — ${detail}. The pods that were Ready before keep running; see /rollout status ${target.subject}`;
     this.post(job, state === 'done' ? 'action.rollout_finished' : 'action.rollout_failed', state === 'done' ? 'rollout_finished' : 'rollout_failed', summary);
     try {

@@ -73,6 +73,10 @@ export interface RolloutProgress {
 /** The reason of an OnDelete workload's verdict: done as far as following goes, and why. */
 export const ON_DELETE_REASON = 'OnDelete: pods are replaced only when deleted';
 
+/** How a change to an OnDelete workload stands once "done": its template changed, its pods did not yet. */
+export const ON_DELETE_WAITING = 'Rollout waits for pod deletions';
+export const onDeleteChange = (progress: Pick<RolloutProgress, 'updated' | 'desired'>): string => `template changed; ${ON_DELETE_REASON} (${progress.updated}/${progress.desired} pods updated)`;
+
 /** Where a rollout stands, per kind, from the workload's status alone. */
 export function judgeRollout(kind: WorkloadKind, workload: RolloutInput): RolloutProgress {
   const status = workload.status ?? {};
@@ -191,7 +195,7 @@ export interface RolloutEdge {
 export function rolloutEdges(previous: RolloutMemory | undefined, workload: WorkloadLike, subject: string, now: number, kind: WorkloadKind): { memory: RolloutMemory; edges: RolloutEdge[] } {
   // The target's kind, never the object's: a typed read carries no `kind`, and a StatefulSet
   // judged as a Deployment would be done with its old pods still running.
-  const { state, phase } = rolloutOf(workload, kind);
+  const { state, phase, progress } = rolloutOf(workload, kind);
   const images = templateContainers(workload).map(({ name, image }) => ({ name, image }));
   const who = describeSubject(subject);
   const edges: RolloutEdge[] = [];
@@ -212,7 +216,9 @@ export function rolloutEdges(previous: RolloutMemory | undefined, workload: Work
   const counts = `${state.updated}/${state.desired} updated, ${state.ready} Ready, ${state.available} available`;
   if (phase === 'complete' && !memory.finished) {
     const took = memory.startedAt !== undefined ? ` in ${formatDuration(now - memory.startedAt)}` : '';
-    edges.push({ kind: 'rollout_finished', summary: `Rollout finished: ${who} — ${counts}${took}`, lines: [], data: { ...state } });
+    // OnDelete is "done" as soon as the controller saw the template: no pod was replaced, so it is not "finished".
+    const summary = progress.reason === ON_DELETE_REASON ? `${ON_DELETE_WAITING}: ${who} — ${onDeleteChange(state)}` : `Rollout finished: ${who} — ${counts}${took}`;
+    edges.push({ kind: 'rollout_finished', summary, lines: [], data: { ...state } });
     memory = { ...memory, finished: true, failed: false };
   }
   if (phase === 'failed' && !memory.failed) {
