@@ -14,6 +14,10 @@ import { Runtime } from '../src/runtime.js';
 import type { CommandContext, CommandReply } from '../src/commands/types.js';
 import type { Line, MessageModel } from '../src/domain/messages.js';
 import { renderSummary, summaryFigures } from '../src/incidents/summary.js';
+import { renderRoot } from '../src/incidents/render.js';
+import { KubeCluster } from '../src/clients/kube.js';
+import { KubeWatcher } from '../src/watchers/kube.js';
+import { buttonCommand } from '../src/slack/app.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 import { RecordingService } from './support/recording-service.js';
 
@@ -54,12 +58,14 @@ interface Harness {
   service: RecordingService;
   /** `/rollout <text>` as ONCALL; a plan is confirmed at once. The answer's text. */
   rollout(text: string): Promise<string>;
+  /** `/<family> <text>` as ONCALL in `threadTs`, without confirming: the answer or the preview, as text. */
+  ask(family: string, text: string, threadTs?: string): Promise<{ text: string; confirm?: () => Promise<string> }>;
 }
 
 const lineText = (line: Line) => line.map((part) => (typeof part === 'string' ? part : 'code' in part ? part.code : 'user' in part ? `<@${part.user}>` : 'at' in part ? String(part.at) : '')).join('');
 const messageText = (message: MessageModel) => [lineText(message.title), ...(message.fields ?? []).map(([label, value]) => `${label}: ${lineText(value)}`), ...(message.lines ?? []).map(lineText)].join('\n');
 
-async function harness(config: Record<string, unknown>, before: (fake: FakeApiserver) => void): Promise<Harness> {
+async function harness(config: Record<string, unknown>, before: (fake: FakeApiserver) => void, options: { watch?: boolean } = {}): Promise<Harness> {
   const fake = await startFakeApiserver();
   cleanups.push(() => fake.close());
   before(fake);
@@ -80,13 +86,34 @@ async function harness(config: Record<string, unknown>, before: (fake: FakeApise
   const service = new RecordingService();
   runtime.startDelivery(service);
   cleanups.push(() => runtime.stop(2_000));
+  if (options.watch) {
+    // The Kubernetes watcher as the runtime runs it: it records what `discover:` finds and reports its problems.
+    const kubeconfigPath = process.env.KUBECONFIG;
+    const watcher = new KubeWatcher({
+      config: runtime.config,
+      sink: runtime.sink(),
+      cluster: (name) => new KubeCluster({ name, context: 'prod-admin', ...(kubeconfigPath ? { kubeconfigPath } : {}), requestTimeoutMs: 3_000 }),
+      log: quiet,
+      idleTimeoutMs: 20_000,
+      recheckEveryMs: 400,
+      backoffMinMs: 50,
+      backoffMaxMs: 300,
+    });
+    watcher.start();
+    cleanups.push(() => watcher.stop());
+  }
   const ctx: CommandContext = { user: ONCALL, channel: CHANNEL, face: 'console' };
-  const rollout = async (text: string) => {
-    const reply: CommandReply = await runtime.bus.dispatch('rollout', text, ctx);
-    if (reply.kind === 'message') return messageText(reply.message);
-    return messageText(await runtime.bus.decide(reply.id, ONCALL, true, ctx));
+  const ask = async (family: string, text: string, threadTs?: string) => {
+    const here = { ...ctx, ...(threadTs ? { threadTs } : {}) };
+    const reply: CommandReply = await runtime.bus.dispatch(family, text, here);
+    if (reply.kind === 'message') return { text: messageText(reply.message) };
+    return { text: messageText(reply.preview), confirm: async () => messageText(await runtime.bus.decide(reply.id, ONCALL, true, here)) };
   };
-  return { fake, runtime, service, rollout };
+  const rollout = async (text: string) => {
+    const answer = await ask('rollout', text);
+    return answer.confirm ? answer.confirm() : answer.text;
+  };
+  return { fake, runtime, service, rollout, ask };
 }
 
 describe('the rollout follower\'s reports', () => {
@@ -174,5 +201,38 @@ describe('/rollout status, pod by pod', () => {
     expect(status).not.toContain('web-migrate');
     // The Deployment's own pod, Ready, is listed too.
     expect(podLines.filter((line) => line.startsWith('✅ web-'))).toHaveLength(1);
+  });
+});
+
+describe('/rollout on a workload discover: found', () => {
+  it('the "Restart rollout" button of its incident restarts it and tells the story in its thread; status and undo find it too', async () => {
+    const image = 'ghcr.io/finos/traderx/reference-data:latest';
+    const subject = 'workload:prod/traderx/Deployment/reference-data';
+    const h = await harness(
+      { discover: [{ cluster: 'prod', namespaces: ['traderx'] }] },
+      (fake) => {
+        fake.failImage(image, 'CrashLoopBackOff', 'back-off 5m0s restarting failed container=app');
+        fake.upsert(deployment('traderx', 'reference-data', image));
+      },
+      { watch: true },
+    );
+    const incident = await waitFor('the discovered workload incident', () => h.runtime.store.incidents.openIncidents().find((one) => one.primarySubject === subject), 20_000);
+    const root = await waitFor('the incident root', () => h.service.roots().find((message) => message.text.includes(`#${incident.id} `)));
+    // The root's button, as Slack turns a press into a command.
+    const button = renderRoot(incident, h.runtime.store.incidents.problemsOfIncident(incident.id), { now: Date.now() }).buttons?.find((one) => one.action === 'rollout_restart');
+    expect(button).toBeDefined();
+    const command = buttonCommand(button!.action, button!.value)!;
+    const preview = await h.ask(command.family, command.text, root.ts);
+    expect(preview.text).toContain('Restart Deployment traderx/reference-data (cluster prod)?');
+    expect(preview.text).toContain(`Incident: #${incident.id}`);
+    const patchesBefore = h.fake.patches().length;
+    expect(await preview.confirm!()).toContain(`Following the rollout in the thread of incident #${incident.id}.`);
+    const patch = h.fake.patches()[patchesBefore]!;
+    expect(patch.path).toBe('/apis/apps/v1/namespaces/traderx/deployments/reference-data');
+    await waitFor('the restart in the incident thread', () => h.service.thread(root.ts).find((message) => message.text.includes('🔄 Restarting Deployment traderx/reference-data (cluster prod)')));
+    // By name, as people type it, too.
+    expect(await h.rollout('status reference-data')).toContain('Deployment traderx/reference-data (cluster prod): rollout');
+    expect((await h.ask('rollout', 'undo traderx/reference-data -n traderx')).text).not.toContain('Unknown workload');
+    expect(await h.rollout('status nosuch')).toContain('Unknown workload "nosuch". Workloads: traderx/reference-data');
   });
 });

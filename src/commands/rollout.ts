@@ -1,6 +1,6 @@
 /**
  * `/rollout restart|undo|status <workload> [-n ns] [--cluster c]`: what `kubectl rollout` does,
- * for the workers and workloads the config names (nothing else can be touched), confirmed first
+ * for the workers and workloads the config names or `discover:` found (nothing else can be touched), confirmed first
  * and followed until the new pods are Ready or the rollout fails.
  */
 import { policyDenial, policyDenialText } from './policy-denial.js';
@@ -17,7 +17,7 @@ import { assessPods, PENDING_TOO_LONG_MS, type PodFinding, type PodVerdict } fro
 import { deadlineOf, judgeRollout } from '../kube/rollout.js';
 import type { Store } from '../store/index.js';
 import { UsageError, type CommandContext, type CommandSpec, type Plan } from './types.js';
-import { clusterOf, clusterUsageError, matchWorkloads, narrowWorkload, type ClusterAccess, type RolloutTarget, type WorkloadMatch } from './targets.js';
+import { clusterOf, clusterUsageError, discoveredTargets, matchWorkloads, narrowWorkload, type ClusterAccess, type DiscoveredState, type RolloutTarget, type WorkloadMatch } from './targets.js';
 import { declareCommand, usageOf, word, type ArgsDecl, type ParsedArgs } from './args.js';
 import { openIncidentFor, podSelectorOf, tell, type RolloutFollower } from './follower.js';
 
@@ -52,6 +52,8 @@ export function podStatusLine(finding: PodFinding, running: RunningContainer[]):
 export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
   const { config, store, follower } = deps;
   const family = 'rollout';
+  /** The workloads `discover:` found, as `/worker pin` reads them: the "Restart rollout" button of their incidents lands here. */
+  const discovered = () => discoveredTargets(store.subjects.allStates<DiscoveredState | null>('discovered'));
 
   async function readTarget(target: RolloutTarget): Promise<{ workload: Workload }> {
     const cluster = clusterOf(deps, target.cluster);
@@ -73,7 +75,7 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
   type WorkloadArgs = ArgsDecl<{ workload: WorkloadMatch }, { namespace: string | undefined; cluster: string | undefined }>;
   const workloadArgs = (name: string): WorkloadArgs => {
     const args: WorkloadArgs = {
-      positionals: { workload: { usage: '<workload>', schema: word((text) => matchWorkloads(config, text, usage)) } },
+      positionals: { workload: { usage: '<workload>', schema: word((text) => matchWorkloads(config, text, usage, discovered())) } },
       flags: {
         namespace: { names: ['-n', '--namespace'], value: 'namespace', schema: word((text) => text) },
         cluster: { names: ['--cluster'], value: 'name', schema: word((text) => text) },
@@ -84,7 +86,7 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
     return args;
   };
   const targetOf = (args: ParsedArgs<{ workload: WorkloadMatch }, { namespace: string | undefined; cluster: string | undefined }>): RolloutTarget =>
-    narrowWorkload(config, args.workload, { namespace: args.namespace, cluster: args.cluster });
+    narrowWorkload(config, args.workload, { namespace: args.namespace, cluster: args.cluster }, discovered());
 
   async function restartPlan(target: RolloutTarget, ctx: CommandContext): Promise<Plan> {
     const { workload } = await readTarget(target);
