@@ -3,7 +3,7 @@
  * touched), the cluster client for it, and cluster errors turned into answers that say nothing
  * was changed.
  */
-import { workloadSubject, type Config, type WorkerConfig } from '../config.js';
+import type { Config, WorkerConfig } from '../config.js';
 import { KubeError, type KubeCluster, type WorkloadKind } from '../clients/kube.js';
 import { subjectOf } from '../domain/subjects.js';
 import { UsageError } from './types.js';
@@ -58,7 +58,7 @@ export function configuredTargets(config: Pick<Config, 'workers' | 'workloads'>)
       namespace: workload.namespace,
       kind: workload.kind,
       name: workload.name,
-      subject: workloadSubject(workload),
+      subject: subjectOf.workload(workload),
       label: `${workload.kind} ${workload.namespace}/${workload.name} (cluster ${workload.cluster})`,
     })),
   ];
@@ -157,7 +157,7 @@ export type PinSubject = { kind: 'worker'; worker: WorkerConfig; target: Rollout
  * and the discovered ones. None is a usage error naming what there is; several list the candidates.
  */
 export function findPinSubject(config: Pick<Config, 'workers' | 'workloads'>, discovered: RolloutTarget[], word: string | undefined, namespace: string | undefined): PinSubject {
-  const workloads = [...configuredTargets({ workers: [], workloads: config.workloads }), ...discovered.filter((target) => !config.workloads.some((workload) => workloadSubject(workload) === target.subject))];
+  const workloads = [...configuredTargets({ workers: [], workloads: config.workloads }), ...discovered.filter((target) => !config.workloads.some((workload) => subjectOf.workload(workload) === target.subject))];
   const fullName = (target: RolloutTarget) => `${target.cluster}/${target.namespace}/${target.kind}/${target.name}`;
   const choices = () => {
     const workerNames = config.workers.map((worker) => worker.name).join(', ') || 'none';

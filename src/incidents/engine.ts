@@ -26,9 +26,6 @@ export interface AlertingPolicy {
 
 export { STORM_SUBJECT } from './storm.js';
 
-// Moved to domain/model.ts; kept importable from here until commands/ and watchers/kube.ts import it from there.
-export type { RunningContainer } from '../domain/model.js';
-
 const problemKey = (subject: string, kind: string) => `${subject}|${kind}`;
 
 /**

@@ -8,7 +8,6 @@
  * already said.
  */
 import type { Config } from '../config.js';
-import { workloadSubject } from '../config.js';
 import { selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchState, type WorkloadKind } from '../clients/kube.js';
 import { formatDuration } from '../domain/duration.js';
 import { subjectOf } from '../domain/subjects.js';
@@ -22,8 +21,6 @@ import { describeMissing, describeUnreachable, errorReason } from '../kube/clust
 import { WorkloadDiscovery, type DiscoveryHost } from './discovery.js';
 import type { ObservationSink, WatchLoop, Watcher } from './types.js';
 import type { ClusterWatch, Target, WatchEntry } from './kube-state.js';
-
-export { describeMissing, describeUnreachable, errorReason }; // pure wording, in kube/cluster.ts
 
 const DOWN_KINDS = new Set<KubeErrorKind>(['unreachable', 'unauthorized', 'forbidden']);
 
@@ -102,7 +99,7 @@ export class KubeWatcher implements Watcher {
       });
     }
     for (const workload of config.workloads) {
-      this.addTarget({ subject: workloadSubject(workload), problem: 'workload_failing', cluster: clusterOf(workload.cluster), namespace: workload.namespace, kind: workload.kind, name: workload.name });
+      this.addTarget({ subject: subjectOf.workload(workload), problem: 'workload_failing', cluster: clusterOf(workload.cluster), namespace: workload.namespace, kind: workload.kind, name: workload.name });
     }
     for (const name of new Set(config.discover.map((scope) => scope.cluster))) {
       const cluster = clusterOf(name);

@@ -12,8 +12,6 @@ import { describeSubject, isSubject, subjectName, subjectOf } from '../domain/su
 import { plural } from '../domain/text.js';
 import { imageWithoutTag, parseImageRef, shortDigest, type ImageRef } from '../domain/image-ref.js';
 import { RegistryError, type RegistryClient, type TagState } from '../clients/registry.js';
-// Moved to clients/registry-auth.ts; re-exported until runtime.ts imports it from there.
-export { registrySettings } from '../clients/registry-auth.js';
 import { Scheduler } from './scheduler.js';
 import { Limiter } from '../clients/limiter.js';
 import type { ObservationSink, WatchLoop, Watcher } from './types.js';
