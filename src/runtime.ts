@@ -35,7 +35,7 @@ import { ConfigError } from './config.js';
 import type { FastifyInstance } from 'fastify';
 import { createTask, type ScheduledTask } from 'node-cron';
 import { dueCronMinute, renderDigest } from './incidents/digest.js';
-import { clusterOf as clusterNamedIn, subjectOf } from './domain/subjects.js';
+import { clusterOf as clusterNamedIn, subjectName, subjectOf } from './domain/subjects.js';
 import { electorFor, heartbeatBlocker, heartbeatFor, leaderCheck, type Heartbeat, type LeaseElector } from './ha/index.js';
 import { CheckRequests } from './ha/check-requests.js';
 import { watchList } from './watchers/registry.js';
@@ -149,7 +149,7 @@ export class Runtime {
     // Workers and endpoints name their cluster only in the config (an endpoint through its workload).
     const workerClusters = new Map([
       ...config.workers.map((worker): [string, string] => [subjectOf.worker(worker.name), worker.cluster]),
-      ...config.endpoints.filter((endpoint) => endpoint.workload).map((endpoint): [string, string] => [subjectOf.endpoint(endpoint.name), endpoint.workload!.split('/')[0]!]),
+      ...config.endpoints.filter((endpoint) => endpoint.workload).map((endpoint): [string, string] => [subjectOf.endpoint(endpoint.name), clusterNamedIn(subjectOf.workload(endpoint.workload!))!]),
     ]);
     const clusterOf = (subject: string) => clusterNamedIn(subject) ?? workerClusters.get(subject);
     const labelsOf = (subject: string) => this.store.subjects.state<{ labels?: Record<string, string> }>(subject, 'spec')?.value.labels ?? {};
@@ -262,8 +262,8 @@ export class Runtime {
         if (!acting()) return;
         store.subjects.setState(subject, key, value, clock.now());
         const latencyMs = key === 'served' ? (value as { latencyMs?: number }).latencyMs : undefined;
-        if (typeof latencyMs === 'number') this.metrics.probeLatency.observe({ endpoint: subject.slice('endpoint:'.length) }, latencyMs / 1000);
-        if (key === 'ratelimit' && typeof value === 'number') this.metrics.registryRateLimit.set({ image: subject.slice('image:'.length) }, value);
+        if (typeof latencyMs === 'number') this.metrics.probeLatency.observe({ endpoint: subjectName(subject, 'endpoint') ?? subject }, latencyMs / 1000);
+        if (key === 'ratelimit' && typeof value === 'number') this.metrics.registryRateLimit.set({ image: subjectName(subject, 'image') ?? subject }, value);
       },
       links: (subject, source, others) => store.subjects.setLinks(subject, source, others),
       tagDigest: (ref, digest, platforms) => engine.recordTagDigest(ref, digest, platforms),

@@ -7,7 +7,7 @@
  * ConfigHub shows it Ready, and a while later the relay's pending apply finally happens, so the
  * endpoint serves 0.2.0. Narrator lines (`[demo] …`) say what happens and what to type.
  */
-import { shortDigest } from '../domain/image-ref.js';
+import { imageWithoutTag, shortDigest } from '../domain/image-ref.js';
 import type { KubeObject, PatchRecord } from './apiserver.js';
 import { randomBytes } from 'node:crypto';
 import { NEVER_SEEN, RELAY, SPACE, WORKER, WORKER_NAMESPACE, type Sandbox } from './sandbox.js';
@@ -155,7 +155,7 @@ export class DemoStory {
       deployment.status = { ...deployment.status, readyReplicas: 0, availableReplicas: 0, unavailableReplicas: 1, conditions: (deployment.status?.conditions ?? []).map((condition: { type: string }) => (condition.type === 'Available' ? { ...condition, status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' } : condition)) };
       apiserver.upsert(deployment);
     }
-    const imageId = `${images.workerRef.slice(0, images.workerRef.lastIndexOf(':'))}@${images.bad.digest}`;
+    const imageId = `${imageWithoutTag(images.workerRef)}@${images.bad.digest}`;
     this.later(this.timings.startMs, () => {
       if (this.stopped || !apiserver.get('Pod', WORKER_NAMESPACE, name)) return;
       apiserver.setPodStatus(WORKER_NAMESPACE, name, crashLoopPodStatus(containers, imageId, at(), 1, name));

@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import { selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchState, type WorkloadKind } from '../clients/kube.js';
 import { formatDuration } from '../domain/duration.js';
 import { subjectOf } from '../domain/subjects.js';
+import { plural } from '../domain/text.js';
 import type { CheckObservation, NoticeObservation } from '../domain/model.js';
 import type { Logger } from '../log.js';
 import { PIN_ANNOTATIONS } from '../kube/annotations.js';
@@ -190,7 +191,7 @@ export class KubeWatcher implements Watcher {
     const failing = entries.filter((e) => e.failure);
     if (open === 0) return { ok: false, detail: failing[0]?.failure ? `starting; ${failing[0].failure.message}` : 'starting' };
     const blind = this.targets.filter((t) => t.cluster === cluster && (t.podsBlind || t.workloadBlind)).map((t) => `${t.subject}: ${t.podsBlind ?? t.workloadBlind}`);
-    const found = cluster.discovery ? `; ${cluster.discovery.size} discovered workload${cluster.discovery.size === 1 ? '' : 's'}` : '';
+    const found = cluster.discovery ? `; ${plural(cluster.discovery.size, 'discovered workload')}` : '';
     return { ok: true, detail: `watching (${open} of ${entries.length} watches open${found})${blind.length ? `; cannot see ${blind.join('; ')}` : ''}` };
   }
 

@@ -514,9 +514,8 @@ export function describeImpact(
   for (const [policy, subjects] of [...byPolicy].sort(([a], [b]) => policyRank(a) - policyRank(b))) {
     const count = subjects.size;
     const allWorkers = [...subjects].every((subject) => isSubject(subject, 'worker'));
-    const noun = `${allWorkers ? 'worker' : 'workload'}${count === 1 ? '' : 's'}`;
     const consequence = (count === 1 ? CONSEQUENCE_ONE : CONSEQUENCE)[policy] ?? 'what a restart pulls depends on this policy';
-    lines.push(`${count} ${noun} ${count === 1 ? 'uses' : 'use'} :${tag} with imagePullPolicy ${policy} — ${consequence}`);
+    lines.push(`${plural(count, allWorkers ? 'worker' : 'workload')} ${count === 1 ? 'uses' : 'use'} :${tag} with imagePullPolicy ${policy} — ${consequence}`);
   }
   for (const user of users) {
     const pods = (runningBySubject.get(user.subject) ?? []).filter((pod) => usesTag(pod.image, ref) && (!user.showContainer || pod.container === user.container));
