@@ -12,6 +12,7 @@ import type { KubeObject, PatchRecord } from './apiserver.js';
 import { randomBytes } from 'node:crypto';
 import { NEVER_SEEN, RELAY, SPACE, WORKER, WORKER_NAMESPACE, type Sandbox } from './sandbox.js';
 import { crashLoopPodStatus, isPodReady, runningDigest, startingPodStatus } from './seed-pods.js';
+import { timestamp } from './object-store.js';
 
 export interface StoryTimings {
   /** From start until the tag moves and the worker pod is rescheduled onto B. */
@@ -140,7 +141,7 @@ export class DemoStory {
     if (!old) return;
     const containers = (old.spec?.containers ?? []) as Array<{ name: string; image: string }>;
     const name = `${old.metadata.name.replace(/-[^-]+$/, '')}-${randomSuffix()}`;
-    const at = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const at = () => timestamp();
     apiserver.remove('Pod', WORKER_NAMESPACE, old.metadata.name);
     apiserver.upsert({
       apiVersion: 'v1',
