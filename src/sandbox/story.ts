@@ -121,8 +121,8 @@ export class DemoStory {
     if (this.stopped || this.phase !== 'calm') return;
     const { registry, apiserver, images } = this.sandbox;
     this.phase = 'broken';
-    const [repository] = images.workerRef.slice(registry.host.length + 1).split(':');
-    registry.tag(repository!, 'latest', images.bad.digest);
+    const repository = imageWithoutTag(images.workerRef).slice(registry.host.length + 1);
+    registry.tag(repository, 'latest', images.bad.digest);
     // Pods created from now on (a restart, a rollout) pull B and crash, whoever creates them.
     apiserver.setImageDigest(images.workerRef, images.bad.digest);
     apiserver.failImage(images.workerRef, 'CrashLoopBackOff', `back-off 10s restarting failed container=worker pod=${WORKER}`);
