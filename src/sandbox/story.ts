@@ -49,7 +49,7 @@ export type StoryPhase = 'calm' | 'broken' | 'recovered' | 'applying' | 'done';
 /** Pod-name suffixes use the letters Kubernetes uses (no vowels, no look-alikes). */
 const randomSuffix = () => [...randomBytes(5)].map((byte) => 'bcdfghjklmnpqrstvwxz2456789'[byte % 27]).join('');
 
-const shorten = (text: string) => text.replace(/sha256:([a-f0-9]{8})[a-f0-9]{56}/g, 'sha256:$1');
+const shorten = (text: string) => text.replace(/sha256:[a-f0-9]{64}/g, (digest) => shortDigest(digest));
 
 /** One line about a PATCH the apiserver received: which object, which patch type, what it changes. */
 export function describePatch(patch: PatchRecord): string {
