@@ -17,7 +17,7 @@ import { assessPods, PENDING_TOO_LONG_MS, type PodFinding, type PodVerdict } fro
 import { deadlineOf, judgeRollout } from '../kube/rollout.js';
 import type { Store } from '../store/index.js';
 import { UsageError, type CommandContext, type CommandSpec, type Plan } from './types.js';
-import { clusterOf, clusterUsageError, discoveredTargets, matchWorkloads, narrowWorkload, type ClusterAccess, type DiscoveredState, type RolloutTarget, type WorkloadMatch } from './targets.js';
+import { clusterOf, clusterUsageError, discoveredTargets, readWorkload, matchWorkloads, narrowWorkload, type ClusterAccess, type DiscoveredState, type RolloutTarget, type WorkloadMatch } from './targets.js';
 import { declareCommand, usageOf, word, type ArgsDecl, type ParsedArgs } from './args.js';
 import { openIncidentFor, podSelectorOf, tell, type RolloutFollower } from './follower.js';
 
@@ -56,16 +56,9 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
   const discovered = () => discoveredTargets(store.subjects.allStates<DiscoveredState | null>('discovered'));
 
   async function readTarget(target: RolloutTarget): Promise<{ workload: Workload }> {
-    const cluster = clusterOf(deps, target.cluster);
-    let workload: Workload | undefined;
-    try {
-      workload = await cluster.getWorkload(target.kind, target.namespace, target.name);
-    } catch (error) {
-      throw clusterUsageError(error, target.cluster);
-    }
-    if (!workload) throw new UsageError(`${target.kind} ${target.namespace}/${target.name} is not in cluster ${target.cluster}; nothing was changed.`);
-    return { workload };
+    return { workload: (await readWorkload(deps, target)).workload };
   }
+
 
   function audit(ctx: CommandContext, rule: string, target: RolloutTarget, before: string, after: string, result: string, incidentId: number | undefined): void {
     store.audit.record({ at: deps.clock.now(), actor: ctx.user, action: rule, target: `${target.subject} (${target.cluster}/${target.namespace}/${target.kind}/${target.name})`, before, after, result, incidentId: incidentId ?? null });

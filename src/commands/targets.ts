@@ -4,9 +4,10 @@
  * was changed.
  */
 import type { Config, WorkerConfig } from '../config.js';
-import { KubeError, type KubeCluster, type WorkloadKind } from '../clients/kube.js';
+import { KubeError, type KubeCluster, type Workload, type WorkloadKind } from '../clients/kube.js';
 import { subjectOf } from '../domain/subjects.js';
 import { UsageError } from './types.js';
+import type { DiscoveredRecord } from '../kube/discovery.js';
 
 /** A workload a command changes: where it lives and how messages name it. */
 export interface RolloutTarget {
@@ -128,15 +129,8 @@ export function narrowWorkload(config: Pick<Config, 'workers' | 'workloads' | 'c
 /* ------------------------------------------------------------------------------------------ */
 /* Discovered workloads and pin targets                                                        */
 
-/** What the Kubernetes watcher records under `'discovered'` for each workload `discover:` found. */
-export interface DiscoveredState {
-  cluster: string;
-  namespace: string;
-  kind: WorkloadKind;
-  name: string;
-  present: boolean;
-  containers: string[];
-}
+/** What the Kubernetes watcher records under `'discovered'` (one shape, in kube/discovery.ts). */
+export type DiscoveredState = DiscoveredRecord;
 
 /** The workloads `discover:` found and that are still there, as the watcher last recorded them. */
 export function discoveredTargets(states: Array<{ subject: string; value: DiscoveredState | null }>): RolloutTarget[] {
@@ -226,4 +220,17 @@ export function clusterOf(clusters: ClusterAccess, name: string): KubeCluster {
   } catch (error) {
     throw new UsageError(`Cluster ${name} cannot be used: ${(error as Error).message}; nothing was changed.`);
   }
+}
+
+/** The live workload behind a target; a usage error saying nothing was changed when the cluster has none. */
+export async function readWorkload(clusters: ClusterAccess, target: RolloutTarget, notFound = `${target.kind} ${target.namespace}/${target.name} is not in cluster ${target.cluster}; nothing was changed.`): Promise<{ cluster: KubeCluster; workload: Workload }> {
+  const cluster = clusterOf(clusters, target.cluster);
+  let workload: Workload | undefined;
+  try {
+    workload = await cluster.getWorkload(target.kind, target.namespace, target.name);
+  } catch (error) {
+    throw clusterUsageError(error, target.cluster);
+  }
+  if (!workload) throw new UsageError(notFound);
+  return { cluster, workload };
 }

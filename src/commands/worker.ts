@@ -20,7 +20,7 @@ import { gitopsWarning } from '../kube/gitops.js';
 import { deadlineOf } from '../kube/rollout.js';
 import { info, UsageError, type CommandContext, type CommandSpec, type Plan } from './types.js';
 import { declareCommand, word } from './args.js';
-import { AmbiguousTargetError, clusterOf, clusterUsageError, discoveredTargets, findPinSubject, findWorker, workerSubject, workerTarget, type ClusterAccess, type DiscoveredState, type PinSubject } from './targets.js';
+import { AmbiguousTargetError, discoveredTargets, findPinSubject, readWorkload, findWorker, workerSubject, workerTarget, type ClusterAccess, type DiscoveredState, type PinSubject } from './targets.js';
 import { openIncidentFor, tell, type RolloutFollower } from './follower.js';
 
 /** What the /worker commands need: the workers, their clusters, the registry, the store, the follower. */
@@ -134,17 +134,8 @@ export function containerOf(subject: PinSubject, workload: Workload, wanted: str
 
 async function readTarget(deps: WorkerCommandDeps, subject: PinSubject, wantedContainer: string | undefined): Promise<LiveTarget> {
   const { target } = subject;
-  const cluster = clusterOf(deps, target.cluster);
-  let workload: Workload | undefined;
-  try {
-    workload = await cluster.getWorkload(target.kind, target.namespace, target.name);
-  } catch (error) {
-    throw clusterUsageError(error, target.cluster);
-  }
-  if (!workload) {
-    if (subject.kind === 'worker') throw new UsageError(`Worker ${subject.worker.name}: deployment ${target.namespace}/${target.name} is not in cluster ${target.cluster}; nothing was changed.`);
-    throw new UsageError(`${target.kind} ${target.namespace}/${target.name} is not in cluster ${target.cluster}; nothing was changed.`);
-  }
+  const notFound = subject.kind === 'worker' ? `Worker ${subject.worker.name}: deployment ${target.namespace}/${target.name} is not in cluster ${target.cluster}; nothing was changed.` : undefined;
+  const { cluster, workload } = await readWorkload(deps, target, notFound);
   const container = containerOf(subject, workload, wantedContainer);
   return { subject, cluster, workload, container, image: container.image!, pin: pinOf(workload.metadata?.annotations) };
 }

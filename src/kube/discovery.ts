@@ -5,6 +5,16 @@
 import type { V1LabelSelector } from '@kubernetes/client-node';
 import type { WorkloadKind } from '../clients/kube.js';
 
+/** What the watcher records under `'discovered'` for each workload `discover:` found (read by /worker pin, /rollout and /version status). */
+export interface DiscoveredRecord {
+  cluster: string;
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+  present: boolean;
+  containers: string[];
+}
+
 export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'DaemonSet', 'StatefulSet'];
 
 /** `prod/traderx/Deployment/reference-data`: how the catalog keys a workload (the subject without `workload:`). */

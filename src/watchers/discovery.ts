@@ -12,16 +12,10 @@ import type { Logger } from '../log.js';
 import { discoveryWatches, ownerWorkloadOf, selectorMatches, workloadKey, WORKLOAD_KINDS, type DiscoverScope, type DiscoveryWatchPlan } from '../kube/discovery.js';
 import { templateContainers } from '../kube/rollout.js';
 import type { ObservationSink } from './types.js';
+import type { DiscoveredRecord } from '../kube/discovery.js';
 
-/** What `'discovered'` holds for each workload discovery found (read by /worker pin and /version status). */
-export interface DiscoveredRecord {
-  cluster: string;
-  namespace: string;
-  kind: WorkloadKind;
-  name: string;
-  present: boolean;
-  containers: string[];
-}
+export type { DiscoveredRecord };
+
 
 /** The part of the Kubernetes watcher's subject that discovery feeds. */
 export interface DiscoveredTarget {
