@@ -64,9 +64,11 @@ interface Harness {
   watcher: KubeWatcher;
   incidents(): string[];
   discovered(): string[];
+  /** Every reply in the thread of the incident root that starts with `prefix`. */
+  thread(prefix: string): string;
 }
 
-async function harness(discover: unknown[], before: (fake: FakeApiserver) => void, extra: { workloads?: unknown[]; beforeStart?: (runtime: Runtime) => void } = {}): Promise<Harness> {
+async function harness(discover: unknown[], before: (fake: FakeApiserver) => void, extra: { workloads?: unknown[]; beforeStart?: (runtime: Runtime) => void; recoveriesBeforeResolve?: number } = {}): Promise<Harness> {
   const fake = await startFakeApiserver();
   cleanups.push(() => fake.close());
   before(fake);
@@ -79,7 +81,7 @@ async function harness(discover: unknown[], before: (fake: FakeApiserver) => voi
     clusters: [{ name: 'prod', context: 'prod-admin' }],
     workloads: extra.workloads ?? [],
     discover,
-    alerting: { failuresBeforeAlert: 1, recoveriesBeforeResolve: 1 },
+    alerting: { failuresBeforeAlert: 1, ...(extra.recoveriesBeforeResolve === undefined ? { recoveriesBeforeResolve: 1 } : extra.recoveriesBeforeResolve > 0 ? { recoveriesBeforeResolve: extra.recoveriesBeforeResolve } : {}) },
   });
   const runtime = new Runtime(config, { log: quiet });
   const service = new RecordingService();
@@ -104,6 +106,7 @@ async function harness(discover: unknown[], before: (fake: FakeApiserver) => voi
     runtime,
     watcher,
     incidents: () => service.roots().filter((root) => /^(Resolved: )?#\d+ /.test(root.text)).map(current),
+    thread: (prefix) => service.thread(service.roots().find((root) => root.text.startsWith(prefix))?.ts ?? '').map((reply) => reply.text).join('\n'),
     discovered: () => discoveredTargets(runtime.store.subjects.allStates<DiscoveredState | null>('discovered')).map((target) => target.subject),
   };
 }
@@ -119,7 +122,7 @@ describe('discover: against the fake apiserver', () => {
       fake.upsert(workload('Deployment', 'traderx', 'trade-feed', 'ghcr.io/finos/traderx/trade-feed:v1'));
       // Outside the discovered namespace: never watched.
       fake.upsert(workload('Deployment', 'default', 'reference-data', image));
-    });
+    }, { recoveriesBeforeResolve: 0 }); // 0: the default (2), which a single "ok" after a deletion must not leave half-resolved
     // The fake marks the rollout stuck at once (a real deadline takes minutes), so the root may open on that and the crash loop join it.
     const root = await waitFor('the discovered workload incident with its crash loop', () => h.incidents().find((text) => text.includes('reference-data') && text.includes('CrashLoopBackOff')), 20_000);
     expect(root).toContain('#1 Deployment traderx/reference-data (cluster prod): workload failing');
@@ -143,7 +146,11 @@ describe('discover: against the fake apiserver', () => {
     // Deleted: dropped, its incident resolves, it leaves /version status.
     h.fake.remove('StatefulSet', 'traderx', 'cache');
     await waitFor('the deleted workload to be dropped', () => !h.discovered().includes('workload:prod/traderx/StatefulSet/cache'));
-    await waitFor('its incident to resolve', () => h.incidents().find((text) => text.startsWith('Resolved: #2 StatefulSet traderx/cache')));
+    const resolved = await waitFor('its incident to resolve', () => h.incidents().find((text) => text.startsWith('Resolved: #2 StatefulSet traderx/cache')));
+    expect(resolved).toMatch(/^Resolved: #2 /);
+    expect(h.thread('#2 ')).toMatch(/Resolved after .* — StatefulSet traderx\/cache was deleted/);
+    expect(h.thread('#2 ')).not.toContain('Recovered');
+    expect(h.runtime.store.events.forIncident(2).find((e) => e.type === 'incident.resolved')?.summary).toContain('deleted');
     expect(versionRows(h.runtime)).not.toContain('traderx/cache');
     expect(h.incidents().find((text) => text.startsWith('#1 ') || text.startsWith('Resolved: #1'))).toMatch(/^#1 /); // the other one is untouched
   });

@@ -164,7 +164,8 @@ export class WorkloadDiscovery<T extends DiscoveredTarget> {
     const { sink } = this.host;
     this.host.remove(target);
     for (const [problem, last] of target.reported) {
-      if (!last.ok) sink.check({ subject: target.subject, problem: problem as CheckObservation['problem'], ok: true, summary: why });
+      // `ended`: the problem is over at once (one look, no recovery hysteresis): nobody watches it any more.
+      if (!last.ok) sink.check({ subject: target.subject, problem: problem as CheckObservation['problem'], ok: true, summary: why, ended: 'deleted' });
     }
     this.forget(target.subject, { cluster: this.cluster, namespace: target.namespace, kind: target.kind, name: target.name });
     this.host.log.debug({ subject: target.subject }, `kube: ${why}; no longer watched`);
