@@ -198,13 +198,20 @@ describe('discover: against the fake apiserver', () => {
         const at = Date.now();
         runtime.store.subjects.setState(vanished, 'discovered', { cluster: 'prod', namespace: 'traderx', kind: 'Deployment', name: 'old-feed', present: true, containers: ['app'] }, at);
         runtime.store.subjects.setState(vanished, 'spec', { containers: [{ name: 'app', image: 'ghcr.io/finos/traderx/old-feed:latest' }] }, at);
+        // It was crash-looping when Driftwatch went down: its incident is open.
+        runtime.sink().check({ subject: vanished, problem: 'workload_failing', ok: false, immediate: true, summary: 'CrashLoopBackOff, 3 restarts' });
       },
+      recoveriesBeforeResolve: 0, // the default (2): a single look must end it
     });
     await waitFor('the listed workload to be seen', () => h.runtime.store.subjects.state('workload:prod/traderx/Deployment/reference-data', 'running'));
     await waitFor('the vanished workload to be dropped', () => h.discovered().length === 0);
     // Its tag is no longer watched: its spec names no image.
     expect(h.runtime.store.subjects.state<{ containers: unknown[] }>(vanished, 'spec')?.value.containers).toEqual([]);
     expect(versionRows(h.runtime).filter((row) => row === 'traderx/reference-data')).toHaveLength(1);
+    // Its incident ends as deleted instead of staying open with reminders.
+    await waitFor('its incident to resolve', () => h.incidents().find((text) => text.startsWith('Resolved: #1 Deployment traderx/old-feed')));
+    expect(h.thread('#1 ')).toMatch(/Resolved after .* — Deployment traderx\/old-feed was deleted/);
+    expect(h.runtime.store.incidents.openIncidents()).toEqual([]);
   });
 });
 

@@ -54,6 +54,9 @@ export interface DiscoveryHost<T extends DiscoveredTarget> {
   podsListed(target: T): void;
 }
 
+/** Every problem the Kubernetes watcher reports for a discovered workload. */
+const DISCOVERED_PROBLEMS: ReadonlyArray<CheckObservation['problem']> = ['workload_failing', 'rollout_stuck', 'workload_missing'];
+
 const pluralOf: Record<WorkloadKind, string> = { Deployment: 'deployments', DaemonSet: 'daemonsets', StatefulSet: 'statefulsets' };
 
 export class WorkloadDiscovery<T extends DiscoveredTarget> {
@@ -188,6 +191,9 @@ export class WorkloadDiscovery<T extends DiscoveredTarget> {
       if (!value?.present || value.cluster !== this.cluster) continue;
       const where = { cluster: this.cluster, namespace: value.namespace ?? '', kind: value.kind ?? 'Deployment', name: value.name ?? '' };
       if (this.catalog.has(workloadKey(where.cluster, where.namespace, where.kind, where.name))) continue;
+      // Whatever was open for it (we cannot know which: we did not watch it in this run) ends as deleted.
+      const why = `${where.kind} ${where.namespace}/${where.name} was deleted`;
+      for (const problem of DISCOVERED_PROBLEMS) this.host.sink.check({ subject, problem, ok: true, summary: why, ended: 'deleted' });
       this.forget(subject, where);
     }
   }
