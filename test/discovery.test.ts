@@ -68,7 +68,7 @@ interface Harness {
   thread(prefix: string): string;
 }
 
-async function harness(discover: unknown[], before: (fake: FakeApiserver) => void, extra: { workloads?: unknown[]; beforeStart?: (runtime: Runtime) => void; recoveriesBeforeResolve?: number } = {}): Promise<Harness> {
+async function harness(discover: unknown[], before: (fake: FakeApiserver) => void, extra: { workloads?: unknown[]; beforeStart?: (runtime: Runtime) => void; recoveriesBeforeResolve?: number; podLogs?: KubeCluster['podLogs'] } = {}): Promise<Harness> {
   const fake = await startFakeApiserver();
   cleanups.push(() => fake.close());
   before(fake);
@@ -91,7 +91,11 @@ async function harness(discover: unknown[], before: (fake: FakeApiserver) => voi
   const watcher = new KubeWatcher({
     config,
     sink: runtime.sink(),
-    cluster: (name) => new KubeCluster({ name, context: 'prod-admin', kubeconfigPath, requestTimeoutMs: 3_000 }),
+    cluster: (name) => {
+      const cluster = new KubeCluster({ name, context: 'prod-admin', kubeconfigPath, requestTimeoutMs: 3_000 });
+      if (extra.podLogs) cluster.podLogs = extra.podLogs; // a log read the test answers when it wants
+      return cluster;
+    },
     log: quiet,
     idleTimeoutMs: 20_000,
     recheckEveryMs: 400,
@@ -153,6 +157,29 @@ describe('discover: against the fake apiserver', () => {
     expect(h.runtime.store.events.forIncident(2).find((e) => e.type === 'incident.resolved')?.summary).toContain('deleted');
     expect(versionRows(h.runtime)).not.toContain('traderx/cache');
     expect(h.incidents().find((text) => text.startsWith('#1 ') || text.startsWith('Resolved: #1'))).toMatch(/^#1 /); // the other one is untouched
+  });
+
+  it('a judgement still reading the crash log when its workload is deleted reports nothing for it afterwards', async () => {
+    const image = 'ghcr.io/finos/traderx/flaky:latest';
+    const subject = 'workload:prod/traderx/Deployment/flaky';
+    const reads: Array<(text: string) => void> = [];
+    const h = await harness(
+      [{ cluster: 'prod', namespaces: ['traderx'] }],
+      (fake) => {
+        fake.failImage(image, 'CrashLoopBackOff', 'back-off 5m0s restarting failed container=app');
+        fake.upsert(workload('Deployment', 'traderx', 'flaky', image));
+      },
+      { recoveriesBeforeResolve: 0, podLogs: () => new Promise<string>((resolve) => reads.push(resolve)) },
+    );
+    await waitFor('the crash log read to start', () => reads.length > 0);
+    h.fake.remove('Deployment', 'traderx', 'flaky');
+    await waitFor('the deleted workload to be dropped', () => !h.discovered().includes(subject));
+    // The log arrives after the drop: the judgement it belonged to must not speak for a workload nobody watches.
+    for (const answer of reads.splice(0)) answer('panic: boom\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    await h.watcher.stop(); // waits for every judgement in flight
+    expect(h.runtime.store.incidents.openIncidents()).toEqual([]);
+    expect(reads).toEqual([]); // and none was started again for it
   });
 
   it('namespaces: all costs one watch per kind for the cluster (and one pod watch), not one per namespace or workload', async () => {

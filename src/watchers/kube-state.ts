@@ -68,5 +68,7 @@ export interface Target {
   graceTimer?: NodeJS.Timeout;
   assessing: boolean;
   again: boolean;
+  /** Dropped by discovery: a judgement still in flight says nothing more, and none is scheduled. */
+  removed?: boolean;
   forceNext: boolean;
 }

@@ -320,7 +320,7 @@ export class KubeWatcher implements Watcher {
       ...{ sink: this.deps.sink, log: this.deps.log },
       watch: (path, selector, onEvent, onListed) => void this.watch(cluster, path, selector, undefined, onEvent, (_entry, state) => state === 'watching' && onListed()),
       create: (namespace, kind, name) => this.addTarget({ subject: subjectOf.workload({ cluster: cluster.name, namespace, kind, name }), problem: 'workload_failing', cluster, namespace, kind, name }),
-      remove: (target) => (clearTimeout(target.timer), clearTimeout(target.graceTimer), without(this.targets, target), without(cluster.targets, target)),
+      remove: (target) => ((target.removed = true), clearTimeout(target.timer), clearTimeout(target.graceTimer), without(this.targets, target), without(cluster.targets, target)),
       pod: (target, type, pod) => this.applyPod(target, type, pod),
       changed: (target, workload) => (this.recordSpec(target, workload), this.schedule(target)), // spec first: a new incident names its image and last good digest
       podsListed: (target) => this.schedule(target),
@@ -388,7 +388,7 @@ export class KubeWatcher implements Watcher {
    * `settleMs` are judged together once, `settleMs` after that look.
    */
   private schedule(target: Target, force = false): void {
-    if (this.stopped) return;
+    if (this.stopped || target.removed) return;
     if (force) target.forceNext = true;
     if (target.timer) return;
     const now = this.now();
@@ -431,7 +431,7 @@ export class KubeWatcher implements Watcher {
    * crash-looping fleet updates its incident at most once per `recheckEveryMs`.
    */
   private report(target: Target, observation: CheckObservation, force: boolean): void {
-    if (this.stopped) return;
+    if (this.stopped || target.removed) return;
     const previous = target.reported.get(observation.problem);
     const immediate = observation.immediate === true;
     const nowAlerts = !observation.ok && immediate && !previous?.immediate;
@@ -452,7 +452,7 @@ export class KubeWatcher implements Watcher {
     const { sink } = this.deps;
     const cluster = target.cluster;
     // While the API is unreachable, what runs there is unknown, not bad.
-    if (this.stopped || !cluster.client || cluster.downSince !== undefined) return;
+    if (this.stopped || target.removed || !cluster.client || cluster.downSince !== undefined) return;
 
     const workload = target.workload;
     if (target.workloadListed && !target.workloadBlind && !workload && target.deleted) {
@@ -468,7 +468,7 @@ export class KubeWatcher implements Watcher {
         if (!target.elsewhereLooked) {
           target.elsewhere = await this.lookElsewhere(target);
           target.elsewhereLooked = true;
-          if (this.stopped || target.workload) return this.schedule(target);
+          if (this.stopped || target.removed || target.workload) return this.schedule(target);
         }
         const summary = describeMissing(target.kind, target.namespace, target.name, target.elsewhere ?? undefined);
         const fields: Array<[string, string]> = [['Expected in', `${target.namespace} (cluster ${cluster.name})`]];
@@ -489,7 +489,7 @@ export class KubeWatcher implements Watcher {
         const key = crashLogKey(focus.pod, focus.container, focus.restarts);
         if (!target.logs.has(key)) {
           target.logs.set(key, await this.crashLog(target, focus));
-          if (this.stopped || target.cluster.downSince !== undefined) return;
+          if (this.stopped || target.removed || target.cluster.downSince !== undefined) return;
           pods = assessPods(target.pods.values(), { ...opts, now: this.now() });
         }
       }
