@@ -67,7 +67,7 @@ afterEach(async () => {
 
 async function harness(
   config: { workers?: unknown[]; workloads?: unknown[]; unreachableAfter?: string },
-  options: { idleTimeoutMs?: number; before?: (fake: FakeApiserver) => void | Promise<void>; pendingTooLongMs?: number } = {},
+  options: { idleTimeoutMs?: number; before?: (fake: FakeApiserver) => void | Promise<void>; pendingTooLongMs?: number; requestTimeoutMs?: number } = {},
 ): Promise<Harness> {
   const fake = await startFakeApiserver();
   cleanups.push(() => fake.close());
@@ -93,7 +93,7 @@ async function harness(
   const watcher = new KubeWatcher({
     config: parsed,
     sink: { ...sink, check: (observation) => (checks.push(observation), sink.check(observation)) },
-    cluster: (name) => new KubeCluster({ name, context: 'prod-admin', kubeconfigPath, requestTimeoutMs: 3_000 }),
+    cluster: (name) => new KubeCluster({ name, context: 'prod-admin', kubeconfigPath, requestTimeoutMs: options.requestTimeoutMs ?? 3_000 }),
     log: quiet,
     onWatchRestart: (name) => restarts.push(name),
     idleTimeoutMs: options.idleTimeoutMs ?? 20_000,
@@ -287,6 +287,33 @@ describe('KubeWatcher against the fake apiserver', () => {
     h.fake.allow('deployments');
     h.fake.allow('pods');
     await waitFor('the incident to resolve', () => h.incidents().find((text) => text.startsWith('Resolved: #1 cluster prod')), 10_000);
+  });
+
+  it('a crash loop alerts while its crash log cannot be read yet: the log read (hanging here) never holds the root back', async () => {
+    const image = 'registry.example.com/shop/api:2';
+    let logReads = 0;
+    const h = await harness(
+      { workloads: [{ cluster: 'prod', namespace: 'shop', name: 'api' }] },
+      {
+        // The product's request timeout: a hung log read would hold a root back this long.
+        requestTimeoutMs: 30_000,
+        before: (fake) => {
+          fake.setFault((request) => (request.path.endsWith('/log') && ++logReads ? 'hang' : undefined));
+          fake.failImage(image, 'CrashLoopBackOff', 'back-off 10s restarting failed container=app');
+          fake.upsert(deployment('shop', 'api', image));
+        },
+      },
+    );
+    // The fake marks the rollout stuck at once, so the root may open on that and the crash loop join it.
+    const root = await waitFor('the incident root with the crash loop', () => h.incidents().find((text) => text.includes('shop/api') && text.includes('CrashLoopBackOff')));
+    expect(root).toContain('#1 Deployment shop/api (cluster prod)');
+    expect(root).toContain('CrashLoopBackOff, 5 restarts');
+    expect(root).toContain('Last exit: code 1: Error');
+    await waitFor('the crash log read (which hangs)', () => logReads > 0);
+    // The partition heals: the hung read is cut (so stopping need not wait for its timeout).
+    h.fake.setFault(undefined);
+    h.fake.setUnreachable(true);
+    h.fake.setUnreachable(false);
   });
 
   it('rollouts: started and finished notices on their edges; a failing rollout → rollout stuck', async () => {

@@ -242,6 +242,12 @@ export class IncidentEngine {
     };
     if (next.edge === 'none') {
       this.store.incidents.saveProblem(problem);
+      // The crash log is read after the alert went out: when its lines arrive, the root shows them
+      // (the first lines at once, as part of the alert; later crashes' lines with the machine updates).
+      if (!observation.ok && problem.state === 'alerting' && JSON.stringify(problem.detail.quote ?? []) !== JSON.stringify(previous?.detail.quote ?? [])) {
+        const incident = problem.incidentId ? this.store.incidents.incident(problem.incidentId) : undefined;
+        if (incident?.status === 'open') this.refreshRoot(incident, previous?.detail.quote?.length ? 'machine' : 'event');
+      }
       return next.edge;
     }
     const eventId = this.store.events.append({

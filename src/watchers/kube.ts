@@ -449,7 +449,6 @@ export class KubeWatcher implements Watcher {
   }
 
   private async assessOnce(target: Target, force: boolean): Promise<void> {
-    const { sink } = this.deps;
     const cluster = target.cluster;
     // While the API is unreachable, what runs there is unknown, not bad.
     if (this.stopped || target.removed || !cluster.client || cluster.downSince !== undefined) return;
@@ -481,34 +480,39 @@ export class KubeWatcher implements Watcher {
       this.report(target, { subject: target.subject, problem: 'workload_missing', ok: true, summary: `${target.kind} ${target.name} found in ${target.namespace}` }, force);
     }
 
-    if (target.podsListed && !target.podsBlind && (workload || target.fixedSelector)) {
-      const opts = { ...(target.container !== undefined ? { container: target.container } : {}), now: this.now(), pendingTooLongMs: this.pendingTooLongMs, logs: target.logs, pullMessages: target.pullMessages, ...(target.focusPod ? { focusPod: target.focusPod } : {}) };
-      let pods = assessPods(target.pods.values(), opts);
-      const focus = pods.focus;
-      if (focus?.crashed && (focus.reason === 'CrashLoopBackOff' || focus.reason === 'OOMKilled' || focus.reason === INIT_FAILED)) {
-        const key = crashLogKey(focus.pod, focus.container, focus.restarts);
-        if (!target.logs.has(key)) {
-          target.logs.set(key, await this.crashLog(target, focus));
-          if (this.stopped || target.removed || target.cluster.downSince !== undefined) return;
-          pods = assessPods(target.pods.values(), { ...opts, now: this.now() });
-        }
-      }
-      target.focusPod = pods.focus?.pod;
-      if (pods.settled) {
-        // The listed event states (CrashLoopBackOff, pull and create errors, evictions…) already
-        // carry the kubelet's retries: they alert on the watch event that shows them.
-        this.report(target, { subject: target.subject, problem: target.problem, ok: pods.ok, summary: pods.summary, detail: pods.detail, ...(pods.immediate ? { immediate: true } : {}) }, force);
-      }
-      this.setState(target, 'running', pods.running, force, () => sink.running(target.subject, pods.running));
-      clearTimeout(target.graceTimer);
-      if (pods.recheckAt !== undefined) {
-        target.graceTimer = setTimeout(() => this.schedule(target), Math.max(0, pods.recheckAt - this.now()) + 50);
-        target.graceTimer.unref?.();
-      }
-    }
-
+    const crashed = target.podsListed && !target.podsBlind && (workload || target.fixedSelector) ? this.judgePods(target, force) : undefined;
     // After the pods, so an incident opens as "pods failing" and a stuck rollout joins it.
     if (workload) this.judgeRollout(target, workload, force);
+
+    // The alert went out with what the status says; the crash log (a request that may take up to its
+    // timeout) follows as an edit of the root, so it never delays the alert.
+    if (crashed) {
+      const lines = await this.crashLog(target, crashed);
+      if (this.stopped || target.removed || target.cluster.downSince !== undefined) return;
+      target.logs.set(crashLogKey(crashed.pod, crashed.container, crashed.restarts), lines);
+      if (lines.length > 0) this.judgePods(target, true);
+    }
+  }
+
+  /** Judges the subject's pods; returns the crashed container whose log is still to be read, if any. */
+  private judgePods(target: Target, force: boolean): PodFinding | undefined {
+    const opts = { ...(target.container !== undefined ? { container: target.container } : {}), now: this.now(), pendingTooLongMs: this.pendingTooLongMs, logs: target.logs, pullMessages: target.pullMessages, ...(target.focusPod ? { focusPod: target.focusPod } : {}) };
+    const pods = assessPods(target.pods.values(), opts);
+    const focus = pods.focus;
+    target.focusPod = focus?.pod;
+    if (pods.settled) {
+      // The listed event states (CrashLoopBackOff, pull and create errors, evictions…) already
+      // carry the kubelet's retries: they alert on the watch event that shows them.
+      this.report(target, { subject: target.subject, problem: target.problem, ok: pods.ok, summary: pods.summary, detail: pods.detail, ...(pods.immediate ? { immediate: true } : {}) }, force);
+    }
+    this.setState(target, 'running', pods.running, force, () => this.deps.sink.running(target.subject, pods.running));
+    clearTimeout(target.graceTimer);
+    if (pods.recheckAt !== undefined) {
+      target.graceTimer = setTimeout(() => this.schedule(target), Math.max(0, pods.recheckAt - this.now()) + 50);
+      target.graceTimer.unref?.();
+    }
+    const wantsLog = focus?.crashed && (focus.reason === 'CrashLoopBackOff' || focus.reason === 'OOMKilled' || focus.reason === INIT_FAILED);
+    return wantsLog && !target.logs.has(crashLogKey(focus.pod, focus.container, focus.restarts)) ? focus : undefined;
   }
 
   /** The workload's template (images, labels, pin) under `'spec'`, and its links to its images: once per change. */
