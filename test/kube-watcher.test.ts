@@ -16,6 +16,7 @@ import { assessPods, crashLogKey, pullReason } from '../src/kube/pods.js';
 import { rolloutEdges, rolloutOf } from '../src/kube/rollout.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 import { RecordingService, type Posted } from './support/recording-service.js';
+import { rememberCrashLog } from '../src/watchers/kube-state.js';
 import type { CheckObservation } from '../src/domain/model.js';
 import { shortDigest } from '../src/domain/image-ref.js';
 
@@ -422,6 +423,18 @@ describe('assessPods', () => {
     expect(result.running.map((c) => [c.pod, c.digest, c.ready])).toEqual([
       ['a', GOOD, true],
       ['c', BAD, false],
+    ]);
+  });
+
+  it('keeps the crash log of each container\'s newest crash only, however often it restarts', () => {
+    const logs = new Map<string, string[]>();
+    for (let restarts = 1; restarts <= 50; restarts++) rememberCrashLog(logs, 'web-1', 'app', restarts, [`crash ${restarts}`]);
+    rememberCrashLog(logs, 'web-1', 'sidecar', 3, ['sidecar crash']);
+    rememberCrashLog(logs, 'web-2', 'app', 7, ['other pod']);
+    expect([...logs]).toEqual([
+      [crashLogKey('web-1', 'app', 50), ['crash 50']],
+      [crashLogKey('web-1', 'sidecar', 3), ['sidecar crash']],
+      [crashLogKey('web-2', 'app', 7), ['other pod']],
     ]);
   });
 

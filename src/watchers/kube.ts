@@ -21,7 +21,7 @@ import { workloadKey } from '../kube/discovery.js';
 import { describeMissing, describeUnreachable, errorReason } from '../kube/cluster.js';
 import { WorkloadDiscovery, type DiscoveryHost } from './discovery.js';
 import type { ObservationSink, WatchLoop, Watcher } from './types.js';
-import type { ClusterWatch, Target, WatchEntry } from './kube-state.js';
+import { rememberCrashLog, type ClusterWatch, type Target, type WatchEntry } from './kube-state.js';
 
 export { describeMissing, describeUnreachable, errorReason }; // pure wording, in kube/cluster.ts
 
@@ -489,7 +489,7 @@ export class KubeWatcher implements Watcher {
     if (crashed) {
       const lines = await this.crashLog(target, crashed);
       if (this.stopped || target.removed || target.cluster.downSince !== undefined) return;
-      target.logs.set(crashLogKey(crashed.pod, crashed.container, crashed.restarts), lines);
+      rememberCrashLog(target.logs, crashed.pod, crashed.container, crashed.restarts, lines);
       if (lines.length > 0) this.judgePods(target, true);
     }
   }
