@@ -182,6 +182,22 @@ describe('discover: against the fake apiserver', () => {
     expect(reads).toEqual([]); // and none was started again for it
   });
 
+  it('a cluster watched only through discover: is a loop of the heartbeat, cycled only once its workload lists answer', async () => {
+    let forbidden = true;
+    const h = await harness([{ cluster: 'prod', namespaces: ['traderx'] }], (fake) => {
+      fake.upsert(workload('Deployment', 'traderx', 'reference-data', 'ghcr.io/finos/traderx/reference-data:1'));
+      // RBAC lets Driftwatch see pods but not the workloads: discovery watches nothing.
+      fake.setFault((request) => (forbidden && request.path.startsWith('/apis/apps/') ? { status: 403, reason: 'Forbidden', message: 'deployments.apps is forbidden' } : undefined));
+    });
+    // The periodic look ran (it records the cluster's API as answering): the loop still has not cycled.
+    await waitFor('a periodic look', () => h.runtime.store.incidents.problem('cluster:prod', 'cluster_unreachable'));
+    expect(h.watcher.loops()).toEqual([{ name: 'kube watches', everyMs: 400, lastCycleAt: undefined }]);
+    expect(h.discovered()).toEqual([]);
+    forbidden = false;
+    await waitFor('the discovered workload', () => h.discovered().length === 1);
+    await waitFor('the loop to cycle', () => h.watcher.loops()[0]?.lastCycleAt !== undefined);
+  });
+
   it('namespaces: all costs one watch per kind for the cluster (and one pod watch), not one per namespace or workload', async () => {
     const h = await harness([{ cluster: 'prod', namespaces: 'all', labelSelector: 'team=payments' }], (fake) => {
       for (const ns of ['a', 'b', 'c']) for (let i = 0; i < 4; i++) fake.upsert(workload('Deployment', ns, `svc-${i}`, 'ghcr.io/x/svc:1', { labels: { team: i % 2 ? 'payments' : 'search' } }));

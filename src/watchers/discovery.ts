@@ -85,6 +85,11 @@ export class WorkloadDiscovery<T extends DiscoveredTarget> {
     this.podWatches = plans.pods;
   }
 
+  /** True once every workload watch has listed: until then discovery sees nothing (the heartbeat must not count it as cycled). */
+  get listed(): boolean {
+    return this.listedWatches.size === this.workloadWatches.length * WORKLOAD_KINDS.length;
+  }
+
   /** How many workloads are discovered now. */
   get size(): number {
     return this.catalog.size;
@@ -102,7 +107,7 @@ export class WorkloadDiscovery<T extends DiscoveredTarget> {
           () => {
             if (this.listedWatches.has(watchKey)) return;
             this.listedWatches.add(watchKey);
-            if (this.listedWatches.size === this.workloadWatches.length * WORKLOAD_KINDS.length) this.forgetVanished();
+            if (this.listed) this.forgetVanished();
           },
         );
       }

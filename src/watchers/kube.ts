@@ -153,12 +153,18 @@ export class KubeWatcher implements Watcher {
     }
     this.ticker = setInterval(() => this.tick(), this.recheckEveryMs);
     this.ticker.unref?.();
-    // The watches are up: that counts as the first cycle, so the heartbeat need not wait a recheck period.
-    if (this.targets.length > 0) this.lastCycleAt = Date.now();
+    // The watches are up: that counts as the first cycle, so the heartbeat need not wait a recheck
+    // period (discovery has listed nothing yet: its cluster cycles on a later tick).
+    if (this.targets.length > 0 && !this.discovering()) this.lastCycleAt = Date.now();
+  }
+
+  /** Some cluster has `discover:` (its subjects come and go: the loop exists even while it has none). */
+  private discovering(): boolean {
+    return [...this.clusters.values()].some((cluster) => cluster.discovery);
   }
 
   loops(): WatchLoop[] {
-    return this.targets.length > 0 ? [{ name: 'kube watches', everyMs: this.recheckEveryMs, lastCycleAt: this.lastCycleAt }] : [];
+    return this.targets.length > 0 || this.discovering() ? [{ name: 'kube watches', everyMs: this.recheckEveryMs, lastCycleAt: this.lastCycleAt }] : [];
   }
 
   async stop(): Promise<void> {
@@ -376,8 +382,9 @@ export class KubeWatcher implements Watcher {
       }
     }
     for (const target of this.targets) this.schedule(target, true);
-    // A cluster whose API is down (or never connected) keeps the loop from counting as cycled.
-    if ([...this.clusters.values()].every((cluster) => cluster.targets.length === 0 || (!cluster.setupError && cluster.downSince === undefined))) this.lastCycleAt = Date.now();
+    // A cluster whose API is down (or never connected), or whose discovery has not listed, keeps the loop from counting as cycled.
+    const cycled = (cluster: ClusterWatch) => (cluster.targets.length === 0 && !cluster.discovery) || (!cluster.setupError && cluster.downSince === undefined && (cluster.discovery?.listed ?? true));
+    if ([...this.clusters.values()].every(cycled)) this.lastCycleAt = Date.now();
   }
 
   /* ---------------- judging a subject ---------------- */
