@@ -310,6 +310,26 @@ describe('pure discovery decisions', () => {
     expect(plan.workloads).toHaveLength(4);
   });
 
+  it('an unfiltered namespaces: all scope absorbs the other scopes of its cluster: one watch per kind, one pod watch', () => {
+    const plan = discoveryWatches([
+      { cluster: 'prod', namespaces: ['traderx', 'default'] },
+      { cluster: 'prod', namespaces: 'all', labelSelector: 'team=payments' },
+      { cluster: 'prod', namespaces: 'all' },
+      { cluster: 'prod', namespaces: ['traderx'], labelSelector: 'tier=web' },
+      { cluster: 'edge', namespaces: ['relay'] },
+      { cluster: 'edge', namespaces: 'all', labelSelector: 'team=payments' },
+    ]);
+    expect(plan.workloads).toEqual([
+      { cluster: 'prod', namespace: undefined, labelSelector: undefined },
+      { cluster: 'edge', namespace: 'relay', labelSelector: undefined },
+      { cluster: 'edge', namespace: undefined, labelSelector: 'team=payments' },
+    ]);
+    expect(plan.pods).toEqual([
+      { cluster: 'prod', namespace: undefined, labelSelector: undefined },
+      { cluster: 'edge', namespace: undefined, labelSelector: undefined },
+    ]);
+  });
+
   it('reads every way of naming a workload, and lists the candidates of an ambiguous one', () => {
     const discovered = discoveredTargets([
       { subject: 'workload:prod/traderx/Deployment/reference-data', value: { cluster: 'prod', namespace: 'traderx', kind: 'Deployment', name: 'reference-data', present: true, containers: ['app'] } },
