@@ -64,9 +64,11 @@ interface Harness {
   watcher: KubeWatcher;
   incidents(): string[];
   discovered(): string[];
+  /** Every reply in the thread of the incident root that starts with `prefix`. */
+  thread(prefix: string): string;
 }
 
-async function harness(discover: unknown[], before: (fake: FakeApiserver) => void, extra: { workloads?: unknown[]; beforeStart?: (runtime: Runtime) => void } = {}): Promise<Harness> {
+async function harness(discover: unknown[], before: (fake: FakeApiserver) => void, extra: { workloads?: unknown[]; beforeStart?: (runtime: Runtime) => void; recoveriesBeforeResolve?: number; podLogs?: KubeCluster['podLogs'] } = {}): Promise<Harness> {
   const fake = await startFakeApiserver();
   cleanups.push(() => fake.close());
   before(fake);
@@ -79,7 +81,7 @@ async function harness(discover: unknown[], before: (fake: FakeApiserver) => voi
     clusters: [{ name: 'prod', context: 'prod-admin' }],
     workloads: extra.workloads ?? [],
     discover,
-    alerting: { failuresBeforeAlert: 1, recoveriesBeforeResolve: 1 },
+    alerting: { failuresBeforeAlert: 1, ...(extra.recoveriesBeforeResolve === undefined ? { recoveriesBeforeResolve: 1 } : extra.recoveriesBeforeResolve > 0 ? { recoveriesBeforeResolve: extra.recoveriesBeforeResolve } : {}) },
   });
   const runtime = new Runtime(config, { log: quiet });
   const service = new RecordingService();
@@ -89,7 +91,11 @@ async function harness(discover: unknown[], before: (fake: FakeApiserver) => voi
   const watcher = new KubeWatcher({
     config,
     sink: runtime.sink(),
-    cluster: (name) => new KubeCluster({ name, context: 'prod-admin', kubeconfigPath, requestTimeoutMs: 3_000 }),
+    cluster: (name) => {
+      const cluster = new KubeCluster({ name, context: 'prod-admin', kubeconfigPath, requestTimeoutMs: 3_000 });
+      if (extra.podLogs) cluster.podLogs = extra.podLogs; // a log read the test answers when it wants
+      return cluster;
+    },
     log: quiet,
     idleTimeoutMs: 20_000,
     recheckEveryMs: 400,
@@ -104,6 +110,7 @@ async function harness(discover: unknown[], before: (fake: FakeApiserver) => voi
     runtime,
     watcher,
     incidents: () => service.roots().filter((root) => /^(Resolved: )?#\d+ /.test(root.text)).map(current),
+    thread: (prefix) => service.thread(service.roots().find((root) => root.text.startsWith(prefix))?.ts ?? '').map((reply) => reply.text).join('\n'),
     discovered: () => discoveredTargets(runtime.store.subjects.allStates<DiscoveredState | null>('discovered')).map((target) => target.subject),
   };
 }
@@ -119,7 +126,7 @@ describe('discover: against the fake apiserver', () => {
       fake.upsert(workload('Deployment', 'traderx', 'trade-feed', 'ghcr.io/finos/traderx/trade-feed:v1'));
       // Outside the discovered namespace: never watched.
       fake.upsert(workload('Deployment', 'default', 'reference-data', image));
-    });
+    }, { recoveriesBeforeResolve: 0 }); // 0: the default (2), which a single "ok" after a deletion must not leave half-resolved
     // The fake marks the rollout stuck at once (a real deadline takes minutes), so the root may open on that and the crash loop join it.
     const root = await waitFor('the discovered workload incident with its crash loop', () => h.incidents().find((text) => text.includes('reference-data') && text.includes('CrashLoopBackOff')), 20_000);
     expect(root).toContain('#1 Deployment traderx/reference-data (cluster prod): workload failing');
@@ -143,9 +150,52 @@ describe('discover: against the fake apiserver', () => {
     // Deleted: dropped, its incident resolves, it leaves /version status.
     h.fake.remove('StatefulSet', 'traderx', 'cache');
     await waitFor('the deleted workload to be dropped', () => !h.discovered().includes('workload:prod/traderx/StatefulSet/cache'));
-    await waitFor('its incident to resolve', () => h.incidents().find((text) => text.startsWith('Resolved: #2 StatefulSet traderx/cache')));
+    const resolved = await waitFor('its incident to resolve', () => h.incidents().find((text) => text.startsWith('Resolved: #2 StatefulSet traderx/cache')));
+    expect(resolved).toMatch(/^Resolved: #2 /);
+    expect(h.thread('#2 ')).toMatch(/Resolved after .* — StatefulSet traderx\/cache was deleted/);
+    expect(h.thread('#2 ')).not.toContain('Recovered');
+    expect(h.runtime.store.events.forIncident(2).find((e) => e.type === 'incident.resolved')?.summary).toContain('deleted');
     expect(versionRows(h.runtime)).not.toContain('traderx/cache');
     expect(h.incidents().find((text) => text.startsWith('#1 ') || text.startsWith('Resolved: #1'))).toMatch(/^#1 /); // the other one is untouched
+  });
+
+  it('a judgement still reading the crash log when its workload is deleted reports nothing for it afterwards', async () => {
+    const image = 'ghcr.io/finos/traderx/flaky:latest';
+    const subject = 'workload:prod/traderx/Deployment/flaky';
+    const reads: Array<(text: string) => void> = [];
+    const h = await harness(
+      [{ cluster: 'prod', namespaces: ['traderx'] }],
+      (fake) => {
+        fake.failImage(image, 'CrashLoopBackOff', 'back-off 5m0s restarting failed container=app');
+        fake.upsert(workload('Deployment', 'traderx', 'flaky', image));
+      },
+      { recoveriesBeforeResolve: 0, podLogs: () => new Promise<string>((resolve) => reads.push(resolve)) },
+    );
+    await waitFor('the crash log read to start', () => reads.length > 0);
+    h.fake.remove('Deployment', 'traderx', 'flaky');
+    await waitFor('the deleted workload to be dropped', () => !h.discovered().includes(subject));
+    // The log arrives after the drop: the judgement it belonged to must not speak for a workload nobody watches.
+    for (const answer of reads.splice(0)) answer('panic: boom\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    await h.watcher.stop(); // waits for every judgement in flight
+    expect(h.runtime.store.incidents.openIncidents()).toEqual([]);
+    expect(reads).toEqual([]); // and none was started again for it
+  });
+
+  it('a cluster watched only through discover: is a loop of the heartbeat, cycled only once its workload lists answer', async () => {
+    let forbidden = true;
+    const h = await harness([{ cluster: 'prod', namespaces: ['traderx'] }], (fake) => {
+      fake.upsert(workload('Deployment', 'traderx', 'reference-data', 'ghcr.io/finos/traderx/reference-data:1'));
+      // RBAC lets Driftwatch see pods but not the workloads: discovery watches nothing.
+      fake.setFault((request) => (forbidden && request.path.startsWith('/apis/apps/') ? { status: 403, reason: 'Forbidden', message: 'deployments.apps is forbidden' } : undefined));
+    });
+    // The periodic look ran (it records the cluster's API as answering): the loop still has not cycled.
+    await waitFor('a periodic look', () => h.runtime.store.incidents.problem('cluster:prod', 'cluster_unreachable'));
+    expect(h.watcher.loops()).toEqual([{ name: 'kube watches', everyMs: 400, lastCycleAt: undefined }]);
+    expect(h.discovered()).toEqual([]);
+    forbidden = false;
+    await waitFor('the discovered workload', () => h.discovered().length === 1);
+    await waitFor('the loop to cycle', () => h.watcher.loops()[0]?.lastCycleAt !== undefined);
   });
 
   it('namespaces: all costs one watch per kind for the cluster (and one pod watch), not one per namespace or workload', async () => {
@@ -191,13 +241,20 @@ describe('discover: against the fake apiserver', () => {
         const at = Date.now();
         runtime.store.subjects.setState(vanished, 'discovered', { cluster: 'prod', namespace: 'traderx', kind: 'Deployment', name: 'old-feed', present: true, containers: ['app'] }, at);
         runtime.store.subjects.setState(vanished, 'spec', { containers: [{ name: 'app', image: 'ghcr.io/finos/traderx/old-feed:latest' }] }, at);
+        // It was crash-looping when Driftwatch went down: its incident is open.
+        runtime.sink().check({ subject: vanished, problem: 'workload_failing', ok: false, immediate: true, summary: 'CrashLoopBackOff, 3 restarts' });
       },
+      recoveriesBeforeResolve: 0, // the default (2): a single look must end it
     });
     await waitFor('the listed workload to be seen', () => h.runtime.store.subjects.state('workload:prod/traderx/Deployment/reference-data', 'running'));
     await waitFor('the vanished workload to be dropped', () => h.discovered().length === 0);
     // Its tag is no longer watched: its spec names no image.
     expect(h.runtime.store.subjects.state<{ containers: unknown[] }>(vanished, 'spec')?.value.containers).toEqual([]);
     expect(versionRows(h.runtime).filter((row) => row === 'traderx/reference-data')).toHaveLength(1);
+    // Its incident ends as deleted instead of staying open with reminders.
+    await waitFor('its incident to resolve', () => h.incidents().find((text) => text.startsWith('Resolved: #1 Deployment traderx/old-feed')));
+    expect(h.thread('#1 ')).toMatch(/Resolved after .* — Deployment traderx\/old-feed was deleted/);
+    expect(h.runtime.store.incidents.openIncidents()).toEqual([]);
   });
 });
 
@@ -251,6 +308,26 @@ describe('pure discovery decisions', () => {
       { cluster: 'edge', namespace: 'relay', labelSelector: undefined },
     ]);
     expect(plan.workloads).toHaveLength(4);
+  });
+
+  it('an unfiltered namespaces: all scope absorbs the other scopes of its cluster: one watch per kind, one pod watch', () => {
+    const plan = discoveryWatches([
+      { cluster: 'prod', namespaces: ['traderx', 'default'] },
+      { cluster: 'prod', namespaces: 'all', labelSelector: 'team=payments' },
+      { cluster: 'prod', namespaces: 'all' },
+      { cluster: 'prod', namespaces: ['traderx'], labelSelector: 'tier=web' },
+      { cluster: 'edge', namespaces: ['relay'] },
+      { cluster: 'edge', namespaces: 'all', labelSelector: 'team=payments' },
+    ]);
+    expect(plan.workloads).toEqual([
+      { cluster: 'prod', namespace: undefined, labelSelector: undefined },
+      { cluster: 'edge', namespace: 'relay', labelSelector: undefined },
+      { cluster: 'edge', namespace: undefined, labelSelector: 'team=payments' },
+    ]);
+    expect(plan.pods).toEqual([
+      { cluster: 'prod', namespace: undefined, labelSelector: undefined },
+      { cluster: 'edge', namespace: undefined, labelSelector: undefined },
+    ]);
   });
 
   it('reads every way of naming a workload, and lists the candidates of an ambiguous one', () => {

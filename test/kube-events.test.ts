@@ -96,9 +96,11 @@ describe('pod problems alert on the watch event, with the default config', () =>
     h.fake.setLogs('shop', pod.metadata.name, 'main', 'panic: cannot reach db:5432\n', { previous: true });
     const changedAt = Date.now();
     h.fake.setPodStatus('shop', pod.metadata.name, capturedStatus('crashloop-backoff'));
-    const root = await waitFor('the incident root', () => h.incidents().find((text) => text.includes('checkout')));
+    await waitFor('the incident root', () => h.incidents().find((text) => text.includes('checkout')));
     const tookMs = Date.now() - changedAt;
     expect(tookMs).toBeLessThan(EVENT_DEADLINE_MS);
+    // The crash log is read after the alert: its lines arrive as an edit of the root.
+    const root = await waitFor('the root edited with the crash log', () => h.incidents().find((text) => text.includes('checkout') && text.includes('panic: cannot reach db:5432')));
     expect(root).toContain('#1 Deployment shop/checkout (cluster prod): workload failing');
     expect(root).toContain('CrashLoopBackOff, 3 restarts');
     expect(root).toContain('Last exit: code 1: Error');
@@ -135,7 +137,8 @@ describe('pod problems alert on the watch event, with the default config', () =>
       fake.upsert(podFixture('init-error', { name: 'orders-7d9f-x1', namespace: 'shop', labels: { app: 'orders' } }));
       fake.setLogs('shop', 'orders-7d9f-x1', 'init-myservice', 'waiting for myservice\nnslookup: can\'t resolve \'myservice\'\n');
     });
-    const root = await waitFor('the incident root', () => h.incidents().find((text) => text.includes('orders')));
+    await waitFor('the incident root', () => h.incidents().find((text) => text.includes('orders')));
+    const root = await waitFor('the root edited with the log lines', () => h.incidents().find((text) => text.includes('orders') && text.includes("nslookup: can't resolve 'myservice'")));
     expect(root).toContain('init container init-myservice failed: exit code 1: Error, 10 restarts');
     expect(root).not.toContain('PodInitializing');
     expect(root).toContain("nslookup: can't resolve 'myservice'");

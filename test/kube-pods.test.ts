@@ -116,6 +116,20 @@ describe('real pods: the assessment of captured objects', () => {
     expect(once.immediate).toBe(false);
   });
 
+  it('a first OOMKilled alerts on the first look; a single restart for another reason that stays Running does not', () => {
+    const app = (restartCount: number, state: Record<string, unknown>, lastState: Record<string, unknown> = {}) =>
+      pod('web-7', { phase: 'Running', containerStatuses: [{ name: 'app', image: 'registry.test/app:1', imageID: '', ready: false, restartCount, state, lastState }] });
+    const killed = { exitCode: 137, reason: 'OOMKilled', startedAt: iso(20_000), finishedAt: iso(2_000) };
+    const errored = { exitCode: 1, reason: 'Error', startedAt: iso(20_000), finishedAt: iso(2_000) };
+    // The kubelet's sequence for a first OOM kill: terminated (OOMKilled), then running again after the restart.
+    for (const [name, status] of [['terminated', app(0, { terminated: killed })], ['running after it', app(1, { running: { startedAt: iso(1_000) } }, { terminated: killed })]] as const) {
+      const assessed = assessPods([status], opts);
+      expect({ name, ok: assessed.ok, summary: assessed.summary, immediate: assessed.immediate }).toEqual({ name, ok: false, summary: expect.stringMatching(/^OOMKilled, /), immediate: true });
+    }
+    const once = assessPods([app(1, { running: { startedAt: iso(1_000) } }, { terminated: errored })], opts);
+    expect([once.ok, once.immediate]).toEqual([false, false]);
+  });
+
   it('Init:Error is named as an init container failure with its exit code, not "Pending: PodInitializing"', () => {
     const assessed = assessPods([podFixture('init-error', { now: NOW })], opts);
     expect(assessed.ok).toBe(false);

@@ -17,6 +17,7 @@ import { assessPods, crashLogKey, pullReason } from '../src/kube/pods.js';
 import { rolloutEdges, rolloutOf } from '../src/kube/rollout.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 import { RecordingService, type Posted } from './support/recording-service.js';
+import { rememberCrashLog } from '../src/watchers/kube-state.js';
 import type { CheckObservation } from '../src/domain/model.js';
 import { shortDigest } from '../src/domain/image-ref.js';
 
@@ -68,7 +69,7 @@ afterEach(async () => {
 
 async function harness(
   config: { workers?: unknown[]; workloads?: unknown[]; unreachableAfter?: string },
-  options: { idleTimeoutMs?: number; before?: (fake: FakeApiserver) => void | Promise<void>; pendingTooLongMs?: number } = {},
+  options: { idleTimeoutMs?: number; before?: (fake: FakeApiserver) => void | Promise<void>; pendingTooLongMs?: number; requestTimeoutMs?: number } = {},
 ): Promise<Harness> {
   const fake = await startFakeApiserver();
   cleanups.push(() => fake.close());
@@ -94,7 +95,7 @@ async function harness(
   const watcher = new KubeWatcher({
     config: parsed,
     sink: { ...sink, check: (observation) => (checks.push(observation), sink.check(observation)) },
-    cluster: (name) => new KubeCluster({ name, context: 'prod-admin', kubeconfigPath, requestTimeoutMs: 3_000 }),
+    cluster: (name) => new KubeCluster({ name, context: 'prod-admin', kubeconfigPath, requestTimeoutMs: options.requestTimeoutMs ?? 3_000 }),
     log: quiet,
     onWatchRestart: (name) => restarts.push(name),
     idleTimeoutMs: options.idleTimeoutMs ?? 20_000,
@@ -290,6 +291,33 @@ describe('KubeWatcher against the fake apiserver', () => {
     await waitFor('the incident to resolve', () => h.incidents().find((text) => text.startsWith('Resolved: #1 cluster prod')), 10_000);
   });
 
+  it('a crash loop alerts while its crash log cannot be read yet: the log read (hanging here) never holds the root back', async () => {
+    const image = 'registry.example.com/shop/api:2';
+    let logReads = 0;
+    const h = await harness(
+      { workloads: [{ cluster: 'prod', namespace: 'shop', name: 'api' }] },
+      {
+        // The product's request timeout: a hung log read would hold a root back this long.
+        requestTimeoutMs: 30_000,
+        before: (fake) => {
+          fake.setFault((request) => (request.path.endsWith('/log') && ++logReads ? 'hang' : undefined));
+          fake.failImage(image, 'CrashLoopBackOff', 'back-off 10s restarting failed container=app');
+          fake.upsert(deployment('shop', 'api', image));
+        },
+      },
+    );
+    // The fake marks the rollout stuck at once, so the root may open on that and the crash loop join it.
+    const root = await waitFor('the incident root with the crash loop', () => h.incidents().find((text) => text.includes('shop/api') && text.includes('CrashLoopBackOff')));
+    expect(root).toContain('#1 Deployment shop/api (cluster prod)');
+    expect(root).toContain('CrashLoopBackOff, 5 restarts');
+    expect(root).toContain('Last exit: code 1: Error');
+    await waitFor('the crash log read (which hangs)', () => logReads > 0);
+    // The partition heals: the hung read is cut (so stopping need not wait for its timeout).
+    h.fake.setFault(undefined);
+    h.fake.setUnreachable(true);
+    h.fake.setUnreachable(false);
+  });
+
   it('rollouts: started and finished notices on their edges; a failing rollout → rollout stuck', async () => {
     const h = await harness(
       { workloads: [{ cluster: 'prod', namespace: 'shop', name: 'web' }] },
@@ -396,6 +424,18 @@ describe('assessPods', () => {
     expect(result.running.map((c) => [c.pod, c.digest, c.ready])).toEqual([
       ['a', GOOD, true],
       ['c', BAD, false],
+    ]);
+  });
+
+  it('keeps the crash log of each container\'s newest crash only, however often it restarts', () => {
+    const logs = new Map<string, string[]>();
+    for (let restarts = 1; restarts <= 50; restarts++) rememberCrashLog(logs, 'web-1', 'app', restarts, [`crash ${restarts}`]);
+    rememberCrashLog(logs, 'web-1', 'sidecar', 3, ['sidecar crash']);
+    rememberCrashLog(logs, 'web-2', 'app', 7, ['other pod']);
+    expect([...logs]).toEqual([
+      [crashLogKey('web-1', 'app', 50), ['crash 50']],
+      [crashLogKey('web-1', 'sidecar', 3), ['sidecar crash']],
+      [crashLogKey('web-2', 'app', 7), ['other pod']],
     ]);
   });
 

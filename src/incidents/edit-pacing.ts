@@ -5,6 +5,8 @@
  * per `MACHINE_EDIT_EVERY_MS` per message. The outbox keeps only the newest pending edit of a
  * root, so a burst of updates becomes one edit at the due time.
  */
+import type { ProblemRecord } from '../domain/model.js';
+
 export type EditOrigin = 'human' | 'event' | 'machine';
 export const MACHINE_EDIT_EVERY_MS = 10_000;
 export const STORM_EDIT_EVERY_MS = 1_000;
@@ -32,4 +34,14 @@ export class EditPacer {
     this.roots.set(id, { lastDone, pendingDue: due });
     return due;
   }
+}
+
+/**
+ * An alerting problem whose observation changed only its quote (the crash log is read after the
+ * alert went out): its root shows the lines, the first ones at once as part of the alert, later
+ * ones (another crash) paced as machine updates. Undefined: the quote did not change.
+ */
+export function quoteEditOrigin(previous: Pick<ProblemRecord, 'detail'> | undefined, next: Pick<ProblemRecord, 'state' | 'detail'>): EditOrigin | undefined {
+  if (next.state !== 'alerting' || JSON.stringify(next.detail.quote ?? []) === JSON.stringify(previous?.detail.quote ?? [])) return undefined;
+  return previous?.detail.quote?.length ? 'machine' : 'event';
 }

@@ -9,7 +9,7 @@ import { correlatedMove, lastGoodDigest, type TagMove } from './correlation.js';
 import { openIncidentTaking } from './choose.js';
 import { step, type Edge } from './hysteresis.js';
 import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot, stormCounts } from './render.js';
-import { EditPacer, STORM_EDIT_EVERY_MS, type EditOrigin } from './edit-pacing.js';
+import { EditPacer, quoteEditOrigin, STORM_EDIT_EVERY_MS, type EditOrigin } from './edit-pacing.js';
 import { openStormIfDue, stormLines, StormDigests, STORM_SUBJECT } from './storm.js';
 import { clusterOf as clusterNamedIn, describeSubject, isSubject, subjectName, subjectOf } from '../domain/subjects.js';
 import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord, type RunningContainer } from '../domain/model.js';
@@ -238,6 +238,7 @@ export class IncidentEngine {
     };
     if (next.edge === 'none') {
       this.store.incidents.saveProblem(problem);
+      if (problem.incidentId && quoteEditOrigin(previous, problem)) this.refreshRoot(this.requireIncident(problem.incidentId), quoteEditOrigin(previous, problem)); // the crash log, read after the alert
       return next.edge;
     }
     const eventId = this.store.events.append({

@@ -86,16 +86,20 @@ export interface DiscoveryWatchPlan {
 
 /**
  * The watches discovery needs. Workloads: one per kind per (namespace or whole cluster) and
- * selector. Pods: one per namespace, or a single one for the whole cluster when some scope there
- * covers all namespaces, so pods are never watched twice.
+ * selector; a cluster with an unfiltered `namespaces: all` scope sees everything through that one,
+ * so its other scopes add nothing. Pods: one per namespace, or a single one for the whole cluster
+ * when some scope there covers all namespaces, so pods are never watched twice.
  */
 export function discoveryWatches(scopes: DiscoverScope[]): { workloads: DiscoveryWatchPlan[]; pods: DiscoveryWatchPlan[] } {
   const workloads = new Map<string, DiscoveryWatchPlan>();
   const podNamespaces = new Map<string, Set<string> | 'all'>();
+  const seesAll = (scope: DiscoverScope) => scope.namespaces === 'all' && !scope.labelSelector;
+  const everything = new Set(scopes.filter(seesAll).map((scope) => scope.cluster));
   for (const scope of scopes) {
+    if (everything.has(scope.cluster) && !seesAll(scope)) continue;
     const namespaces = scope.namespaces === 'all' ? [undefined] : scope.namespaces;
     for (const namespace of namespaces) {
-      const plan = { cluster: scope.cluster, namespace, labelSelector: scope.labelSelector };
+      const plan = { cluster: scope.cluster, namespace, labelSelector: scope.labelSelector || undefined };
       workloads.set(JSON.stringify(plan), plan);
     }
     const pods = podNamespaces.get(scope.cluster);

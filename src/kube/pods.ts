@@ -235,9 +235,10 @@ function assessContainer(pod: PodLike, c: ContainerView, opts: PodAssessOptions)
   const justCrashed = restarts > 0 && last && last.exitCode !== 0 && Number.isFinite(lastFinished) && opts.now - lastFinished < opts.pendingTooLongMs;
   if (waitingReason === 'CrashLoopBackOff' || (terminated && terminated.exitCode !== 0) || (running && justCrashed)) {
     const reason = oom || (!waitingReason && last?.reason === 'OOMKilled') ? 'OOMKilled' : 'CrashLoopBackOff';
-    // CrashLoopBackOff, or a crash after an earlier restart, is a repeated failure; a first crash,
-    // or a container running again after one, is not yet (it may stay up).
-    const repeated = waitingReason === 'CrashLoopBackOff' || (Boolean(terminated) && restarts >= 1);
+    // CrashLoopBackOff, an OOM kill (PRODUCTION.md lists it among the states that alert at once) or
+    // a crash after an earlier restart is a repeated failure; another first crash, or a container
+    // running again after one, is not yet (it may stay up).
+    const repeated = waitingReason === 'CrashLoopBackOff' || terminated?.reason === 'OOMKilled' || last?.reason === 'OOMKilled' || (Boolean(terminated) && restarts >= 1);
     return bad(reason, `${reason}, ${plural(restarts, 'restart')}`, waiting?.message ? oneLine(redact(String(waiting.message)), 200) : undefined, repeated);
   }
   const grace = opts.pendingTooLongMs;

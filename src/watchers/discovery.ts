@@ -48,6 +48,9 @@ export interface DiscoveryHost<T extends DiscoveredTarget> {
   podsListed(target: T): void;
 }
 
+/** Every problem the Kubernetes watcher reports for a discovered workload. */
+const DISCOVERED_PROBLEMS: ReadonlyArray<CheckObservation['problem']> = ['workload_failing', 'rollout_stuck', 'workload_missing'];
+
 const pluralOf: Record<WorkloadKind, string> = { Deployment: 'deployments', DaemonSet: 'daemonsets', StatefulSet: 'statefulsets' };
 
 export class WorkloadDiscovery<T extends DiscoveredTarget> {
@@ -76,6 +79,11 @@ export class WorkloadDiscovery<T extends DiscoveredTarget> {
     this.podWatches = plans.pods;
   }
 
+  /** True once every workload watch has listed: until then discovery sees nothing (the heartbeat must not count it as cycled). */
+  get listed(): boolean {
+    return this.listedWatches.size === this.workloadWatches.length * WORKLOAD_KINDS.length;
+  }
+
   /** How many workloads are discovered now. */
   get size(): number {
     return this.catalog.size;
@@ -93,7 +101,7 @@ export class WorkloadDiscovery<T extends DiscoveredTarget> {
           () => {
             if (this.listedWatches.has(watchKey)) return;
             this.listedWatches.add(watchKey);
-            if (this.listedWatches.size === this.workloadWatches.length * WORKLOAD_KINDS.length) this.forgetVanished();
+            if (this.listed) this.forgetVanished();
           },
         );
       }
@@ -158,7 +166,8 @@ export class WorkloadDiscovery<T extends DiscoveredTarget> {
     const { sink } = this.host;
     this.host.remove(target);
     for (const [problem, last] of target.reported) {
-      if (!last.ok) sink.check({ subject: target.subject, problem: problem as CheckObservation['problem'], ok: true, summary: why });
+      // `ended`: the problem is over at once (one look, no recovery hysteresis): nobody watches it any more.
+      if (!last.ok) sink.check({ subject: target.subject, problem: problem as CheckObservation['problem'], ok: true, summary: why, ended: 'deleted' });
     }
     this.forget(target.subject, { cluster: this.cluster, namespace: target.namespace, kind: target.kind, name: target.name });
     this.host.log.debug({ subject: target.subject }, `kube: ${why}; no longer watched`);
@@ -181,6 +190,9 @@ export class WorkloadDiscovery<T extends DiscoveredTarget> {
       if (!value?.present || value.cluster !== this.cluster) continue;
       const where = { cluster: this.cluster, namespace: value.namespace ?? '', kind: value.kind ?? 'Deployment', name: value.name ?? '' };
       if (this.catalog.has(workloadKey(where.cluster, where.namespace, where.kind, where.name))) continue;
+      // Whatever was open for it (we cannot know which: we did not watch it in this run) ends as deleted.
+      const why = `${where.kind} ${where.namespace}/${where.name} was deleted`;
+      for (const problem of DISCOVERED_PROBLEMS) this.host.sink.check({ subject, problem, ok: true, summary: why, ended: 'deleted' });
       this.forget(subject, where);
     }
   }

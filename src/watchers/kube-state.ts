@@ -4,6 +4,7 @@
  */
 import type { KubeCluster, KubeError, WatchedPod, WatchedWorkload, WatchHandle, WatchState, WorkloadKind } from '../clients/kube.js';
 import type { ProblemKind } from '../domain/model.js';
+import { crashLogKey } from '../kube/pods.js';
 import type { RolloutMemory } from '../kube/rollout.js';
 import type { WorkloadDiscovery } from './discovery.js';
 
@@ -68,5 +69,17 @@ export interface Target {
   graceTimer?: NodeJS.Timeout;
   assessing: boolean;
   again: boolean;
+  /** Dropped by discovery: a judgement still in flight says nothing more, and none is scheduled. */
+  removed?: boolean;
   forceNext: boolean;
+}
+
+/**
+ * Keeps the log of a container's newest crash only: a pod stuck in CrashLoopBackOff restarts for
+ * days, and one entry per restart would grow without bound.
+ */
+export function rememberCrashLog(logs: Map<string, string[]>, pod: string, container: string, restarts: number, lines: string[]): void {
+  const older = `${pod}/${container}#`;
+  for (const key of logs.keys()) if (key.startsWith(older)) logs.delete(key);
+  logs.set(crashLogKey(pod, container, restarts), lines);
 }

@@ -21,7 +21,7 @@ import { workloadKey } from '../kube/discovery.js';
 import { describeMissing, describeUnreachable, errorReason } from '../kube/cluster.js';
 import { WorkloadDiscovery, type DiscoveryHost } from './discovery.js';
 import type { ObservationSink, WatchLoop, Watcher } from './types.js';
-import type { ClusterWatch, Target, WatchEntry } from './kube-state.js';
+import { rememberCrashLog, type ClusterWatch, type Target, type WatchEntry } from './kube-state.js';
 
 const DOWN_KINDS = new Set<KubeErrorKind>(['unreachable', 'unauthorized', 'forbidden']);
 
@@ -151,12 +151,18 @@ export class KubeWatcher implements Watcher {
     }
     this.ticker = setInterval(() => this.tick(), this.recheckEveryMs);
     this.ticker.unref?.();
-    // The watches are up: that counts as the first cycle, so the heartbeat need not wait a recheck period.
-    if (this.targets.length > 0) this.lastCycleAt = Date.now();
+    // The watches are up: that counts as the first cycle, so the heartbeat need not wait a recheck
+    // period (discovery has listed nothing yet: its cluster cycles on a later tick).
+    if (this.targets.length > 0 && !this.discovering()) this.lastCycleAt = Date.now();
+  }
+
+  /** Some cluster has `discover:` (its subjects come and go: the loop exists even while it has none). */
+  private discovering(): boolean {
+    return [...this.clusters.values()].some((cluster) => cluster.discovery);
   }
 
   loops(): WatchLoop[] {
-    return this.targets.length > 0 ? [{ name: 'kube watches', everyMs: this.recheckEveryMs, lastCycleAt: this.lastCycleAt }] : [];
+    return this.targets.length > 0 || this.discovering() ? [{ name: 'kube watches', everyMs: this.recheckEveryMs, lastCycleAt: this.lastCycleAt }] : [];
   }
 
   async stop(): Promise<void> {
@@ -318,7 +324,7 @@ export class KubeWatcher implements Watcher {
       ...{ sink: this.deps.sink, log: this.deps.log },
       watch: (path, selector, onEvent, onListed) => void this.watch(cluster, path, selector, undefined, onEvent, (_entry, state) => state === 'watching' && onListed()),
       create: (namespace, kind, name) => this.addTarget({ subject: subjectOf.workload({ cluster: cluster.name, namespace, kind, name }), problem: 'workload_failing', cluster, namespace, kind, name }),
-      remove: (target) => (clearTimeout(target.timer), clearTimeout(target.graceTimer), without(this.targets, target), without(cluster.targets, target)),
+      remove: (target) => ((target.removed = true), clearTimeout(target.timer), clearTimeout(target.graceTimer), without(this.targets, target), without(cluster.targets, target)),
       pod: (target, type, pod) => this.applyPod(target, type, pod),
       changed: (target, workload) => (this.recordSpec(target, workload), this.schedule(target)), // spec first: a new incident names its image and last good digest
       podsListed: (target) => this.schedule(target),
@@ -374,8 +380,9 @@ export class KubeWatcher implements Watcher {
       }
     }
     for (const target of this.targets) this.schedule(target, true);
-    // A cluster whose API is down (or never connected) keeps the loop from counting as cycled.
-    if ([...this.clusters.values()].every((cluster) => cluster.targets.length === 0 || (!cluster.setupError && cluster.downSince === undefined))) this.lastCycleAt = Date.now();
+    // A cluster whose API is down (or never connected), or whose discovery has not listed, keeps the loop from counting as cycled.
+    const cycled = (cluster: ClusterWatch) => (cluster.targets.length === 0 && !cluster.discovery) || (!cluster.setupError && cluster.downSince === undefined && (cluster.discovery?.listed ?? true));
+    if ([...this.clusters.values()].every(cycled)) this.lastCycleAt = Date.now();
   }
 
   /* ---------------- judging a subject ---------------- */
@@ -386,7 +393,7 @@ export class KubeWatcher implements Watcher {
    * `settleMs` are judged together once, `settleMs` after that look.
    */
   private schedule(target: Target, force = false): void {
-    if (this.stopped) return;
+    if (this.stopped || target.removed) return;
     if (force) target.forceNext = true;
     if (target.timer) return;
     const now = this.now();
@@ -429,7 +436,7 @@ export class KubeWatcher implements Watcher {
    * crash-looping fleet updates its incident at most once per `recheckEveryMs`.
    */
   private report(target: Target, observation: CheckObservation, force: boolean): void {
-    if (this.stopped) return;
+    if (this.stopped || target.removed) return;
     const previous = target.reported.get(observation.problem);
     const immediate = observation.immediate === true;
     const nowAlerts = !observation.ok && immediate && !previous?.immediate;
@@ -447,10 +454,9 @@ export class KubeWatcher implements Watcher {
   }
 
   private async assessOnce(target: Target, force: boolean): Promise<void> {
-    const { sink } = this.deps;
     const cluster = target.cluster;
     // While the API is unreachable, what runs there is unknown, not bad.
-    if (this.stopped || !cluster.client || cluster.downSince !== undefined) return;
+    if (this.stopped || target.removed || !cluster.client || cluster.downSince !== undefined) return;
 
     const workload = target.workload;
     if (target.workloadListed && !target.workloadBlind && !workload && target.deleted) {
@@ -466,7 +472,7 @@ export class KubeWatcher implements Watcher {
         if (!target.elsewhereLooked) {
           target.elsewhere = await this.lookElsewhere(target);
           target.elsewhereLooked = true;
-          if (this.stopped || target.workload) return this.schedule(target);
+          if (this.stopped || target.removed || target.workload) return this.schedule(target);
         }
         const summary = describeMissing(target.kind, target.namespace, target.name, target.elsewhere ?? undefined);
         const fields: Array<[string, string]> = [['Expected in', `${target.namespace} (cluster ${cluster.name})`]];
@@ -479,34 +485,39 @@ export class KubeWatcher implements Watcher {
       this.report(target, { subject: target.subject, problem: 'workload_missing', ok: true, summary: `${target.kind} ${target.name} found in ${target.namespace}` }, force);
     }
 
-    if (target.podsListed && !target.podsBlind && (workload || target.fixedSelector)) {
-      const opts = { ...(target.container !== undefined ? { container: target.container } : {}), now: this.now(), pendingTooLongMs: this.pendingTooLongMs, logs: target.logs, pullMessages: target.pullMessages, ...(target.focusPod ? { focusPod: target.focusPod } : {}) };
-      let pods = assessPods(target.pods.values(), opts);
-      const focus = pods.focus;
-      if (focus?.crashed && (focus.reason === 'CrashLoopBackOff' || focus.reason === 'OOMKilled' || focus.reason === INIT_FAILED)) {
-        const key = crashLogKey(focus.pod, focus.container, focus.restarts);
-        if (!target.logs.has(key)) {
-          target.logs.set(key, await this.crashLog(target, focus));
-          if (this.stopped || target.cluster.downSince !== undefined) return;
-          pods = assessPods(target.pods.values(), { ...opts, now: this.now() });
-        }
-      }
-      target.focusPod = pods.focus?.pod;
-      if (pods.settled) {
-        // The listed event states (CrashLoopBackOff, pull and create errors, evictions…) already
-        // carry the kubelet's retries: they alert on the watch event that shows them.
-        this.report(target, { subject: target.subject, problem: target.problem, ok: pods.ok, summary: pods.summary, detail: pods.detail, ...(pods.immediate ? { immediate: true } : {}) }, force);
-      }
-      this.setState(target, 'running', pods.running, force, () => sink.running(target.subject, pods.running));
-      clearTimeout(target.graceTimer);
-      if (pods.recheckAt !== undefined) {
-        target.graceTimer = setTimeout(() => this.schedule(target), Math.max(0, pods.recheckAt - this.now()) + 50);
-        target.graceTimer.unref?.();
-      }
-    }
-
+    const crashed = target.podsListed && !target.podsBlind && (workload || target.fixedSelector) ? this.judgePods(target, force) : undefined;
     // After the pods, so an incident opens as "pods failing" and a stuck rollout joins it.
     if (workload) this.judgeRollout(target, workload, force);
+
+    // The alert went out with what the status says; the crash log (a request that may take up to its
+    // timeout) follows as an edit of the root, so it never delays the alert.
+    if (crashed) {
+      const lines = await this.crashLog(target, crashed);
+      if (this.stopped || target.removed || target.cluster.downSince !== undefined) return;
+      rememberCrashLog(target.logs, crashed.pod, crashed.container, crashed.restarts, lines);
+      if (lines.length > 0) this.judgePods(target, true);
+    }
+  }
+
+  /** Judges the subject's pods; returns the crashed container whose log is still to be read, if any. */
+  private judgePods(target: Target, force: boolean): PodFinding | undefined {
+    const opts = { ...(target.container !== undefined ? { container: target.container } : {}), now: this.now(), pendingTooLongMs: this.pendingTooLongMs, logs: target.logs, pullMessages: target.pullMessages, ...(target.focusPod ? { focusPod: target.focusPod } : {}) };
+    const pods = assessPods(target.pods.values(), opts);
+    const focus = pods.focus;
+    target.focusPod = focus?.pod;
+    if (pods.settled) {
+      // The listed event states (CrashLoopBackOff, pull and create errors, evictions…) already
+      // carry the kubelet's retries: they alert on the watch event that shows them.
+      this.report(target, { subject: target.subject, problem: target.problem, ok: pods.ok, summary: pods.summary, detail: pods.detail, ...(pods.immediate ? { immediate: true } : {}) }, force);
+    }
+    this.setState(target, 'running', pods.running, force, () => this.deps.sink.running(target.subject, pods.running));
+    clearTimeout(target.graceTimer);
+    if (pods.recheckAt !== undefined) {
+      target.graceTimer = setTimeout(() => this.schedule(target), Math.max(0, pods.recheckAt - this.now()) + 50);
+      target.graceTimer.unref?.();
+    }
+    const wantsLog = focus?.crashed && (focus.reason === 'CrashLoopBackOff' || focus.reason === 'OOMKilled' || focus.reason === INIT_FAILED);
+    return wantsLog && !target.logs.has(crashLogKey(focus.pod, focus.container, focus.restarts)) ? focus : undefined;
   }
 
   /** The workload's template (images, labels, pin) under `'spec'`, and its links to its images: once per change. */
