@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDuration } from '../src/domain/duration.js';
+import { Store } from '../src/store/index.js';
 import { startEndpoint } from './support/endpoint-server.js';
 import { Product, writeConfig } from './support/product.js';
 
@@ -15,6 +16,20 @@ afterAll(async () => {
   await endpoint?.close();
 });
 
+async function waitForSent(storePath: string, key: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const store = Store.open(storePath, { readOnly: true });
+    try {
+      if (store.outbox.byKey(key)?.status === 'sent') return;
+    } finally {
+      store.close();
+    }
+    if (Date.now() > deadline) throw new Error(`${key} was not recorded as sent within 20 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const count = (text: string, pattern: RegExp) => (text.match(new RegExp(pattern.source, 'g')) ?? []).length;
 
 describe('console (the product as a child process)', () => {
@@ -27,6 +42,10 @@ describe('console (the product as a child process)', () => {
     const startedAt = Date.now();
     const first = Product.start(['console', '--config', path]);
     await first.waitFor(/#1 endpoint relay-dfw1: stale deploy/);
+    // The terminal has no history to search: a root printed but not yet recorded as sent when the
+    // process dies prints again. Kill after the store says it was delivered (read-only, as
+    // `driftwatch audit` reads it while the bot runs), which is the step this test is about.
+    await waitForSent(join(dir, 'driftwatch.db'), 'inc-1-root');
     expect(await first.kill('SIGKILL')).toBeNull();
 
     endpoint.setVersion('X-Relay-Version', '0.1.9');

@@ -111,7 +111,7 @@ describe('timelines and summaries', () => {
     fake!.heal();
     // The retry timer runs on real time while the test's clock jumped: deliver now.
     poster.kick();
-    await waitFor(() => fake!.channel(CHANNEL).length === 1 && runtime.store.outbox.byKey('inc-1-root')?.sentAt, { timeoutMs: 10_000, what: 'root after the outage, recorded' });
+    await waitFor(() => fake!.channel(CHANNEL).length === 1 && runtime.store.outbox.byKey('inc-1-root')?.sentAt, { timeoutMs: 30_000, what: 'root after the outage, recorded' });
     clock.advance(5 * MINUTE);
     await slash('resolve #1 fixed upstream');
     await answered(/Resolved #1/);
