@@ -265,9 +265,14 @@ export class Runtime {
         if (typeof latencyMs === 'number') this.metrics.probeLatency.observe({ endpoint: subject.slice('endpoint:'.length) }, latencyMs / 1000);
         if (key === 'ratelimit' && typeof value === 'number') this.metrics.registryRateLimit.set({ image: subject.slice('image:'.length) }, value);
       },
-      links: (subject, source, others) => store.subjects.setLinks(subject, source, others),
-      tagDigest: (ref, digest, platforms) => engine.recordTagDigest(ref, digest, platforms),
-      running: (subject, containers) => engine.recordRunning(subject, containers),
+      // Store writes too: a stale check of an ex-leader must not record history the new leader judges by.
+      links: (subject, source, others) => {
+        if (acting()) store.subjects.setLinks(subject, source, others);
+      },
+      tagDigest: (ref, digest, platforms) => (acting() ? engine.recordTagDigest(ref, digest, platforms) : undefined),
+      running: (subject, containers) => {
+        if (acting()) engine.recordRunning(subject, containers);
+      },
       statesOf: (key) => store.subjects.allStates(key),
       now: () => clock.now(),
     };
