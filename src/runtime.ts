@@ -405,7 +405,8 @@ export class Runtime {
     this.watchers = [];
     await Promise.allSettled(watchers.map((watcher) => watcher.stop()));
     await this.follower.stopAll();
-    await this.poster?.stop();
+    // No waiting on sends in flight: fencing already stops them, and the next lead() waits behind this.
+    await this.poster?.stop(Date.now());
     this.poster = undefined;
   }
 

@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { ManualClock } from '../src/domain/clock.js';
+import type { MessageService } from '../src/domain/messages.js';
 import { createLogger } from '../src/log.js';
 import { Runtime } from '../src/runtime.js';
+import { RecordingService } from './support/recording-service.js';
 
 const quiet = createLogger({ level: 'silent' });
 const runtimes: Runtime[] = [];
@@ -47,4 +49,26 @@ describe('a replica that lost the Lease', () => {
     leading = true;
     expect(sink.tagDigest(ref, 'sha256:bb', {})).toBe('sha256:aa');
   });
+
+  it('stands down without waiting for a Slack call in flight', async () => {
+    const { runtime, internals } = start();
+    let posting = false;
+    const hung: MessageService = Object.assign(new RecordingService(), {
+      post: () => {
+        posting = true;
+        return new Promise<{ ts: string }>(() => undefined);
+      },
+    });
+    internals.leaderWork = true;
+    runtime.startDelivery(hung);
+    runtime.store.outbox.enqueue({ key: 'hello', channel: 'C0ALERTS', kind: 'post', incidentId: null, role: 'message', message: { tone: 'info', title: ['hello'] } as never, at: Date.now() });
+    const until = Date.now() + 5_000;
+    while (!posting && Date.now() < until) {
+      runtime.channelJoined('C0ALERTS');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(posting).toBe(true);
+    const outcome = await Promise.race([internals.standDown().then(() => 'stood down'), new Promise((resolve) => setTimeout(resolve, 5_000, 'still waiting on the send'))]);
+    expect(outcome).toBe('stood down');
+  }, 15_000);
 });
