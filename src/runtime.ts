@@ -38,6 +38,7 @@ import { dueCronMinute, renderDigest } from './incidents/digest.js';
 import { subjectOf } from './domain/subjects.js';
 import { electorFor, heartbeatBlocker, heartbeatFor, leaderCheck, type Heartbeat, type LeaseElector } from './ha/index.js';
 import { CheckRequests } from './ha/check-requests.js';
+import { beginFencingTerm } from './ha/fencing-term.js';
 import { watchList } from './watchers/registry.js';
 import type { TagChecker } from './web/hooks/index.js';
 
@@ -117,6 +118,8 @@ export class Runtime {
   /** With `ha`: the Lease elector; without it this replica always leads. */
   private elector: LeaseElector | undefined;
   private heartbeat: Heartbeat | undefined;
+  /** The fencing term of the current leadership (see ha/fencing-term.ts), for the Lease term it began with. */
+  private fencing: { leaseTerm: number; term: number } | undefined;
   /** Whether the leader's work (watchers, delivery, scheduler) runs in this process. */
   private leaderWork = false;
   /** Leadership changes, one at a time: a stop waits for the start before it. */
@@ -282,7 +285,7 @@ export class Runtime {
   startDelivery(service: MessageService): Poster {
     const { metrics } = this;
     // Fencing with `ha`: claims carry the term, asked again right before each Slack call.
-    const options: PosterOptions = { ...this.posterOptions, ...(this.config.ha ? { term: () => this.elector?.term() } : {}) };
+    const options: PosterOptions = { ...this.posterOptions, ...(this.config.ha ? { term: () => this.fencingTerm() } : {}) };
     this.poster = new Poster(this.store, service, this.clock, this.log.child({ component: 'outbox' }), options, {
       delivered: (kind) => metrics.slackCalls.inc({ kind, outcome: 'ok' }),
       retried: () => metrics.slackRetries.inc(),
@@ -332,7 +335,10 @@ export class Runtime {
       await this.startWeb(options.slackConnected);
       const elector = electorFor(ha, this.cluster(ha.cluster).kubeConfig, this.metrics.registry, { log: this.log });
       this.elector = elector;
-      elector.on('startedLeading', (term) => this.transition(`start leading (term ${term})`, () => this.lead()));
+      elector.on('startedLeading', (term) => {
+        this.beginTerm(term);
+        this.transition(`start leading (term ${term})`, () => this.lead());
+      });
       elector.on('stoppedLeading', (reason) => {
         if (this.shuttingDown) return;
         // Socket Mode closes now, not after the queue: two connections may overlap for 2 s at most.
@@ -357,6 +363,25 @@ export class Runtime {
       slackConnected: slackConnected?.() ?? true,
       oldestPendingAt: pending.length === 0 ? undefined : Math.min(...pending.map((row) => row.createdAt)),
     });
+  }
+
+  /** Takes a fencing term above every term the store has seen (a recreated Lease counts from 0 again). */
+  private beginTerm(leaseTerm: number): void {
+    this.fencing = undefined;
+    try {
+      const term = beginFencingTerm(this.store, leaseTerm, this.clock.now());
+      this.fencing = { leaseTerm, term };
+      if (term !== leaseTerm) this.log.info({ leaseTerm, term }, `fencing with term ${term}: the store has seen terms up to ${term - 1}`);
+    } catch (error) {
+      // Without a recorded term this replica delivers nothing (the poster sees no term) until the next leadership.
+      this.log.error({ err: error }, `could not record the fencing term for lease term ${leaseTerm}; not delivering`);
+    }
+  }
+
+  /** The term the poster claims rows under; undefined while not leading. */
+  private fencingTerm(): number | undefined {
+    const leaseTerm = this.elector?.term();
+    return leaseTerm !== undefined && this.fencing?.leaseTerm === leaseTerm ? this.fencing.term : undefined;
   }
 
   /** Runs leadership changes in order; a failed one is logged (the elector keeps campaigning). */
