@@ -293,10 +293,20 @@ export class IncidentEngine {
       previousIncident.resolvedAt = null;
       previousIncident.resolvedBy = null;
       previousIncident.lastActivityAt = now;
+      // A member of a storm that is over leaves it: in the closed storm's thread nobody would see it.
+      const storm = previousIncident.stormId ? this.store.incidents.incident(previousIncident.stormId) : undefined;
+      const leftStorm = storm?.status === 'resolved';
+      if (leftStorm) previousIncident.stormId = null;
       this.store.incidents.updateIncident(previousIncident);
       this.store.events.append({ at: now, subject: previousIncident.primarySubject, type: 'incident.reopened', incidentId: previousIncident.id, actor: null, summary: `reopened: ${problemKinds[problem.kind].label}: ${problem.summary}`, data: {} });
+      // Opened inside the storm, it never had a root of its own: post one (before the reply in its thread).
+      const newRoot = leftStorm && this.store.outbox.byKey(`inc-${previousIncident.id}-root`)?.role !== 'root';
+      if (newRoot) {
+        this.enqueue({ key: `inc-${previousIncident.id}-root`, channel: previousIncident.channel, kind: 'post', incidentId: previousIncident.id, role: 'root', message: renderRoot(previousIncident, this.store.incidents.problemsOfIncident(previousIncident.id), { now, pageUrl: this.pageUrl(previousIncident.id) }) });
+        this.edits.posted(previousIncident.id, now);
+      }
       this.reply(previousIncident, `reopen-${eventId}`, renderReply(problem.severity, [`Reopened: ${problemKinds[problem.kind].label} — ${problem.summary}`]));
-      this.refreshRoot(previousIncident, 'event');
+      if (!newRoot) this.refreshRoot(previousIncident, 'event');
       this.releaseHeldNotices(problem, previousIncident);
       return;
     }
