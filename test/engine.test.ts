@@ -219,3 +219,39 @@ describe('a storm member that reopens after the storm ended', () => {
     expect(service.thread(rootC.ts).map((message) => message.text)).toEqual(['Reopened: worker pods failing — c: CrashLoopBackOff']);
   });
 });
+
+describe('storm digests across a failover', () => {
+  const crashOf = (name: string) => ({ subject: `worker:${name}`, problem: 'worker_pods_failing' as const, ok: false, summary: `${name}: CrashLoopBackOff` });
+
+  it('a new leader goes on from the last digest the old one posted, not with a full digest at once', async () => {
+    const clock = new ManualClock();
+    const dbPath = join(mkdtempSync(join(tmpdir(), 'dw-')), 'db.sqlite');
+    const service = new RecordingService();
+    const open = (engine: Runtime['engine'], name: string) => {
+      engine.check(crashOf(name));
+      engine.check(crashOf(name));
+    };
+    const old = start(dbPath, clock, { storm: { incidents: 2, within: '5m' } });
+    old.startDelivery(service);
+    for (const name of ['a', 'b', 'c']) open(old.engine, name);
+    clock.advance(40_000);
+    open(old.engine, 'd'); // a digest: c and d joined since the storm root (which listed a and b)
+    clock.advance(10_000);
+    await old.stop(2000);
+    runtimes.splice(runtimes.indexOf(old), 1);
+
+    // the new leader, 10 s after the old one's digest
+    const next = start(dbPath, clock, { storm: { incidents: 2, within: '5m' } });
+    const poster = next.startDelivery(service);
+    open(next.engine, 'e');
+    clock.advance(25_000);
+    open(next.engine, 'f'); // 35 s after the last digest: e and f
+    await poster.drain(2000);
+    const stormRoot = service.roots().find((message) => message.text.includes('Alert storm'))!;
+    const digests = service.thread(stormRoot.ts).map((message) => message.text).filter((text) => text.includes('joined since'));
+    expect(digests).toHaveLength(2);
+    expect(digests[0]).toMatch(/^2 joined since/);
+    // not "5 joined" at e: the new leader knew the old one's last digest
+    expect(digests[1]).toMatch(/^2 joined since/);
+  });
+});

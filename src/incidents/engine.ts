@@ -39,8 +39,6 @@ const problemKey = (subject: string, kind: string) => `${subject}|${kind}`;
 export class IncidentEngine {
   /** When each root's next edit may go out (memory only: a restart at worst edits once more). */
   private readonly edits = new EditPacer();
-  /** When each storm's last digest reply went, and how many members it covered. */
-  private readonly digests = new StormDigests();
 
   constructor(
     private readonly store: Store,
@@ -51,7 +49,12 @@ export class IncidentEngine {
     private readonly clusterOf: (subject: string) => string | undefined = clusterNamedIn,
     /** The incident's status page address (statusPage.publicUrl), linked from its root. */
     private readonly pageUrl: (id: number) => string | undefined = () => undefined,
-  ) {}
+  ) {
+    this.digests = new StormDigests(store.subjects);
+  }
+
+  /** When each storm's last digest reply went, and how many members it covered (kept in the store). */
+  private readonly digests: StormDigests;
 
   check(observation: CheckObservation): Edge {
     return this.store.transaction(() => this.applyCheck(observation));
