@@ -49,15 +49,32 @@ describe('one pod assessment', () => {
     expect(assessPods([gone], { now: NOW, pendingTooLongMs: GRACE })).toMatchObject({ ok: true, summary: 'no pods' });
   });
 
-  it('the follower leaves slow pods to the deadline but stops on an OOM kill', () => {
+  it('the follower stops on a pod Pending past its grace, as the watcher alerts on it, and on an OOM kill', () => {
     const pending = pod('web-4', waiting('ContainerCreating'), 10 * 60_000);
     expect(assessPods([pending], { now: NOW, pendingTooLongMs: GRACE }).summary).toBe('Pending for more than 5m: ContainerCreating');
-    expect(podProblem([pending], { now: NOW, pendingTooLongMs: GRACE })).toBeUndefined();
+    expect(podProblem([pending], { now: NOW, pendingTooLongMs: GRACE })).toBe('pod web-4: Pending for more than 5m: ContainerCreating');
+    // Within its grace it is only slow: left to the rollout.
+    expect(podProblem([pod('web-4', waiting('ContainerCreating'), 4 * 60_000)], { now: NOW, pendingTooLongMs: GRACE })).toBeUndefined();
     const oom = pod('web-5', {
       phase: 'Running',
       containerStatuses: [{ name: 'app', image: 'registry.test/app:1', imageID: '', ready: false, restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled', finishedAt: new Date(NOW - 5_000) } } }],
     });
     expect(podProblem([oom], { now: NOW, pendingTooLongMs: GRACE })).toBe('pod web-5 container app: OOMKilled (3 restarts)');
+  });
+
+  it('the follower names why a new pod is not scheduled, or never Ready, once its grace is over', () => {
+    const unschedulable = pod('web-9', { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient memory.' }] }, 6 * 60_000);
+    expect(podProblem([unschedulable], { now: NOW, pendingTooLongMs: GRACE })).toBe('pod web-9: Pending for more than 5m: FailedScheduling: 0/3 nodes are available: 3 Insufficient memory.');
+    expect(podProblem([unschedulable], { now: NOW, pendingTooLongMs: 10 * 60_000 })).toBeUndefined();
+    const notReady = pod('web-10', {
+      phase: 'Running',
+      conditions: [{ type: 'Ready', status: 'False', message: 'containers with unready status: [app]' }],
+      containerStatuses: [{ name: 'app', image: 'registry.test/app:1', imageID: '', ready: false, restartCount: 0, state: { running: { startedAt: iso(6 * 60_000) } } }],
+    });
+    expect(podProblem([notReady], { now: NOW, pendingTooLongMs: GRACE })).toBe('pod web-10 container app: running but never Ready after 5m — containers with unready status: [app]');
+    // With several failing, the one the watcher describes first: what can be acted on soonest.
+    const pulling = pod('web-11', waiting('ErrImagePull', 'manifest unknown'));
+    expect(podProblem([unschedulable, pulling], { now: NOW, pendingTooLongMs: GRACE })).toBe('pod web-11 container app: ErrImagePull — manifest unknown');
   });
 
   it('remembers informative pull messages, not the back-off line', () => {
@@ -141,5 +158,25 @@ describe('real pods: the assessment of captured objects', () => {
     for (const file of ['crashloop-backoff', 'error-after-restarts', 'image-pull-backoff', 'completed-job', 'terminating', 'pod-initializing', 'running-ready', 'liveness-crashloop', 'evicted', 'init-error', 'native-sidecar']) {
       expect(podFixtureSource(file).url).toMatch(/^https:\/\/github\.com\//);
     }
+  });
+});
+
+describe('untrusted pod text', () => {
+  it('mentions no one: a container\'s message, a scheduler\'s, a termination message, wherever the finding is told', () => {
+    const mentions = ['<!subteam^S123>', '<@U123>', '<!here>', '<#C123>'];
+    const crashing = pod('web-7', {
+      phase: 'Running',
+      containerStatuses: [{ name: 'app', image: 'registry.test/app:1', imageID: '', ready: false, restartCount: 2, state: { waiting: { reason: 'CreateContainerConfigError', message: `secret "db" not found, ask ${mentions.join(' ')}` } } }],
+    });
+    const problem = podProblem([crashing], { now: NOW, pendingTooLongMs: GRACE })!;
+    expect(problem).toContain('CreateContainerConfigError');
+    expect(problem).toContain('secret "db" not found');
+    const assessed = assessPods([crashing], { now: NOW, pendingTooLongMs: GRACE });
+    const exited = pod('web-8', {
+      phase: 'Running',
+      containerStatuses: [{ name: 'app', image: 'registry.test/app:1', imageID: '', ready: false, restartCount: 1, state: { terminated: { exitCode: 1, message: `panic: page ${mentions[1]}`, finishedAt: iso(1_000) } } }],
+    });
+    const told = [problem, assessed.summary, JSON.stringify(assessed.detail), assessPods([exited], { now: NOW, pendingTooLongMs: GRACE }).detail.fields?.map(([, value]) => value).join(' ') ?? ''];
+    for (const text of told) for (const mention of mentions) expect(text).not.toContain(mention);
   });
 });

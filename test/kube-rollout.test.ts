@@ -21,6 +21,17 @@ describe('judgeRollout', () => {
     expect(judgeRollout('Deployment', deadline)).toMatchObject({ state: 'failed', reason: 'ProgressDeadlineExceeded: timed out' });
   });
 
+  it("the controller's message is untrusted: its verdict mentions no one", () => {
+    const deadline = deployment({ ...allReady, updatedReplicas: 1, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-1" has timed out progressing; <!subteam^S123> <@U123>' }] });
+    const verdict = judgeRollout('Deployment', deadline);
+    expect(verdict.state).toBe('failed');
+    expect(verdict.reason).toContain('ReplicaSet "web-1" has timed out progressing');
+    for (const text of [verdict.reason!, verdict.condition!.message!, rolloutOf({ kind: 'Deployment', ...deadline }).state.message!]) {
+      expect(text).not.toContain('<!subteam^S123>');
+      expect(text).not.toContain('<@U123>');
+    }
+  });
+
   it('a missing generation is the first one: not yet observed until the status says so', () => {
     expect(judgeRollout('Deployment', { spec: { replicas: 2 }, status: allReady })).toMatchObject({ state: 'progressing', generation: 1, observedGeneration: 0 });
     expect(judgeRollout('Deployment', { spec: { replicas: 2 }, status: { ...allReady, observedGeneration: 1 } }).state).toBe('done');
@@ -91,6 +102,19 @@ describe('the watcher view', () => {
     expect(pending.edges.map((edge) => edge.kind)).toEqual(['rollout_started']);
     const finished = rolloutEdges(pending.memory, sts(2, { ...settled, currentRevision: 'db-2', updateRevision: 'db-2' }), subject, 5_000, 'StatefulSet');
     expect(finished.edges.map((edge) => edge.summary)).toEqual(['Rollout finished: StatefulSet shop/db (cluster prod) — 2/2 updated, 2 Ready, 2 available in 4s']);
+  });
+
+  it('an OnDelete change is announced as what it is: template changed, pods replaced only when deleted — not "finished"', () => {
+    const sts = (generation: number, updated: number) =>
+      ({ metadata: { name: 'db', namespace: 'shop', generation }, spec: { replicas: 3, updateStrategy: { type: 'OnDelete' }, template: { spec: { containers: [{ name: 'db', image: `db:${generation}` }] } } }, status: { observedGeneration: generation, replicas: 3, updatedReplicas: updated, readyReplicas: 3, availableReplicas: 3, currentRevision: 'db-1', updateRevision: `db-${generation}` } }) as WorkloadLike;
+    const subject = 'workload:prod/shop/StatefulSet/db';
+    const first = rolloutEdges(undefined, sts(1, 3), subject, 0, 'StatefulSet');
+    const changed = rolloutEdges(first.memory, sts(2, 0), subject, 1_000, 'StatefulSet');
+    expect(changed.edges.map((edge) => edge.summary)).toEqual([
+      'Rollout started: StatefulSet shop/db (cluster prod) (generation 2)',
+      'Rollout waits for pod deletions: StatefulSet shop/db (cluster prod) — template changed; OnDelete: pods are replaced only when deleted (0/3 pods updated)',
+    ]);
+    expect(changed.edges.some((edge) => edge.summary.includes('Rollout finished'))).toBe(false);
   });
 
   it('rolloutOf is judgeRollout in the watcher words: complete / progressing / failed with its counts', () => {

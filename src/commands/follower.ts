@@ -8,10 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { selectorString, type Workload } from '../clients/kube.js';
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../domain/duration.js';
+import { neutralizeMentions } from '../domain/untrusted.js';
 import type { IncidentRecord, NoticeKind } from '../domain/model.js';
+import { openIncidentTaking } from '../incidents/choose.js';
 import type { IncidentEngine } from '../incidents/engine.js';
-import { podProblem } from '../kube/pods.js';
-import { judgeRollout, type RolloutProgress } from '../kube/rollout.js';
+import { PENDING_TOO_LONG_MS, podProblem } from '../kube/pods.js';
+import { judgeRollout, ON_DELETE_REASON, ON_DELETE_WAITING, onDeleteChange, type RolloutProgress } from '../kube/rollout.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { ClusterAccess, RolloutTarget } from './targets.js';
@@ -28,8 +30,8 @@ export interface StoryDeps {
 
 /**
  * The open incident a change to `subject` belongs to: the incident whose thread the button was
- * pressed in, else the oldest open incident whose primary subject is `subject` or linked to it.
- * The one place commands ask this (the engine's rule for problems lives in incidents/).
+ * pressed in, else the one `openIncidentTaking` chooses (incidents/choose.ts, the engine's own
+ * rule: one copy of it). The one place commands ask this.
  */
 export function openIncidentFor(deps: Pick<StoryDeps, 'store'>, subject: string, ctx?: CommandContext): IncidentRecord | undefined {
   const { store } = deps;
@@ -38,8 +40,7 @@ export function openIncidentFor(deps: Pick<StoryDeps, 'store'>, subject: string,
     const incident = id ? store.incidents.incident(id) : undefined;
     if (incident?.status === 'open') return incident;
   }
-  const linked = store.subjects.linked(subject);
-  return store.incidents.openIncidents().find((incident) => incident.primarySubject === subject || linked.has(incident.primarySubject));
+  return openIncidentTaking(store, subject);
 }
 
 /** One step of a change, as `tell` records it. */
@@ -52,6 +53,13 @@ export interface StoryStep {
   summary: string;
   data?: Record<string, unknown>;
   replyTo?: string;
+  /**
+   * A report on a change already made (the follower's progress and outcome), not something the
+   * person did: told as a notice it has no actor, so an incident that opened meanwhile does not
+   * count it as their acknowledgement or a mitigating change (DESIGN.md "Summary figures"); the
+   * requester is named in its data (`requestedBy`).
+   */
+  report?: boolean;
 }
 
 /**
@@ -63,7 +71,8 @@ export function tell(deps: StoryDeps, step: StoryStep): string | undefined {
     deps.engine.recordAction(step.incidentId, step.user, step.action, step.summary, step.data ?? {});
     return undefined;
   }
-  return deps.engine.notice({ subject: step.subject, kind: step.notice, summary: step.summary, actor: step.user, ...(step.data ? { data: step.data } : {}), ...(step.replyTo ? { replyTo: step.replyTo } : {}) });
+  const data = step.report ? { ...step.data, requestedBy: step.user } : step.data;
+  return deps.engine.notice({ subject: step.subject, kind: step.notice, summary: step.summary, ...(step.report ? {} : { actor: step.user }), ...(data ? { data } : {}), ...(step.replyTo ? { replyTo: step.replyTo } : {}) });
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -78,7 +87,7 @@ export interface FollowOptions {
   progressEveryMs?: number;
   /** Consecutive failed reads before giving up. Default 5. */
   maxReadErrors?: number;
-  /** A new pod crashing within this long of its last crash is failing (the watcher's `pendingTooLongMs`). Default 5 min. */
+  /** A new pod Pending or never Ready for this long, or crashing within this long of its last crash, is failing (the watcher's `pendingTooLongMs`). Default 5 min. */
   podGraceMs?: number;
 }
 
@@ -181,7 +190,7 @@ export class RolloutFollower {
     const run = this.run(job, signal, deadlineHintMs, startedAt)
       .catch((error: unknown): FollowOutcome => {
         this.log.error({ err: error, subject: job.target.subject }, 'following a rollout crashed');
-        return { state: 'failed', summary: `following the rollout crashed: ${(error as Error).message}` };
+        return { state: 'failed', summary: `following the rollout crashed: ${neutralizeMentions((error as Error).message)}` };
       })
       .then((outcome) => {
         // Told: done. Stopped: the next leader (or the next start) follows it on.
@@ -245,7 +254,7 @@ export class RolloutFollower {
     const timeoutMs = this.options.timeoutMs ?? deadlineHintMs ?? 600_000;
     const progressEveryMs = this.options.progressEveryMs ?? 30_000;
     const maxReadErrors = this.options.maxReadErrors ?? 5;
-    const podGraceMs = this.options.podGraceMs ?? 5 * 60_000;
+    const podGraceMs = this.options.podGraceMs ?? PENDING_TOO_LONG_MS;
     const cluster = this.deps.cluster(target.cluster);
     let lastProgressAt = clock.now();
     let lastProgressKey = '';
@@ -258,7 +267,11 @@ export class RolloutFollower {
         const progress = judgeRollout(target.kind, workload);
         last = progress;
         readErrors = 0;
-        if (progress.state === 'done') return this.finish(job, 'done', `${progress.ready}/${progress.desired} new pods Ready`, started);
+        if (progress.state === 'done') {
+          // OnDelete: nothing more to follow, but no new pod runs either; a partition: done as asked. Said as it is.
+          if (progress.reason === ON_DELETE_REASON) return this.finish(job, 'done', onDeleteChange(progress), started, `ℹ️ ${ON_DELETE_WAITING}`);
+          return this.finish(job, 'done', progress.reason ?? `${progress.ready}/${progress.desired} new pods Ready`, started);
+        }
         const before = job.podsBefore;
         const newPods = before ? (await cluster.listPods(target.namespace, podSelectorOf(workload))).filter((pod) => !before.has(podKey(pod))) : [];
         const problem = podProblem(newPods, { now: clock.now(), pendingTooLongMs: podGraceMs });
@@ -274,7 +287,8 @@ export class RolloutFollower {
       } catch (error) {
         readErrors++;
         this.log.warn({ err: error, subject: target.subject, readErrors }, 'reading a rollout failed');
-        if (readErrors >= maxReadErrors) return this.finish(job, 'failed', `lost track of it: ${(error as Error).message}`, started);
+        // The apiserver's error text is untrusted like a pod's: it can mention no one.
+        if (readErrors >= maxReadErrors) return this.finish(job, 'failed', `lost track of it: ${neutralizeMentions((error as Error).message)}`, started);
       }
       if (clock.now() - started >= timeoutMs) {
         const where = last ? `${last.updated}/${last.desired} pods updated, ${last.ready} ready${last.reason ? ` (${last.reason})` : ''}` : 'no status read';
@@ -285,13 +299,13 @@ export class RolloutFollower {
     return { state: 'stopped', summary: 'stopped following' };
   }
 
-  private finish(job: FollowJob, state: 'done' | 'failed', detail: string, started: number): FollowOutcome {
+  private finish(job: FollowJob, state: 'done' | 'failed', detail: string, started: number, headline = '✅ Rollout finished'): FollowOutcome {
     const { clock, store } = this.deps;
     const took = formatDuration(clock.now() - started);
     const { target } = job;
     const summary =
       state === 'done'
-        ? `✅ Rollout finished: ${target.label} (${job.what}) — ${detail}, after ${took}`
+        ? `${headline}: ${target.label} (${job.what}) — ${detail}, after ${took}`
         : `❌ Rollout failed: ${target.label} (${job.what}) — ${detail}. The pods that were Ready before keep running; see /rollout status ${target.subject}`;
     this.post(job, state === 'done' ? 'action.rollout_finished' : 'action.rollout_failed', state === 'done' ? 'rollout_finished' : 'rollout_failed', summary);
     try {
@@ -313,7 +327,7 @@ export class RolloutFollower {
 
   private post(job: FollowJob, action: string, notice: NoticeKind, summary: string): void {
     try {
-      tell(this.deps, { subject: job.target.subject, ...(job.incidentId !== undefined ? { incidentId: job.incidentId } : {}), ...(job.threadKey ? { replyTo: job.threadKey } : {}), user: job.user, action, notice, summary });
+      tell(this.deps, { subject: job.target.subject, ...(job.incidentId !== undefined ? { incidentId: job.incidentId } : {}), ...(job.threadKey ? { replyTo: job.threadKey } : {}), user: job.user, action, notice, summary, report: true });
     } catch (error) {
       // The store may be closing (shutdown); the log keeps what the thread could not.
       this.log.warn({ err: error, summary }, 'could not post rollout progress');

@@ -1,6 +1,6 @@
 /**
  * `/rollout restart|undo|status <workload> [-n ns] [--cluster c]`: what `kubectl rollout` does,
- * for the workers and workloads the config names (nothing else can be touched), confirmed first
+ * for the workers and workloads the config names or `discover:` found (nothing else can be touched), confirmed first
  * and followed until the new pods are Ready or the rollout fails.
  */
 import { policyDenial, policyDenialText } from './policy-denial.js';
@@ -9,12 +9,15 @@ import type { Config } from '../config.js';
 import type { Workload } from '../clients/kube.js';
 import type { Clock } from '../domain/clock.js';
 import type { Line, MessageModel } from '../domain/messages.js';
+import { shortDigest } from '../domain/image-ref.js';
+import type { RunningContainer } from '../domain/model.js';
 import type { IncidentEngine } from '../incidents/engine.js';
 import { gitopsWarning } from '../kube/gitops.js';
+import { assessPods, PENDING_TOO_LONG_MS, type PodFinding, type PodVerdict } from '../kube/pods.js';
 import { deadlineOf, judgeRollout } from '../kube/rollout.js';
 import type { Store } from '../store/index.js';
 import { UsageError, type CommandContext, type CommandSpec, type Plan } from './types.js';
-import { clusterOf, clusterUsageError, matchWorkloads, narrowWorkload, type ClusterAccess, type RolloutTarget, type WorkloadMatch } from './targets.js';
+import { clusterOf, clusterUsageError, discoveredTargets, matchWorkloads, narrowWorkload, type ClusterAccess, type DiscoveredState, type RolloutTarget, type WorkloadMatch } from './targets.js';
 import { declareCommand, usageOf, word, type ArgsDecl, type ParsedArgs } from './args.js';
 import { openIncidentFor, podSelectorOf, tell, type RolloutFollower } from './follower.js';
 
@@ -33,9 +36,24 @@ const revisionOf = (annotations: Record<string, string> | undefined) => Number(a
 const imagesOf = (template: { spec?: { containers?: Array<{ name: string; image?: string }> } } | undefined): string =>
   (template?.spec?.containers ?? []).map((container) => `${container.name}=${container.image ?? '?'}`).join(', ') || 'no containers';
 
+const VERDICT_MARK: Record<PodVerdict, string> = { ready: '✅', starting: '⏳', bad: '❌' };
+
+/**
+ * One pod of `/rollout status`, from its assessment: Ready, starting, or what is wrong and why
+ * (`❌ web-1 — OOMKilled, 3 restarts (last exit code 137: OOMKilled): registry/web:2 (sha256:8b96908d)`).
+ */
+export function podStatusLine(finding: PodFinding, running: RunningContainer[]): string {
+  const images = running.filter((container) => container.pod === finding.pod).map((container) => `${container.image}${container.digest ? ` (${shortDigest(container.digest)})` : ''}`);
+  const crashed = finding.verdict === 'bad' && finding.lastExit && (finding.reason === 'CrashLoopBackOff' || finding.reason === 'OOMKilled');
+  const state = finding.verdict === 'ready' ? '' : ` — ${finding.summary}${crashed ? ` (last exit ${finding.lastExit})` : ''}`;
+  return `${VERDICT_MARK[finding.verdict]} ${finding.pod}${state}${images.length ? `: ${images.join(', ')}` : ''}`;
+}
+
 export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
   const { config, store, follower } = deps;
   const family = 'rollout';
+  /** The workloads `discover:` found, as `/worker pin` reads them: the "Restart rollout" button of their incidents lands here. */
+  const discovered = () => discoveredTargets(store.subjects.allStates<DiscoveredState | null>('discovered'));
 
   async function readTarget(target: RolloutTarget): Promise<{ workload: Workload }> {
     const cluster = clusterOf(deps, target.cluster);
@@ -57,7 +75,7 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
   type WorkloadArgs = ArgsDecl<{ workload: WorkloadMatch }, { namespace: string | undefined; cluster: string | undefined }>;
   const workloadArgs = (name: string): WorkloadArgs => {
     const args: WorkloadArgs = {
-      positionals: { workload: { usage: '<workload>', schema: word((text) => matchWorkloads(config, text, usage)) } },
+      positionals: { workload: { usage: '<workload>', schema: word((text) => matchWorkloads(config, text, usage, discovered())) } },
       flags: {
         namespace: { names: ['-n', '--namespace'], value: 'namespace', schema: word((text) => text) },
         cluster: { names: ['--cluster'], value: 'name', schema: word((text) => text) },
@@ -68,7 +86,7 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
     return args;
   };
   const targetOf = (args: ParsedArgs<{ workload: WorkloadMatch }, { namespace: string | undefined; cluster: string | undefined }>): RolloutTarget =>
-    narrowWorkload(config, args.workload, { namespace: args.namespace, cluster: args.cluster });
+    narrowWorkload(config, args.workload, { namespace: args.namespace, cluster: args.cluster }, discovered());
 
   async function restartPlan(target: RolloutTarget, ctx: CommandContext): Promise<Plan> {
     const { workload } = await readTarget(target);
@@ -189,12 +207,9 @@ export function rolloutCommands(deps: RolloutCommandDeps): CommandSpec[] {
       if (!workload) return { tone: 'critical', title: [`${target.label}: not found in the cluster`] };
       const progress = judgeRollout(target.kind, workload);
       const pods: V1Pod[] = await cluster.listPods(target.namespace, podSelectorOf(workload));
-      const lines: Line[] = pods.map((pod) => {
-        const statuses = pod.status?.containerStatuses ?? [];
-        const ready = statuses.length > 0 && statuses.every((container) => container.ready);
-        const waiting = statuses.map((container) => container.state?.waiting?.reason).find(Boolean);
-        return [`${ready ? '✅' : '❌'} ${pod.metadata?.name ?? '?'}${waiting ? ` (${waiting})` : ''}: ${statuses.map((container) => container.image).join(', ')}`];
-      });
+      // The watcher's own pod assessment: the same pods count (no Terminating or finished ones), in the same words.
+      const health = assessPods(pods, { now: deps.clock.now(), pendingTooLongMs: PENDING_TOO_LONG_MS });
+      const lines: Line[] = health.findings.map((finding) => [podStatusLine(finding, health.running)]);
       const state = progress.state === 'done' ? 'complete' : progress.state === 'failed' ? 'failed' : 'in progress';
       return {
         tone: progress.state === 'done' ? 'ok' : progress.state === 'failed' ? 'critical' : 'warning',

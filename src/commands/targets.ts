@@ -64,18 +64,29 @@ export function configuredTargets(config: Pick<Config, 'workers' | 'workloads'>)
   ];
 }
 
+/**
+ * Everything a command can act on: the configured workers and workloads, then the workloads
+ * `discover:` found (see `discoveredTargets`) that the config does not name already. `/worker pin`
+ * and `/rollout` both read this.
+ */
+export function commandTargets(config: Pick<Config, 'workers' | 'workloads'>, discovered: readonly RolloutTarget[] = []): RolloutTarget[] {
+  const configured = configuredTargets(config);
+  return [...configured, ...discovered.filter((target) => !configured.some((known) => known.subject === target.subject))];
+}
+
 const asWorkloadSubject = (target: RolloutTarget) => `workload:${target.cluster}/${target.namespace}/${target.kind}/${target.name}`;
 
-/** The configured targets a `<workload>` word names (a name, `ns/name`, `worker:<name>`, or a full `workload:<cluster>/<ns>/<kind>/<name>`). */
+/** The targets (configured or discovered) a `<workload>` word names (a name, `ns/name`, `worker:<name>`, or a full `workload:<cluster>/<ns>/<kind>/<name>`). */
 export interface WorkloadMatch {
   word: string;
   matches: RolloutTarget[];
 }
 
-/** Reads the `<workload>` word; none, a flag in its place, or a name nothing configured has is a usage error listing the choices. */
-export function matchWorkloads(config: Pick<Config, 'workers' | 'workloads' | 'clusters'>, word: string | undefined, usage: string): WorkloadMatch {
-  const targets = configuredTargets(config);
-  const choices = () => targets.map((target) => (target.subject.startsWith('worker:') ? target.subject : `${target.namespace}/${target.name}${config.clusters.length > 1 ? ` (${target.cluster})` : ''}`)).join(', ') || 'none configured';
+/** Reads the `<workload>` word among the configured and `discovered` targets; none, a flag in its place, or a name none has is a usage error listing the choices. */
+export function matchWorkloads(config: Pick<Config, 'workers' | 'workloads' | 'clusters'>, word: string | undefined, usage: string, discovered: readonly RolloutTarget[] = []): WorkloadMatch {
+  const targets = commandTargets(config, discovered);
+  const named = targets.map((target) => (target.subject.startsWith('worker:') ? target.subject : `${target.namespace}/${target.name}${config.clusters.length > 1 ? ` (${target.cluster})` : ''}`));
+  const choices = () => (named.length > 12 ? `${named.slice(0, 12).join(', ')}, … (${named.length} in all)` : named.join(', ')) || 'none configured';
   if (!word) throw new UsageError(`Name a workload: ${choices()}.`);
   if (word.startsWith('-')) throw new UsageError(`Put the workload first, then flags: ${usage}.`);
   let matches: RolloutTarget[];
@@ -94,15 +105,15 @@ export function matchWorkloads(config: Pick<Config, 'workers' | 'workloads' | 'c
 }
 
 /** `-n <namespace>` and `--cluster <name>`: narrow the matches to one, or a usage error that says why not. */
-export function narrowWorkload(config: Pick<Config, 'workers' | 'workloads' | 'clusters'>, match: WorkloadMatch, filter: { namespace?: string | undefined; cluster?: string | undefined }): RolloutTarget {
+export function narrowWorkload(config: Pick<Config, 'workers' | 'workloads' | 'clusters'>, match: WorkloadMatch, filter: { namespace?: string | undefined; cluster?: string | undefined }, discovered: readonly RolloutTarget[] = []): RolloutTarget {
   const { word, matches } = match;
   const { namespace, cluster } = filter;
   if (cluster !== undefined && !config.clusters.some((candidate) => candidate.name === cluster)) {
     throw new UsageError(`Cluster "${clip(cluster, 40)}" is not in the config. Clusters: ${config.clusters.map((candidate) => candidate.name).join(', ') || 'none'}.`);
   }
-  const namespaces = [...new Set(configuredTargets(config).map((target) => target.namespace))];
+  const namespaces = [...new Set(commandTargets(config, discovered).map((target) => target.namespace))];
   if (namespace !== undefined && !namespaces.includes(namespace)) {
-    throw new UsageError(`Namespace "${clip(namespace, 40)}" is not one the config names. Namespaces: ${namespaces.join(', ') || 'none'}.`);
+    throw new UsageError(`Namespace "${clip(namespace, 40)}" is not one the config names${discovered.length ? ' or discovery found' : ''}. Namespaces: ${namespaces.join(', ') || 'none'}.`);
   }
   const filtered = matches.filter((target) => (namespace === undefined || target.namespace === namespace) && (cluster === undefined || target.cluster === cluster));
   if (filtered.length === 0) {
@@ -157,7 +168,7 @@ export type PinSubject = { kind: 'worker'; worker: WorkerConfig; target: Rollout
  * and the discovered ones. None is a usage error naming what there is; several list the candidates.
  */
 export function findPinSubject(config: Pick<Config, 'workers' | 'workloads'>, discovered: RolloutTarget[], word: string | undefined, namespace: string | undefined): PinSubject {
-  const workloads = [...configuredTargets({ workers: [], workloads: config.workloads }), ...discovered.filter((target) => !config.workloads.some((workload) => workloadSubject(workload) === target.subject))];
+  const workloads = commandTargets({ workers: [], workloads: config.workloads }, discovered);
   const fullName = (target: RolloutTarget) => `${target.cluster}/${target.namespace}/${target.kind}/${target.name}`;
   const choices = () => {
     const workerNames = config.workers.map((worker) => worker.name).join(', ') || 'none';

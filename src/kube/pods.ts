@@ -10,6 +10,7 @@ import { formatDuration } from '../domain/duration.js';
 import type { ProblemDetail } from '../domain/model.js';
 import type { RunningContainer } from '../domain/model.js';
 import { redact, redactAndClip } from '../domain/redact.js';
+import { neutralizeMentions } from '../domain/untrusted.js';
 
 /** A pod from a typed read (Date timestamps) or from a watch (string timestamps). */
 export type PodLike = Wire<V1Pod>;
@@ -51,10 +52,12 @@ export function imageName(image: string): string {
   return colon > slash ? noDigest.slice(0, colon) : noDigest;
 }
 
-const oneLine = (text: string, max = 300) => {
-  // Redacted before the cut, so a cut cannot leave a token's head.
-  return redactAndClip(text.replace(/\s+/g, ' ').trim(), max);
-};
+/**
+ * Every text a pod carries (kubelet, scheduler and container messages) is untrusted: redacted
+ * before the cut, so a cut cannot leave a token's head, and unable to mention anyone wherever it
+ * is shown — a command's thread reply as much as a watcher's notice.
+ */
+const oneLine = (text: string, max = 300) => neutralizeMentions(redactAndClip(text.replace(/\s+/g, ' ').trim(), max));
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -107,6 +110,9 @@ function describeExit(terminated: Wire<V1ContainerStateTerminated> | undefined):
 
 /* ------------------------------------------------------------------------------------------ */
 /* One pod                                                                                    */
+
+/** How long a pod may stay Pending or not Ready before it is a problem, unless told otherwise (the watcher's default). */
+export const PENDING_TOO_LONG_MS = 5 * 60_000;
 
 export interface PodAssessOptions {
   /** Only this container counts (a worker's `container`; the first one when no container has that name). Undefined: every container. */
@@ -428,20 +434,19 @@ function recheck(findings: PodFinding[]): { recheckAt?: number } {
 }
 
 /**
- * The first way one of `pods` is failing, in words (`pod web-1 container app: ImagePullBackOff —
- * pull access denied…`), or undefined when none is. The same assessment as the watcher's, so a
- * rollout follower stops on exactly the failures the watcher alerts on; pods that are only slow
- * (Pending, not Ready yet) are left to the rollout's own deadline.
+ * The way `pods` are failing, in words (`pod web-1 container app: ImagePullBackOff — pull access
+ * denied…`, `pod web-2: Pending for more than 5m: FailedScheduling: 0/3 nodes are available…`),
+ * or undefined when none is. The watcher's own assessment and focus, so a rollout follower stops
+ * on exactly the failures the watcher alerts on — a pod Pending or never Ready past
+ * `pendingTooLongMs` included, rather than waiting out the rollout's deadline.
  */
 export function podProblem(pods: Iterable<PodLike>, opts: Pick<PodAssessOptions, 'now' | 'pendingTooLongMs'>): string | undefined {
-  for (const pod of pods) {
-    const assessed = assessPod(pod, opts);
-    const failing = assessed?.containers.find((finding) => finding.verdict === 'bad' && (FAILURE_REASONS.has(finding.reason) || finding.reason === 'OOMKilled' || finding.reason === INIT_FAILED));
-    if (!failing) continue;
-    const head = `pod ${failing.pod} container ${failing.container}`;
-    if (failing.reason === 'OOMKilled') return `${head}: OOMKilled (${failing.restarts} restarts)`;
-    if (failing.reason === INIT_FAILED) return `pod ${failing.pod}: ${failing.summary}`;
-    return `${head}: ${failing.reason}${failing.message ? ` — ${redactAndClip(failing.message, 200)}` : ''}`;
-  }
-  return undefined;
+  const failing = assessPods(pods, opts).focus;
+  if (!failing) return undefined;
+  const head = `pod ${failing.pod} container ${failing.container}`;
+  if (failing.reason === 'OOMKilled') return `${head}: OOMKilled (${failing.restarts} restarts)`;
+  // The summary says it all and the container does not matter: the pod is not placed, failed to initialise, or was evicted.
+  if (failing.reason === INIT_FAILED || failing.reason === 'Pending' || failing.reason === EVICTED || !failing.container) return `pod ${failing.pod}: ${failing.summary}`;
+  if (failing.reason === 'NotReady') return `${head}: ${failing.summary}${failing.message ? ` — ${failing.message}` : ''}`;
+  return `${head}: ${failing.reason}${failing.message ? ` — ${redactAndClip(failing.message, 200)}` : ''}`;
 }

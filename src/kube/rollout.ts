@@ -25,6 +25,7 @@ import type { V1DaemonSet, V1Deployment, V1DeploymentCondition, V1StatefulSet } 
 import type { Wire, WorkloadKind } from '../clients/kube.js';
 import { describeSubject } from '../domain/subjects.js';
 import { formatDuration } from '../domain/duration.js';
+import { neutralizeMentions } from '../domain/untrusted.js';
 
 /** A workload from a typed read or from a watch; `kind` is read when the caller does not know it. */
 export type WorkloadLike = Wire<V1Deployment> | Wire<V1DaemonSet> | Wire<V1StatefulSet>;
@@ -72,6 +73,10 @@ export interface RolloutProgress {
 /** The reason of an OnDelete workload's verdict: done as far as following goes, and why. */
 export const ON_DELETE_REASON = 'OnDelete: pods are replaced only when deleted';
 
+/** How a change to an OnDelete workload stands once "done": its template changed, its pods did not yet. */
+export const ON_DELETE_WAITING = 'Rollout waits for pod deletions';
+export const onDeleteChange = (progress: Pick<RolloutProgress, 'updated' | 'desired'>): string => `template changed; ${ON_DELETE_REASON} (${progress.updated}/${progress.desired} pods updated)`;
+
 /** Where a rollout stands, per kind, from the workload's status alone. */
 export function judgeRollout(kind: WorkloadKind, workload: RolloutInput): RolloutProgress {
   const status = workload.status ?? {};
@@ -88,13 +93,16 @@ export function judgeRollout(kind: WorkloadKind, workload: RolloutInput): Rollou
           total: status.replicas ?? 0,
         };
   const found = status.conditions?.find((condition) => condition.type === 'Progressing');
-  const condition = found?.reason || found?.message ? { ...(found.reason ? { reason: found.reason } : {}), ...(found.message ? { message: found.message } : {}) } : undefined;
+  // The controller's message quotes what it read from the cluster (names, quota and webhook
+  // texts): untrusted, so it can mention no one wherever the verdict is shown.
+  const message = found?.message ? neutralizeMentions(found.message) : undefined;
+  const condition = found?.reason || message ? { ...(found?.reason ? { reason: found.reason } : {}), ...(message ? { message } : {}) } : undefined;
   const base = { ...counts, generation, observedGeneration, ...(condition ? { condition } : {}) };
   const progressing = (reason: string): RolloutProgress => ({ ...base, state: 'progressing', reason: kind === 'Deployment' && workload.spec?.paused ? `paused; ${reason}` : reason });
   const { desired, updated, ready, available, total } = counts;
 
   if (observedGeneration < generation) return progressing('waiting for the controller to see the change');
-  if (found?.reason === 'ProgressDeadlineExceeded') return { ...base, state: 'failed', reason: `ProgressDeadlineExceeded: ${found.message ?? 'the rollout timed out'}` };
+  if (found?.reason === 'ProgressDeadlineExceeded') return { ...base, state: 'failed', reason: `ProgressDeadlineExceeded: ${message ?? 'the rollout timed out'}` };
   const strategy = kind === 'Deployment' ? undefined : workload.spec?.updateStrategy;
   if (strategy?.type === 'OnDelete') return { ...base, state: 'done', reason: ON_DELETE_REASON };
   const partition = kind === 'StatefulSet' ? (strategy?.rollingUpdate?.partition ?? 0) : 0;
@@ -187,7 +195,7 @@ export interface RolloutEdge {
 export function rolloutEdges(previous: RolloutMemory | undefined, workload: WorkloadLike, subject: string, now: number, kind: WorkloadKind): { memory: RolloutMemory; edges: RolloutEdge[] } {
   // The target's kind, never the object's: a typed read carries no `kind`, and a StatefulSet
   // judged as a Deployment would be done with its old pods still running.
-  const { state, phase } = rolloutOf(workload, kind);
+  const { state, phase, progress } = rolloutOf(workload, kind);
   const images = templateContainers(workload).map(({ name, image }) => ({ name, image }));
   const who = describeSubject(subject);
   const edges: RolloutEdge[] = [];
@@ -208,7 +216,9 @@ export function rolloutEdges(previous: RolloutMemory | undefined, workload: Work
   const counts = `${state.updated}/${state.desired} updated, ${state.ready} Ready, ${state.available} available`;
   if (phase === 'complete' && !memory.finished) {
     const took = memory.startedAt !== undefined ? ` in ${formatDuration(now - memory.startedAt)}` : '';
-    edges.push({ kind: 'rollout_finished', summary: `Rollout finished: ${who} — ${counts}${took}`, lines: [], data: { ...state } });
+    // OnDelete is "done" as soon as the controller saw the template: no pod was replaced, so it is not "finished".
+    const summary = progress.reason === ON_DELETE_REASON ? `${ON_DELETE_WAITING}: ${who} — ${onDeleteChange(state)}` : `Rollout finished: ${who} — ${counts}${took}`;
+    edges.push({ kind: 'rollout_finished', summary, lines: [], data: { ...state } });
     memory = { ...memory, finished: true, failed: false };
   }
   if (phase === 'failed' && !memory.failed) {
