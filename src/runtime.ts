@@ -397,6 +397,8 @@ export class Runtime {
     this.ticker = setInterval(() => {
       try {
         this.tick();
+        // Follows a standby stored (its commands run too in Slack HTTP mode) are followed here.
+        if (this.isLeader()) this.follower.resume();
       } catch (error) {
         this.log.error({ err: error }, 'tick failed');
       }
