@@ -4,7 +4,6 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './domain/duration.js';
 import { parseImageRef } from './domain/image-ref.js';
-import { subjectOf } from './domain/subjects.js';
 import { validate as validateCron } from 'node-cron';
 
 /** Timers can't wait longer than this (Node's setTimeout limit is about 24.8 days). */
@@ -519,9 +518,4 @@ export function findConfigPath(explicit: string | undefined, env: NodeJS.Process
 /** The JSON Schema of the config file, generated from the same zod schema that validates it. */
 export function configJsonSchema(): unknown {
   return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
-}
-
-/** Subject of a configured workload; built by `subjectOf.workload` (kept here until commands/ and watchers/kube.ts import that). */
-export function workloadSubject(workload: Pick<WorkloadConfig, 'cluster' | 'namespace' | 'kind' | 'name'>): string {
-  return subjectOf.workload(workload);
 }

@@ -6,7 +6,6 @@ import type { MessageModel, MessageService } from './domain/messages.js';
 import { passwordIn, Store } from './store/index.js';
 import { IncidentEngine } from './incidents/engine.js';
 import { routeFor } from './incidents/routing.js';
-import { clusterOfSubject } from './incidents/correlation.js';
 import { Poster, type PosterOptions } from './delivery/poster.js';
 import { CommandBus } from './commands/bus.js';
 import { AccessPolicy, type GroupMembers } from './commands/access.js';
@@ -23,7 +22,8 @@ import type { ObservationSink, Watcher } from './watchers/types.js';
 import { createWatchers } from './watchers/index.js';
 import { KubeCluster } from './clients/kube.js';
 import { RegistryClient } from './clients/registry.js';
-import { RegistryWatcher, registrySettings } from './watchers/registry.js';
+import { RegistryWatcher } from './watchers/registry.js';
+import { registrySettings } from './clients/registry-auth.js';
 import { Metrics } from './metrics.js';
 import { createWebApp, listen } from './web/server.js';
 import { registerHealth, type ReadinessCheck } from './web/health.js';
@@ -35,7 +35,7 @@ import { ConfigError } from './config.js';
 import type { FastifyInstance } from 'fastify';
 import { createTask, type ScheduledTask } from 'node-cron';
 import { dueCronMinute, renderDigest } from './incidents/digest.js';
-import { subjectOf } from './domain/subjects.js';
+import { clusterOf as clusterNamedIn, subjectName, subjectOf } from './domain/subjects.js';
 import { electorFor, heartbeatBlocker, heartbeatFor, leaderCheck, type Heartbeat, type LeaseElector } from './ha/index.js';
 import { CheckRequests } from './ha/check-requests.js';
 import { beginFencingTerm } from './ha/fencing-term.js';
@@ -152,9 +152,9 @@ export class Runtime {
     // Workers and endpoints name their cluster only in the config (an endpoint through its workload).
     const workerClusters = new Map([
       ...config.workers.map((worker): [string, string] => [subjectOf.worker(worker.name), worker.cluster]),
-      ...config.endpoints.filter((endpoint) => endpoint.workload).map((endpoint): [string, string] => [subjectOf.endpoint(endpoint.name), endpoint.workload!.split('/')[0]!]),
+      ...config.endpoints.filter((endpoint) => endpoint.workload).map((endpoint): [string, string] => [subjectOf.endpoint(endpoint.name), clusterNamedIn(subjectOf.workload(endpoint.workload!))!]),
     ]);
-    const clusterOf = (subject: string) => clusterOfSubject(subject) ?? workerClusters.get(subject);
+    const clusterOf = (subject: string) => clusterNamedIn(subject) ?? workerClusters.get(subject);
     const labelsOf = (subject: string) => this.store.subjects.state<{ labels?: Record<string, string> }>(subject, 'spec')?.value.labels ?? {};
     const pageUrl = (id: number) => incidentPageUrl(config.statusPage?.publicUrl, id);
     this.engine = new IncidentEngine(this.store, this.clock, config.alerting, (subject) => routeFor(config.routes, this.defaultChannel, subject, clusterOf, labelsOf), clusterOf, pageUrl);
@@ -265,8 +265,8 @@ export class Runtime {
         if (!acting()) return;
         store.subjects.setState(subject, key, value, clock.now());
         const latencyMs = key === 'served' ? (value as { latencyMs?: number }).latencyMs : undefined;
-        if (typeof latencyMs === 'number') this.metrics.probeLatency.observe({ endpoint: subject.slice('endpoint:'.length) }, latencyMs / 1000);
-        if (key === 'ratelimit' && typeof value === 'number') this.metrics.registryRateLimit.set({ image: subject.slice('image:'.length) }, value);
+        if (typeof latencyMs === 'number') this.metrics.probeLatency.observe({ endpoint: subjectName(subject, 'endpoint') ?? subject }, latencyMs / 1000);
+        if (key === 'ratelimit' && typeof value === 'number') this.metrics.registryRateLimit.set({ image: subjectName(subject, 'image') ?? subject }, value);
       },
       // Store writes too: a stale check of an ex-leader must not record history the new leader judges by.
       links: (subject, source, others) => {

@@ -11,7 +11,8 @@ import { KubeCluster, KubeError, type WatchedPod, type WatchedWorkload } from '.
 import { parseConfig } from '../src/config.js';
 import { createLogger, setLogger } from '../src/log.js';
 import { Runtime } from '../src/runtime.js';
-import { describeMissing, describeUnreachable, KubeWatcher } from '../src/watchers/kube.js';
+import { KubeWatcher } from '../src/watchers/kube.js';
+import { describeMissing, describeUnreachable } from '../src/kube/cluster.js';
 import { assessPods, crashLogKey, pullReason } from '../src/kube/pods.js';
 import { rolloutEdges, rolloutOf } from '../src/kube/rollout.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';

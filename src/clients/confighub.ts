@@ -7,6 +7,7 @@ import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { logger, registerSecret } from '../log.js';
+import { readCapped } from './body.js';
 
 export interface ConfigHubClientOptions {
   /** The origin (`https://hub.confighub.com`); a trailing `/api` is accepted. */
@@ -26,21 +27,6 @@ export interface ConfigHubClientOptions {
 export const CONFIGHUB_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 const mebibytes = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
-
-/** Reads a body up to `max` bytes; more than that stops the read (and the connection) and returns undefined. */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(error?: Error): unknown }, max: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > max) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export type ConfigHubErrorKind = 'unauthorized' | 'not_found' | 'server' | 'unreachable' | 'malformed' | 'rejected';
 
@@ -247,7 +233,7 @@ export class ConfigHubClient {
       throw tooBig();
     }
     try {
-      text = await readCapped(answer.body, this.maxBodyBytes);
+      text = (await readCapped(answer.body, this.maxBodyBytes))?.toString('utf8');
       if (text === undefined) throw tooBig();
     } catch (err) {
       if (err instanceof ConfigHubError) throw err;

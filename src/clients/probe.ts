@@ -383,12 +383,17 @@ export class Prober {
   private recordCert(key: string, socket: TLSSocket): void {
     const cert = socket.getPeerCertificate();
     if (!cert || !cert.valid_to) return;
-    this.certs.set(key, {
+    this.certs.set(key, this.certRecord(socket, cert));
+  }
+
+  /** The certificate a connection saw and Node's verdict on it, as of now. */
+  private certRecord(socket: TLSSocket, cert: CertRecord['cert']): CertRecord {
+    return {
       cert,
       authorized: socket.authorized,
       ...(socket.authorizationError ? { authorizationError: String(socket.authorizationError) } : {}),
       seenAt: this.now(),
-    });
+    };
   }
 
   private tlsFromRecord(record: CertRecord | undefined): ProbeTls | undefined {
@@ -426,12 +431,7 @@ export class Prober {
       socket.once('secureConnect', () => {
         const cert = socket.getPeerCertificate();
         socket.destroy();
-        resolve({
-          cert,
-          authorized: socket.authorized,
-          ...(socket.authorizationError ? { authorizationError: String(socket.authorizationError) } : {}),
-          seenAt: this.now(),
-        });
+        resolve(this.certRecord(socket, cert));
       });
       socket.once('timeout', () => socket.destroy(new Error('certificate inspection timed out')));
       socket.once('error', reject);

@@ -12,6 +12,7 @@ import { logger, registerSecret } from '../log.js';
 import { DOCKER_HUB_REGISTRY, isDigest, type ImageRef } from '../domain/image-ref.js';
 import { formatMs } from '../domain/duration.js';
 import { basicHeader, parseChallenge, readDockerConfigAuths, type Challenge, type Credentials, type RegistrySettings } from './registry-auth.js';
+import { readCapped } from './body.js';
 
 export type { RegistrySettings } from './registry-auth.js';
 
@@ -489,17 +490,9 @@ class BodyTooLarge extends Error {
 }
 
 async function readLimited(body: AsyncIterable<Buffer | Uint8Array> & { destroy(): void }, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) {
-      body.destroy();
-      throw new BodyTooLarge(limit);
-    }
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
+  const bytes = await readCapped(body, limit);
+  if (bytes === undefined) throw new BodyTooLarge(limit);
+  return bytes;
 }
 
 /** Reads and discards an answer we won't use (so the connection can be reused). */

@@ -3,7 +3,7 @@
  * touched), the cluster client for it, and cluster errors turned into answers that say nothing
  * was changed.
  */
-import { workloadSubject, type Config, type WorkerConfig } from '../config.js';
+import type { Config, WorkerConfig } from '../config.js';
 import { KubeError, type KubeCluster, type WorkloadKind } from '../clients/kube.js';
 import { subjectOf } from '../domain/subjects.js';
 import { UsageError } from './types.js';
@@ -58,7 +58,7 @@ export function configuredTargets(config: Pick<Config, 'workers' | 'workloads'>)
       namespace: workload.namespace,
       kind: workload.kind,
       name: workload.name,
-      subject: workloadSubject(workload),
+      subject: subjectOf.workload(workload),
       label: `${workload.kind} ${workload.namespace}/${workload.name} (cluster ${workload.cluster})`,
     })),
   ];

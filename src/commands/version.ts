@@ -4,8 +4,8 @@
  * the watchers last recorded, so it answers at once (and the daily digest can reuse it) even
  * when a cluster is unreachable, which is exactly when it matters (seed 004).
  */
-import { workloadSubject, type EndpointConfig } from '../config.js';
-import type { RunningContainer } from '../incidents/engine.js';
+import type { EndpointConfig } from '../config.js';
+import type { RunningContainer } from '../domain/model.js';
 import type { Line, MessageModel } from '../domain/messages.js';
 import type { Config } from '../config.js';
 import type { Store } from '../store/index.js';
@@ -142,12 +142,12 @@ export function versionMatrix(deps: VersionCommandDeps, service?: string): Versi
 
   if (!wantedWorkloads) for (const worker of config.workers) addWorkload('worker', worker.name, subjectOf.worker(worker.name), worker.container);
   for (const workload of config.workloads) {
-    const subject = workloadSubject(workload);
+    const subject = subjectOf.workload(workload);
     if (wantedWorkloads && !wantedWorkloads.has(subject)) continue;
     addWorkload('workload', `${workload.namespace}/${workload.name}`, subject, undefined);
   }
   // What `discover:` found (and is still there), after what the config lists.
-  const listed = new Set(config.workloads.map(workloadSubject));
+  const listed = new Set(config.workloads.map((workload) => subjectOf.workload(workload)));
   for (const target of discoveredTargets(store.subjects.allStates<DiscoveredState | null>('discovered'))) {
     if (listed.has(target.subject) || (wantedWorkloads && !wantedWorkloads.has(target.subject))) continue;
     addWorkload('workload', `${target.namespace}/${target.name}`, target.subject, undefined);

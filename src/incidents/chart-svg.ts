@@ -1,4 +1,5 @@
 import type { ChartModel, LaneState, MarkKind } from './chart.js';
+import { plural } from '../domain/text.js';
 
 /**
  * The chart model as SVG: pure text, the same for the PNG in the thread and the status page.
@@ -122,7 +123,7 @@ export function renderChartSvg(model: ChartModel): string {
     out.push(`<text x="${x0}" y="${y}" font-size="${TEXT_SIZE}" fill="#5f6368">No observations recorded beyond the opening.</text>`);
   }
   if (model.moreLanes > 0) {
-    out.push(`<text x="${x0}" y="${layout.axisY - 8}" font-size="${TEXT_SIZE}" fill="#5f6368">and ${model.moreLanes} more subject${model.moreLanes === 1 ? '' : 's'}</text>`);
+    out.push(`<text x="${x0}" y="${layout.axisY - 8}" font-size="${TEXT_SIZE}" fill="#5f6368">and ${plural(model.moreLanes, 'more subject')}</text>`);
   }
 
   // Marks: a line through the lanes, the label in its row above them.

@@ -1,9 +1,6 @@
 /** Correlation: the tag move that preceded a failure, and the last good digest to pin back to. */
 import type { Correlation, HealthyDigest, LastGoodSource } from '../domain/model.js';
 
-// Moved to domain/subjects.ts (`clusterOf`); kept importable from here until runtime.ts imports it from there.
-export { clusterOf as clusterOfSubject } from '../domain/subjects.js';
-
 export interface TagMove {
   ref: string;
   from: string;

@@ -26,9 +26,6 @@ export interface AlertingPolicy {
 
 export { STORM_SUBJECT } from './storm.js';
 
-// Moved to domain/model.ts; kept importable from here until commands/ and watchers/kube.ts import it from there.
-export type { RunningContainer } from '../domain/model.js';
-
 const problemKey = (subject: string, kind: string) => `${subject}|${kind}`;
 
 /**
@@ -187,20 +184,19 @@ export class IncidentEngine {
   recordRunning(subject: string, containers: RunningContainer[]): void {
     const now = this.clock.now();
     this.store.transaction(() => {
-      const byDigest = new Map<string, { repository: string; allReady: boolean }>();
+      const byDigest = new Map<string, { repository: string; digest: string; allReady: boolean }>();
       for (const container of containers) {
         if (!container.digest) continue;
         const repository = safeRepository(container.image);
         if (!repository) continue;
         const key = `${repository}@${container.digest}`;
-        const entry = byDigest.get(key) ?? { repository, allReady: true };
+        const entry = byDigest.get(key) ?? { repository, digest: container.digest, allReady: true };
         entry.allReady &&= container.ready;
         byDigest.set(key, entry);
       }
-      for (const [key, entry] of byDigest) {
-        const digest = key.slice(key.indexOf('@') + 1);
-        if (entry.allReady) this.store.digests.ready(subject, entry.repository, digest, now);
-        else this.store.digests.notReady(subject, entry.repository, digest, this.policy.healthyFor);
+      for (const { repository, digest, allReady } of byDigest.values()) {
+        if (allReady) this.store.digests.ready(subject, repository, digest, now);
+        else this.store.digests.notReady(subject, repository, digest, this.policy.healthyFor);
       }
       this.store.subjects.setState(subject, 'running', containers, now);
       const images = [...new Set(containers.map((container) => container.image))];

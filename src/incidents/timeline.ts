@@ -2,6 +2,7 @@ import { formatDuration } from '../domain/duration.js';
 import type { Line, MessageModel } from '../domain/messages.js';
 import type { TimelineEvent } from '../store/events.js';
 import { describeSubject } from '../domain/subjects.js';
+import { plural } from '../domain/text.js';
 import type { IncidentRecord } from '../domain/model.js';
 import { neutralizeMentions } from '../domain/untrusted.js';
 import { clip, collapseChatter, eventWord, withNames, type NameOf, type TimelineEntry } from './words.js';
@@ -30,10 +31,10 @@ export function renderTimeline(incident: IncidentRecord, events: TimelineEvent[]
   const shown = entries.slice(-limit);
   const earlier = entries.slice(0, entries.length - shown.length).reduce((sum, entry) => sum + entry.count, 0);
   const lines: Line[] = shown.map((entry) => entryLine(entry, origin));
-  if (earlier > 0) lines.unshift([`… ${earlier} earlier event${earlier === 1 ? '' : 's'} not shown — `, { code: `/incident timeline #${incident.id} all` }, ' puts the whole timeline into the thread as a file']);
+  if (earlier > 0) lines.unshift([`… ${plural(earlier, 'earlier event')} not shown — `, { code: `/incident timeline #${incident.id} all` }, ' puts the whole timeline into the thread as a file']);
   return {
     tone: incident.status === 'open' ? incident.severity : 'ok',
-    title: [`Timeline of #${incident.id} — ${describeSubject(incident.primarySubject)} (${incident.status}, ${events.length} event${events.length === 1 ? '' : 's'})`],
+    title: [`Timeline of #${incident.id} — ${describeSubject(incident.primarySubject)} (${incident.status}, ${plural(events.length, 'event')})`],
     lines: lines.length ? lines : [['(no events recorded)']],
   };
 }

@@ -19,7 +19,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_CA_CERT, DEMO_SERVER_CERT, DEMO_SERVER_KEY } from './certs.js';
-import { ClientFaults, DEFAULT_CLIENT, type FaultHook } from './client-faults.js';
+import { ClientFaults, DEFAULT_CLIENT, type FaultHook, type RequestInfo } from './client-faults.js';
 import { discovery, route, type Route } from './discovery.js';
 import { apiVersionOf, clone, type Json, type Kind, type KubeObject } from './kube-objects.js';
 import { kubeconfigYaml } from './kubeconfig.js';
@@ -38,13 +38,8 @@ export { jsonPatch, mergePatch, strategicMergePatch } from './patches.js';
 export { imageRepository } from './pod-status.js';
 export type { FaultHook, RequestFault, RequestInfo } from './client-faults.js';
 
-export interface RequestRecord {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  /** The client whose token the request carried (`default` for the kubeconfig's own). */
-  client?: string;
-}
+/** A request as the fake apiserver logged it: what a fault hook sees (`client` is `default` for the kubeconfig's own token). */
+export type RequestRecord = RequestInfo;
 
 export interface FakeApiserverOptions {
   /** When set, pending rollouts advance by themselves this many ms after they start. */

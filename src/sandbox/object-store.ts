@@ -24,7 +24,7 @@ export function templateHash(template: Json): string {
 }
 
 /** A timestamp as the apiserver writes metav1.Time: whole seconds. */
-export const timestamp = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const timestamp = (at: Date = new Date()): string => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export class ObjectStore {
   private readonly objects = new Map<string, KubeObject>();

@@ -4,7 +4,7 @@
  * and a workload's status computed from its pods. No I/O; generated ids come from `ids`.
  */
 import { createHash } from 'node:crypto';
-import { imageWithoutTag } from '../domain/image-ref.js';
+import { digestOfImage, hasDigest, imageWithoutTag } from '../domain/image-ref.js';
 import type { Json, KubeObject, WorkloadKind } from './kube-objects.js';
 
 /** Images that fail on purpose: the waiting reason and message their containers report. */
@@ -34,7 +34,7 @@ export function imageRepository(image: string): string {
 
 /** The imageID the kubelet reports for `image`: `repo@digest`, the digest the registry serves (or a stable made-up one). */
 export function imageIdFor(image: string, digests: ReadonlyMap<string, string>): string {
-  if (image.includes('@sha256:')) return image.includes('/') || image.includes('.') ? `${imageRepository(image)}@${image.split('@')[1]}` : image;
+  if (hasDigest(image)) return image.includes('/') || image.includes('.') ? `${imageRepository(image)}@${digestOfImage(image)}` : image;
   const digest = digests.get(image) ?? digests.get(imageRepository(image)) ?? `sha256:${createHash('sha256').update(image).digest('hex')}`;
   return `${imageRepository(image)}@${digest}`;
 }

@@ -5,10 +5,11 @@
  */
 import { digestOfImageId } from '../domain/image-ref.js';
 import type { KubeObject } from './kube-objects.js';
+import { timestamp } from './object-store.js';
 
 /** What the worker image B prints before it exits (seed 000), with today's timestamps. */
 export function crashLog(at: Date): string {
-  const iso = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const iso = timestamp(at);
   const go = iso.replace(/-/g, '/').replace('T', ' ').replace('Z', '');
   const error = 'failed to get bridge worker slug: server returned status 404: 404 Not Found';
   return [

@@ -7,11 +7,12 @@
  * ConfigHub shows it Ready, and a while later the relay's pending apply finally happens, so the
  * endpoint serves 0.2.0. Narrator lines (`[demo] …`) say what happens and what to type.
  */
-import { shortDigest } from '../domain/image-ref.js';
+import { imageWithoutTag, shortDigest } from '../domain/image-ref.js';
 import type { KubeObject, PatchRecord } from './apiserver.js';
 import { randomBytes } from 'node:crypto';
 import { NEVER_SEEN, RELAY, SPACE, WORKER, WORKER_NAMESPACE, type Sandbox } from './sandbox.js';
 import { crashLoopPodStatus, isPodReady, runningDigest, startingPodStatus } from './seed-pods.js';
+import { timestamp } from './object-store.js';
 
 export interface StoryTimings {
   /** From start until the tag moves and the worker pod is rescheduled onto B. */
@@ -48,7 +49,7 @@ export type StoryPhase = 'calm' | 'broken' | 'recovered' | 'applying' | 'done';
 /** Pod-name suffixes use the letters Kubernetes uses (no vowels, no look-alikes). */
 const randomSuffix = () => [...randomBytes(5)].map((byte) => 'bcdfghjklmnpqrstvwxz2456789'[byte % 27]).join('');
 
-const shorten = (text: string) => text.replace(/sha256:([a-f0-9]{8})[a-f0-9]{56}/g, 'sha256:$1');
+const shorten = (text: string) => text.replace(/sha256:[a-f0-9]{64}/g, (digest) => shortDigest(digest));
 
 /** One line about a PATCH the apiserver received: which object, which patch type, what it changes. */
 export function describePatch(patch: PatchRecord): string {
@@ -120,8 +121,8 @@ export class DemoStory {
     if (this.stopped || this.phase !== 'calm') return;
     const { registry, apiserver, images } = this.sandbox;
     this.phase = 'broken';
-    const [repository] = images.workerRef.slice(registry.host.length + 1).split(':');
-    registry.tag(repository!, 'latest', images.bad.digest);
+    const repository = imageWithoutTag(images.workerRef).slice(registry.host.length + 1);
+    registry.tag(repository, 'latest', images.bad.digest);
     // Pods created from now on (a restart, a rollout) pull B and crash, whoever creates them.
     apiserver.setImageDigest(images.workerRef, images.bad.digest);
     apiserver.failImage(images.workerRef, 'CrashLoopBackOff', `back-off 10s restarting failed container=worker pod=${WORKER}`);
@@ -140,7 +141,7 @@ export class DemoStory {
     if (!old) return;
     const containers = (old.spec?.containers ?? []) as Array<{ name: string; image: string }>;
     const name = `${old.metadata.name.replace(/-[^-]+$/, '')}-${randomSuffix()}`;
-    const at = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const at = () => timestamp();
     apiserver.remove('Pod', WORKER_NAMESPACE, old.metadata.name);
     apiserver.upsert({
       apiVersion: 'v1',
@@ -155,7 +156,7 @@ export class DemoStory {
       deployment.status = { ...deployment.status, readyReplicas: 0, availableReplicas: 0, unavailableReplicas: 1, conditions: (deployment.status?.conditions ?? []).map((condition: { type: string }) => (condition.type === 'Available' ? { ...condition, status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' } : condition)) };
       apiserver.upsert(deployment);
     }
-    const imageId = `${images.workerRef.slice(0, images.workerRef.lastIndexOf(':'))}@${images.bad.digest}`;
+    const imageId = `${imageWithoutTag(images.workerRef)}@${images.bad.digest}`;
     this.later(this.timings.startMs, () => {
       if (this.stopped || !apiserver.get('Pod', WORKER_NAMESPACE, name)) return;
       apiserver.setPodStatus(WORKER_NAMESPACE, name, crashLoopPodStatus(containers, imageId, at(), 1, name));

@@ -8,10 +8,10 @@
  * already said.
  */
 import type { Config } from '../config.js';
-import { workloadSubject } from '../config.js';
 import { selectorString, KubeError, type KubeCluster, type KubeErrorKind, type WatchedObject, type WatchedPod, type WatchedWorkload, type WatchState, type WorkloadKind } from '../clients/kube.js';
 import { formatDuration } from '../domain/duration.js';
 import { subjectOf } from '../domain/subjects.js';
+import { plural } from '../domain/text.js';
 import type { CheckObservation, NoticeObservation } from '../domain/model.js';
 import type { Logger } from '../log.js';
 import { PIN_ANNOTATIONS } from '../kube/annotations.js';
@@ -22,8 +22,6 @@ import { describeMissing, describeUnreachable, errorReason } from '../kube/clust
 import { WorkloadDiscovery, type DiscoveryHost } from './discovery.js';
 import type { ObservationSink, WatchLoop, Watcher } from './types.js';
 import type { ClusterWatch, Target, WatchEntry } from './kube-state.js';
-
-export { describeMissing, describeUnreachable, errorReason }; // pure wording, in kube/cluster.ts
 
 const DOWN_KINDS = new Set<KubeErrorKind>(['unreachable', 'unauthorized', 'forbidden']);
 
@@ -102,7 +100,7 @@ export class KubeWatcher implements Watcher {
       });
     }
     for (const workload of config.workloads) {
-      this.addTarget({ subject: workloadSubject(workload), problem: 'workload_failing', cluster: clusterOf(workload.cluster), namespace: workload.namespace, kind: workload.kind, name: workload.name });
+      this.addTarget({ subject: subjectOf.workload(workload), problem: 'workload_failing', cluster: clusterOf(workload.cluster), namespace: workload.namespace, kind: workload.kind, name: workload.name });
     }
     for (const name of new Set(config.discover.map((scope) => scope.cluster))) {
       const cluster = clusterOf(name);
@@ -193,7 +191,7 @@ export class KubeWatcher implements Watcher {
     const failing = entries.filter((e) => e.failure);
     if (open === 0) return { ok: false, detail: failing[0]?.failure ? `starting; ${failing[0].failure.message}` : 'starting' };
     const blind = this.targets.filter((t) => t.cluster === cluster && (t.podsBlind || t.workloadBlind)).map((t) => `${t.subject}: ${t.podsBlind ?? t.workloadBlind}`);
-    const found = cluster.discovery ? `; ${cluster.discovery.size} discovered workload${cluster.discovery.size === 1 ? '' : 's'}` : '';
+    const found = cluster.discovery ? `; ${plural(cluster.discovery.size, 'discovered workload')}` : '';
     return { ok: true, detail: `watching (${open} of ${entries.length} watches open${found})${blind.length ? `; cannot see ${blind.join('; ')}` : ''}` };
   }
 

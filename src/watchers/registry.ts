@@ -12,8 +12,6 @@ import { describeSubject, isSubject, subjectName, subjectOf } from '../domain/su
 import { plural } from '../domain/text.js';
 import { imageWithoutTag, parseImageRef, shortDigest, type ImageRef } from '../domain/image-ref.js';
 import { RegistryError, type RegistryClient, type TagState } from '../clients/registry.js';
-// Moved to clients/registry-auth.ts; re-exported until runtime.ts imports it from there.
-export { registrySettings } from '../clients/registry-auth.js';
 import { Scheduler } from './scheduler.js';
 import { Limiter } from '../clients/limiter.js';
 import type { ObservationSink, WatchLoop, Watcher } from './types.js';
@@ -516,9 +514,8 @@ export function describeImpact(
   for (const [policy, subjects] of [...byPolicy].sort(([a], [b]) => policyRank(a) - policyRank(b))) {
     const count = subjects.size;
     const allWorkers = [...subjects].every((subject) => isSubject(subject, 'worker'));
-    const noun = `${allWorkers ? 'worker' : 'workload'}${count === 1 ? '' : 's'}`;
     const consequence = (count === 1 ? CONSEQUENCE_ONE : CONSEQUENCE)[policy] ?? 'what a restart pulls depends on this policy';
-    lines.push(`${count} ${noun} ${count === 1 ? 'uses' : 'use'} :${tag} with imagePullPolicy ${policy} — ${consequence}`);
+    lines.push(`${plural(count, allWorkers ? 'worker' : 'workload')} ${count === 1 ? 'uses' : 'use'} :${tag} with imagePullPolicy ${policy} — ${consequence}`);
   }
   for (const user of users) {
     const pods = (runningBySubject.get(user.subject) ?? []).filter((pod) => usesTag(pod.image, ref) && (!user.showContainer || pod.container === user.container));

@@ -1,5 +1,4 @@
-import type { CheckObservation, NoticeObservation } from '../domain/model.js';
-import type { RunningContainer } from '../incidents/engine.js';
+import type { CheckObservation, NoticeObservation, RunningContainer } from '../domain/model.js';
 
 /**
  * What a watcher may do with what it sees: report checks and notices, record last-known state

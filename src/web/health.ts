@@ -1,7 +1,7 @@
 /** /healthz (the process answers), /readyz (each component and its state), /metrics (Prometheus). */
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../metrics.js';
-import { redactAndClip } from '../domain/redact.js';
+import { clip } from '../domain/text.js';
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -23,7 +23,7 @@ export interface HealthDeps {
 export function readinessBody(checks: Record<string, ReadinessCheck>): { ready: boolean; checks: Record<string, { ok: boolean; state: string }> } {
   const shown: Record<string, { ok: boolean; state: string }> = {};
   // States are short public words; redacted and cut anyway, so a careless state cannot leak.
-  for (const [name, check] of Object.entries(checks)) shown[name] = { ok: check.ok, state: redactAndClip(check.state ?? (check.ok ? 'ok' : 'not ready'), 120) };
+  for (const [name, check] of Object.entries(checks)) shown[name] = { ok: check.ok, state: clip(check.state ?? (check.ok ? 'ok' : 'not ready'), 120) };
   return { ready: Object.values(checks).every((check) => check.ok), checks: shown };
 }
 

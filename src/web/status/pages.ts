@@ -2,6 +2,7 @@ import { redact } from '../../log.js';
 import type { MatrixRow } from '../../commands/version.js';
 import { escapeHtml, page, text } from './html.js';
 import type { IncidentSummary, IncidentView, StatusModel } from './model.js';
+import { plural } from '../../domain/text.js';
 
 /** The status page's documents: pure functions from the models to HTML, escaping every text. */
 
@@ -76,7 +77,7 @@ export function renderIncidentPage(view: IncidentView): string {
       `<dl class="figures">${figures}</dl>`,
       // The chart's labels come from pods, notes and registries: redacted like the PNG in the thread.
       `<figure class="chart" aria-label="timeline chart">${redact(view.chartSvg)}</figure>`,
-      `<h2>Timeline (${view.timeline.length} event${view.timeline.length === 1 ? '' : 's'})</h2>`,
+      `<h2>Timeline (${plural(view.timeline.length, 'event')})</h2>`,
       timeline,
     ].join('\n'),
   );
