@@ -10,7 +10,7 @@ import { openIncidentTaking } from './choose.js';
 import { step, type Edge } from './hysteresis.js';
 import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot, stormCounts } from './render.js';
 import { EditPacer, STORM_EDIT_EVERY_MS, type EditOrigin } from './edit-pacing.js';
-import { openStormIfDue, stormLines, StormDigests, STORM_SUBJECT } from './storm.js';
+import { leaveEndedStorm, openStormIfDue, stormLines, StormDigests, STORM_SUBJECT } from './storm.js';
 import { clusterOf as clusterNamedIn, describeSubject, isSubject, subjectName, subjectOf } from '../domain/subjects.js';
 import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord, type RunningContainer } from '../domain/model.js';
 
@@ -46,12 +46,7 @@ export class IncidentEngine {
     private readonly clusterOf: (subject: string) => string | undefined = clusterNamedIn,
     /** The incident's status page address (statusPage.publicUrl), linked from its root. */
     private readonly pageUrl: (id: number) => string | undefined = () => undefined,
-  ) {
-    this.digests = new StormDigests(store.subjects);
-  }
-
-  /** When each storm's last digest reply went, and how many members it covered (kept in the store). */
-  private readonly digests: StormDigests;
+  ) {}
 
   check(observation: CheckObservation): Edge {
     return this.store.transaction(() => this.applyCheck(observation));
@@ -157,7 +152,7 @@ export class IncidentEngine {
         if (incident) this.reply(incident, `unmute-${expired.subject}-${now}`, renderReply('info', [`🔔 Mute of ${describeSubject(expired.subject)} expired`]));
       }
       for (const storm of this.store.incidents.openIncidents().filter((incident) => incident.primarySubject === STORM_SUBJECT)) {
-        const digest = this.digests.reply(storm, stormLines(this.store, storm), now);
+        const digest = new StormDigests(this.store.subjects).reply(storm, stormLines(this.store, storm), now);
         if (digest) this.reply(storm, `storm-${storm.id}-digest-${now}`, digest);
       }
       for (const incident of this.store.incidents.openIncidents()) {
@@ -292,10 +287,7 @@ export class IncidentEngine {
       previousIncident.resolvedAt = null;
       previousIncident.resolvedBy = null;
       previousIncident.lastActivityAt = now;
-      // A member of a storm that is over leaves it: in the closed storm's thread nobody would see it.
-      const storm = previousIncident.stormId ? this.store.incidents.incident(previousIncident.stormId) : undefined;
-      const leftStorm = storm?.status === 'resolved';
-      if (leftStorm) previousIncident.stormId = null;
+      const leftStorm = leaveEndedStorm(this.store, previousIncident);
       this.store.incidents.updateIncident(previousIncident);
       this.store.events.append({ at: now, subject: previousIncident.primarySubject, type: 'incident.reopened', incidentId: previousIncident.id, actor: null, summary: `reopened: ${problemKinds[problem.kind].label}: ${problem.summary}`, data: {} });
       // Opened inside the storm, it never had a root of its own: post one (before the reply in its thread).
@@ -367,7 +359,7 @@ export class IncidentEngine {
     return openStormIfDue(this.store, this.policy.storm, channel, now, (storm, lines) => {
       this.enqueue({ key: `inc-${storm.id}-root`, channel, kind: 'post', incidentId: storm.id, role: 'root', message: renderStormRoot(storm, lines, now) });
       this.edits.posted(storm.id, now);
-      this.digests.covered(storm.id, now, lines.length);
+      new StormDigests(this.store.subjects).covered(storm.id, now, lines.length);
     });
   }
 
@@ -578,7 +570,7 @@ export class IncidentEngine {
     if (incident.primarySubject === STORM_SUBJECT) {
       const now = this.clock.now();
       this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderStormRoot(incident, stormLines(this.store, incident), now), notBefore: this.edits.due(incident.id, origin, now, STORM_EDIT_EVERY_MS) });
-      const digest = incident.status === 'open' ? this.digests.reply(incident, stormLines(this.store, incident), now) : undefined;
+      const digest = incident.status === 'open' ? new StormDigests(this.store.subjects).reply(incident, stormLines(this.store, incident), now) : undefined;
       if (digest) this.reply(incident, `storm-${incident.id}-digest-${now}`, digest);
       return;
     }

@@ -41,6 +41,14 @@ export function openStormIfDue(store: Pick<Store, 'incidents' | 'events'>, polic
   return storm;
 }
 
+/** A member reopening after its storm ended leaves it (nobody would see it in the closed storm's thread); true when it left. */
+export function leaveEndedStorm(store: Pick<Store, 'incidents'>, incident: IncidentRecord): boolean {
+  const storm = incident.stormId ? store.incidents.incident(incident.stormId) : undefined;
+  if (storm?.status !== 'resolved') return false;
+  incident.stormId = null;
+  return true;
+}
+
 /** The storm's members newest first, each with the reason it failed (the pod reason, else the problem's label). */
 export function stormLines(store: Pick<Store, 'incidents'>, storm: Pick<IncidentRecord, 'id'>): StormLine[] {
   return store.incidents
