@@ -38,6 +38,7 @@ import { dueCronMinute, renderDigest } from './incidents/digest.js';
 import { clusterOf as clusterNamedIn, subjectName, subjectOf } from './domain/subjects.js';
 import { electorFor, heartbeatBlocker, heartbeatFor, leaderCheck, type Heartbeat, type LeaseElector } from './ha/index.js';
 import { CheckRequests } from './ha/check-requests.js';
+import { beginFencingTerm } from './ha/fencing-term.js';
 import { watchList } from './watchers/registry.js';
 import type { TagChecker } from './web/hooks/index.js';
 
@@ -117,6 +118,8 @@ export class Runtime {
   /** With `ha`: the Lease elector; without it this replica always leads. */
   private elector: LeaseElector | undefined;
   private heartbeat: Heartbeat | undefined;
+  /** The fencing term of the current leadership (see ha/fencing-term.ts), for the Lease term it began with. */
+  private fencing: { leaseTerm: number; term: number } | undefined;
   /** Whether the leader's work (watchers, delivery, scheduler) runs in this process. */
   private leaderWork = false;
   /** Leadership changes, one at a time: a stop waits for the start before it. */
@@ -265,9 +268,14 @@ export class Runtime {
         if (typeof latencyMs === 'number') this.metrics.probeLatency.observe({ endpoint: subjectName(subject, 'endpoint') ?? subject }, latencyMs / 1000);
         if (key === 'ratelimit' && typeof value === 'number') this.metrics.registryRateLimit.set({ image: subjectName(subject, 'image') ?? subject }, value);
       },
-      links: (subject, source, others) => store.subjects.setLinks(subject, source, others),
-      tagDigest: (ref, digest, platforms) => engine.recordTagDigest(ref, digest, platforms),
-      running: (subject, containers) => engine.recordRunning(subject, containers),
+      // Store writes too: a stale check of an ex-leader must not record history the new leader judges by.
+      links: (subject, source, others) => {
+        if (acting()) store.subjects.setLinks(subject, source, others);
+      },
+      tagDigest: (ref, digest, platforms) => (acting() ? engine.recordTagDigest(ref, digest, platforms) : undefined),
+      running: (subject, containers) => {
+        if (acting()) engine.recordRunning(subject, containers);
+      },
       statesOf: (key) => store.subjects.allStates(key),
       now: () => clock.now(),
     };
@@ -277,7 +285,7 @@ export class Runtime {
   startDelivery(service: MessageService): Poster {
     const { metrics } = this;
     // Fencing with `ha`: claims carry the term, asked again right before each Slack call.
-    const options: PosterOptions = { ...this.posterOptions, ...(this.config.ha ? { term: () => this.elector?.term() } : {}) };
+    const options: PosterOptions = { ...this.posterOptions, ...(this.config.ha ? { term: () => this.fencingTerm() } : {}) };
     this.poster = new Poster(this.store, service, this.clock, this.log.child({ component: 'outbox' }), options, {
       delivered: (kind) => metrics.slackCalls.inc({ kind, outcome: 'ok' }),
       retried: () => metrics.slackRetries.inc(),
@@ -327,7 +335,10 @@ export class Runtime {
       await this.startWeb(options.slackConnected);
       const elector = electorFor(ha, this.cluster(ha.cluster).kubeConfig, this.metrics.registry, { log: this.log });
       this.elector = elector;
-      elector.on('startedLeading', (term) => this.transition(`start leading (term ${term})`, () => this.lead()));
+      elector.on('startedLeading', (term) => {
+        this.beginTerm(term);
+        this.transition(`start leading (term ${term})`, () => this.lead());
+      });
       elector.on('stoppedLeading', (reason) => {
         if (this.shuttingDown) return;
         // Socket Mode closes now, not after the queue: two connections may overlap for 2 s at most.
@@ -354,6 +365,25 @@ export class Runtime {
     });
   }
 
+  /** Takes a fencing term above every term the store has seen (a recreated Lease counts from 0 again). */
+  private beginTerm(leaseTerm: number): void {
+    this.fencing = undefined;
+    try {
+      const term = beginFencingTerm(this.store, leaseTerm, this.clock.now());
+      this.fencing = { leaseTerm, term };
+      if (term !== leaseTerm) this.log.info({ leaseTerm, term }, `fencing with term ${term}: the store has seen terms up to ${term - 1}`);
+    } catch (error) {
+      // Without a recorded term this replica delivers nothing (the poster sees no term) until the next leadership.
+      this.log.error({ err: error }, `could not record the fencing term for lease term ${leaseTerm}; not delivering`);
+    }
+  }
+
+  /** The term the poster claims rows under; undefined while not leading. */
+  private fencingTerm(): number | undefined {
+    const leaseTerm = this.elector?.term();
+    return leaseTerm !== undefined && this.fencing?.leaseTerm === leaseTerm ? this.fencing.term : undefined;
+  }
+
   /** Runs leadership changes in order; a failed one is logged (the elector keeps campaigning). */
   private transition(what: string, step: () => Promise<void>): void {
     this.transitions = this.transitions.then(step).catch((error: unknown) => this.log.error({ err: error }, `could not ${what}`));
@@ -367,6 +397,8 @@ export class Runtime {
     this.ticker = setInterval(() => {
       try {
         this.tick();
+        // Follows a standby stored (its commands run too in Slack HTTP mode) are followed here.
+        if (this.isLeader()) this.follower.resume();
       } catch (error) {
         this.log.error({ err: error }, 'tick failed');
       }
@@ -400,7 +432,8 @@ export class Runtime {
     this.watchers = [];
     await Promise.allSettled(watchers.map((watcher) => watcher.stop()));
     await this.follower.stopAll();
-    await this.poster?.stop();
+    // No waiting on sends in flight: fencing already stops them, and the next lead() waits behind this.
+    await this.poster?.stop(Date.now());
     this.poster = undefined;
   }
 

@@ -166,3 +166,92 @@ describe('incident engine', () => {
     expect(service.thread(service.roots()[0]!.ts).map((message) => message.text)).toContain('Reopened: worker pods failing — CrashLoopBackOff, 9 restarts');
   });
 });
+
+describe('a storm member that reopens after the storm ended', () => {
+  const crashOf = (name: string) => ({ subject: `worker:${name}`, problem: 'worker_pods_failing' as const, ok: false, summary: `${name}: CrashLoopBackOff` });
+  const healthyOf = (name: string) => ({ subject: `worker:${name}`, problem: 'worker_pods_failing' as const, ok: true, summary: 'all pods Ready' });
+
+  it('leaves the closed storm: its own root is edited, or posted when it had none, and the "Reopened" reply goes there', async () => {
+    const clock = new ManualClock();
+    const runtime = start(join(mkdtempSync(join(tmpdir(), 'dw-')), 'db.sqlite'), clock, { storm: { incidents: 2, within: '5m' } });
+    const { engine } = runtime;
+    const service = new RecordingService();
+    const poster = runtime.startDelivery(service);
+    // a and b open on their own; c makes it a storm (a and b join it, c opens inside it, no root of its own)
+    for (const name of ['a', 'b', 'c']) {
+      engine.check(crashOf(name));
+      engine.check(crashOf(name));
+    }
+    const storm = runtime.store.incidents.openIncidents().find((incident) => incident.primarySubject === 'storm')!;
+    expect(storm).toBeDefined();
+    const idOf = (name: string) => runtime.store.incidents.problem(`worker:${name}`, 'worker_pods_failing')!.incidentId!;
+    expect(runtime.store.incidents.incident(idOf('c'))!.stormId).toBe(storm.id);
+    for (const name of ['a', 'b', 'c']) {
+      engine.check(healthyOf(name));
+      engine.check(healthyOf(name));
+    }
+    expect(runtime.store.incidents.incident(storm.id)!.status).toBe('resolved');
+    await poster.drain(2000);
+    const stormRoot = service.roots().find((message) => message.text.includes('Alert storm'))!;
+    expect(stormRoot).toBeDefined();
+    const stormReplies = service.thread(stormRoot.ts).length;
+
+    clock.advance(10 * 60_000);
+    for (const name of ['a', 'c']) {
+      engine.check(crashOf(name));
+      engine.check(crashOf(name));
+    }
+    expect(runtime.store.incidents.incident(idOf('a'))).toMatchObject({ status: 'open', stormId: null });
+    expect(runtime.store.incidents.incident(idOf('c'))).toMatchObject({ status: 'open', stormId: null });
+    await poster.drain(2000);
+
+    // nothing new in the closed storm's thread
+    expect(service.thread(stormRoot.ts)).toHaveLength(stormReplies);
+    // a had its own root: edited to open again, the reply in its thread
+    const rootA = service.roots().find((message) => message.key === `inc-${idOf('a')}-root`)!;
+    expect(service.current(rootA)).toMatch(/^#\d+/);
+    expect(service.current(rootA)).not.toMatch(/^Resolved/);
+    expect(service.thread(rootA.ts).map((message) => message.text)).toContain('Reopened: worker pods failing — a: CrashLoopBackOff');
+    // c never had one: it gets its own root now, and the reply there
+    const rootC = service.roots().find((message) => message.key === `inc-${idOf('c')}-root`)!;
+    expect(rootC).toBeDefined();
+    expect(service.current(rootC)).toContain('c: CrashLoopBackOff');
+    expect(service.thread(rootC.ts).map((message) => message.text)).toEqual(['Reopened: worker pods failing — c: CrashLoopBackOff']);
+  });
+});
+
+describe('storm digests across a failover', () => {
+  const crashOf = (name: string) => ({ subject: `worker:${name}`, problem: 'worker_pods_failing' as const, ok: false, summary: `${name}: CrashLoopBackOff` });
+
+  it('a new leader goes on from the last digest the old one posted, not with a full digest at once', async () => {
+    const clock = new ManualClock();
+    const dbPath = join(mkdtempSync(join(tmpdir(), 'dw-')), 'db.sqlite');
+    const service = new RecordingService();
+    const open = (engine: Runtime['engine'], name: string) => {
+      engine.check(crashOf(name));
+      engine.check(crashOf(name));
+    };
+    const old = start(dbPath, clock, { storm: { incidents: 2, within: '5m' } });
+    old.startDelivery(service);
+    for (const name of ['a', 'b', 'c']) open(old.engine, name);
+    clock.advance(40_000);
+    open(old.engine, 'd'); // a digest: c and d joined since the storm root (which listed a and b)
+    clock.advance(10_000);
+    await old.stop(2000);
+    runtimes.splice(runtimes.indexOf(old), 1);
+
+    // the new leader, 10 s after the old one's digest
+    const next = start(dbPath, clock, { storm: { incidents: 2, within: '5m' } });
+    const poster = next.startDelivery(service);
+    open(next.engine, 'e');
+    clock.advance(25_000);
+    open(next.engine, 'f'); // 35 s after the last digest: e and f
+    await poster.drain(2000);
+    const stormRoot = service.roots().find((message) => message.text.includes('Alert storm'))!;
+    const digests = service.thread(stormRoot.ts).map((message) => message.text).filter((text) => text.includes('joined since'));
+    expect(digests).toHaveLength(2);
+    expect(digests[0]).toMatch(/^2 joined since/);
+    // not "5 joined" at e: the new leader knew the old one's last digest
+    expect(digests[1]).toMatch(/^2 joined since/);
+  });
+});

@@ -332,6 +332,34 @@ describe('LeaseElector', () => {
     expect(store.lease()!.spec.holderIdentity).toBe('pod-a');
   });
 
+  it('two replicas sharing one identity never both lead: the second backs off and names ha.identity', async () => {
+    const store = new LeaseStore();
+    const a = elector(store, 'my-pod-0');
+    const b = elector(store, 'my-pod-0');
+    a.elector.start();
+    await run(1_000, [a.elector], () => a.elector.isLeader());
+    b.elector.start();
+    await run(60_000, [a.elector, b.elector]);
+    expect([a.elector.isLeader(), b.elector.isLeader()]).toEqual([true, false]);
+    expect(a.events).toEqual(['started 0']);
+    expect(b.events).toEqual([]);
+    expect(b.elector.status().lastError).toMatch(/ha\.identity must be unique/);
+    expect(b.logged.some((line) => line.includes('under our identity "my-pod-0"') && line.includes('ha.identity'))).toBe(true);
+    expect(store.writes.filter((w) => w.client === 'my-pod-0').length).toBeGreaterThan(0);
+    expect(store.lease()!.spec.leaseTransitions).toBe(0);
+
+    // the leader is cut off, the twin takes over after expiry; back online, the first one sees a
+    // record under its name it did not write and stays a standby instead of adopting the term
+    a.api.mode = 'hang';
+    await run(LEASE_MS + 10_000, [a.elector, b.elector], () => b.elector.isLeader());
+    expect(b.elector.term()).toBe(1);
+    a.api.mode = 'ok';
+    await run(30_000, [a.elector, b.elector]);
+    expect([a.elector.isLeader(), b.elector.isLeader()]).toEqual([false, true]);
+    expect(b.events).toEqual(['started 1']);
+    expect(a.elector.status().lastError).toMatch(/ha\.identity must be unique/);
+  });
+
   it('every API failure is logged with context and is a failed attempt, never a crash', async () => {
     const store = new LeaseStore();
     const a = elector(store, 'pod-a');

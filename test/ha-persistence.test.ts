@@ -133,6 +133,77 @@ describe.runIf(postgresAvailable())('a failover keeps followed rollouts', () => 
   });
 });
 
+describe.runIf(postgresAvailable())('rollout follows are fenced by leadership', () => {
+  const job: FollowJob = {
+    target: { cluster: 'home', namespace: 'relay', kind: 'Deployment', name: 'relay', subject: 'workload:home/relay/Deployment/relay', label: 'Deployment relay/relay' },
+    user: 'U0ALICE',
+    rule: 'rollout restart',
+    what: 'restart',
+    podsBefore: new Set(['pod-1']),
+  };
+  const done = { metadata: { generation: 2 }, spec: { replicas: 2 }, status: { observedGeneration: 2, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 } } as unknown as Workload;
+  const rolling = { metadata: { generation: 2 }, spec: { replicas: 2 }, status: { observedGeneration: 2, replicas: 2, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } } as unknown as Workload;
+
+  /** The two reads the follower makes, loosely typed (a Deployment here). */
+  type Reads = { getWorkload: () => Promise<Workload> };
+  function followerOf(store: Store, cluster: Reads, told: string[], isLeader: () => boolean) {
+    const engine = { recordAction: () => undefined, notice: (notice: { summary: string }) => (told.push(notice.summary), 'key') };
+    return new RolloutFollower({ store, engine, clock: { now: () => Date.now() }, log, cluster: () => ({ listPods: async () => [], ...cluster }) as unknown as KubeCluster, isLeader } as never, { pollMs: 20 });
+  }
+
+  it('a paused leader waking with a read in flight tells nothing; the new leader tells the outcome once', async () => {
+    const [storeA, storeB] = await storePair();
+    const told: string[] = [];
+    let leadingA = true;
+    let wake: ((workload: Workload) => void) | undefined;
+    const first = followerOf(storeA, { getWorkload: () => new Promise<Workload>((resolve) => (wake = resolve)) }, told, () => leadingA);
+    const following = first.follow(job);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(wake).toBeDefined();
+    // A is paused past its renewDeadline; B leads and follows the stored row on
+    leadingA = false;
+    const second = followerOf(storeB, { getWorkload: async () => done }, told, () => true);
+    expect(second.resume()).toBe(1);
+    await second.idle();
+    expect(told).toHaveLength(1);
+    // A wakes: its read answers "done", but it leads no more
+    wake!(done);
+    expect((await following).state).toBe('stopped');
+    expect(told).toHaveLength(1);
+    expect(storeA.follows.all()).toEqual([]);
+  });
+
+  it('two followers of one stored row that both see it finish tell it once', async () => {
+    const [storeA, storeB] = await storePair();
+    const told: string[] = [];
+    let status = rolling;
+    const first = followerOf(storeA, { getWorkload: async () => status }, told, () => true);
+    void first.follow(job);
+    const second = followerOf(storeB, { getWorkload: async () => status }, told, () => true);
+    expect(second.resume()).toBe(1);
+    status = done;
+    await Promise.all([first.idle(), second.idle()]);
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatch(/^✅ Rollout finished/);
+  });
+
+  it('a standby stores the follow for the leader and reads nothing itself', async () => {
+    const [storeA, storeB] = await storePair();
+    const told: string[] = [];
+    let reads = 0;
+    const standby = followerOf(storeA, { getWorkload: async () => (reads++, done) }, told, () => false);
+    expect((await standby.follow(job)).state).toBe('stopped');
+    expect(reads).toBe(0);
+    expect(told).toEqual([]);
+    expect(storeA.follows.all()).toHaveLength(1);
+    const leader = followerOf(storeB, { getWorkload: async () => done }, told, () => true);
+    expect(leader.resume()).toBe(1);
+    await leader.idle();
+    expect(told).toHaveLength(1);
+    expect(storeB.follows.all()).toEqual([]);
+  });
+});
+
 describe.runIf(postgresAvailable())('the outbox claim is fenced by the term', () => {
   it('a claim under an older term, or on a row claimed since it was read, loses', async () => {
     const [store] = await storePair();

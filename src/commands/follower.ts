@@ -121,6 +121,11 @@ export interface RolloutFollowerDeps extends ClusterAccess {
   engine: Pick<IncidentEngine, 'recordAction' | 'notice'>;
   clock: Clock;
   log: Logger;
+  /**
+   * With `ha`: whether this replica leads now (the runtime's). Only the leader follows and tells
+   * outcomes; a standby stores the follow for the leader, and a paused ex-leader tells nothing.
+   */
+  isLeader?: () => boolean;
 }
 
 interface StopSignal {
@@ -186,8 +191,13 @@ export class RolloutFollower {
     } catch (error) {
       this.log.warn({ err: error, subject: job.target.subject }, 'could not store the rollout follow; a failover would stop it');
     }
+    if (follows && !this.leading()) {
+      // A standby (Slack HTTP mode runs commands on every replica): the leader follows it (resume).
+      this.signals.delete(signal);
+      return Promise.resolve({ state: 'stopped', summary: 'stored for the leader to follow' });
+    }
     this.following.add(id);
-    const run = this.run(job, signal, deadlineHintMs, startedAt)
+    const run = this.run(job, signal, deadlineHintMs, startedAt, id)
       .catch((error: unknown): FollowOutcome => {
         this.log.error({ err: error, subject: job.target.subject }, 'following a rollout crashed');
         return { state: 'failed', summary: `following the rollout crashed: ${neutralizeMentions((error as Error).message)}` };
@@ -247,7 +257,12 @@ export class RolloutFollower {
     await this.idle();
   }
 
-  private async run(job: FollowJob, signal: StopSignal, deadlineHintMs: number | undefined, started: number): Promise<FollowOutcome> {
+  /** Whether this replica may follow and tell now (always without `isLeader`). */
+  private leading(): boolean {
+    return this.deps.isLeader?.() ?? true;
+  }
+
+  private async run(job: FollowJob, signal: StopSignal, deadlineHintMs: number | undefined, started: number, id: string): Promise<FollowOutcome> {
     const { target } = job;
     const { clock } = this.deps;
     const pollMs = this.options.pollMs ?? 2_000;
@@ -260,27 +275,28 @@ export class RolloutFollower {
     let lastProgressKey = '';
     let readErrors = 0;
     let last: RolloutProgress | undefined;
+    const finish = (state: 'done' | 'failed', detail: string, headline?: string) => this.finish(job, id, state, detail, started, headline);
     while (!signal.stopped) {
       try {
         const workload = await cluster.getWorkload(target.kind, target.namespace, target.name);
-        if (!workload) return this.finish(job, 'failed', `${target.kind} ${target.namespace}/${target.name} disappeared from cluster ${target.cluster}`, started);
+        if (!workload) return finish('failed', `${target.kind} ${target.namespace}/${target.name} disappeared from cluster ${target.cluster}`);
         const progress = judgeRollout(target.kind, workload);
         last = progress;
         readErrors = 0;
         if (progress.state === 'done') {
           // OnDelete: nothing more to follow, but no new pod runs either; a partition: done as asked. Said as it is.
-          if (progress.reason === ON_DELETE_REASON) return this.finish(job, 'done', onDeleteChange(progress), started, `ℹ️ ${ON_DELETE_WAITING}`);
-          return this.finish(job, 'done', progress.reason ?? `${progress.ready}/${progress.desired} new pods Ready`, started);
+          if (progress.reason === ON_DELETE_REASON) return finish('done', onDeleteChange(progress), `ℹ️ ${ON_DELETE_WAITING}`);
+          return finish('done', progress.reason ?? `${progress.ready}/${progress.desired} new pods Ready`);
         }
         const before = job.podsBefore;
         const newPods = before ? (await cluster.listPods(target.namespace, podSelectorOf(workload))).filter((pod) => !before.has(podKey(pod))) : [];
         const problem = podProblem(newPods, { now: clock.now(), pendingTooLongMs: podGraceMs });
-        if (progress.state === 'failed' || problem) return this.finish(job, 'failed', problem ?? progress.reason ?? 'the rollout failed', started);
+        if (progress.state === 'failed' || problem) return finish('failed', problem ?? progress.reason ?? 'the rollout failed');
         const key = `${progress.updated}/${progress.ready}`;
         if (key !== lastProgressKey && clock.now() - lastProgressAt >= progressEveryMs) {
           lastProgressKey = key;
           lastProgressAt = clock.now();
-          if (job.incidentId !== undefined) {
+          if (job.incidentId !== undefined && this.leading()) {
             this.post(job, 'action.rollout_progress', 'rollout_started', `⏳ ${target.label}: ${progress.updated}/${progress.desired} pods updated, ${progress.ready} ready${progress.reason ? ` (${progress.reason})` : ''}`);
           }
         }
@@ -288,19 +304,22 @@ export class RolloutFollower {
         readErrors++;
         this.log.warn({ err: error, subject: target.subject, readErrors }, 'reading a rollout failed');
         // The apiserver's error text is untrusted like a pod's: it can mention no one.
-        if (readErrors >= maxReadErrors) return this.finish(job, 'failed', `lost track of it: ${neutralizeMentions((error as Error).message)}`, started);
+        if (readErrors >= maxReadErrors) return finish('failed', `lost track of it: ${neutralizeMentions((error as Error).message)}`);
       }
       if (clock.now() - started >= timeoutMs) {
         const where = last ? `${last.updated}/${last.desired} pods updated, ${last.ready} ready${last.reason ? ` (${last.reason})` : ''}` : 'no status read';
-        return this.finish(job, 'failed', `not finished after ${formatDuration(timeoutMs)}: ${where}`, started);
+        return finish('failed', `not finished after ${formatDuration(timeoutMs)}: ${where}`);
       }
       await sleep(pollMs, signal);
     }
     return { state: 'stopped', summary: 'stopped following' };
   }
 
-  private finish(job: FollowJob, state: 'done' | 'failed', detail: string, started: number, headline = '✅ Rollout finished'): FollowOutcome {
+  private finish(job: FollowJob, id: string, state: 'done' | 'failed', detail: string, started: number, headline = '✅ Rollout finished'): FollowOutcome {
     const { clock, store } = this.deps;
+    // A paused ex-leader waking with a read in flight: the new leader follows the same row on.
+    if (!this.leading()) return { state: 'stopped', summary: 'no longer leading' };
+    if (!this.claim(id)) return { state: 'stopped', summary: 'another replica told this outcome' };
     const took = formatDuration(clock.now() - started);
     const { target } = job;
     const summary =
@@ -323,6 +342,19 @@ export class RolloutFollower {
       this.log.warn({ err: error }, 'could not audit the rollout outcome');
     }
     return { state, summary };
+  }
+
+  /** Takes the stored follow atomically (DELETE), so only one replica tells its outcome. */
+  private claim(id: string): boolean {
+    const follows = this.deps.store.follows;
+    if (!follows) return true;
+    try {
+      return follows.remove(id);
+    } catch (error) {
+      // The store is failing: telling twice beats never telling.
+      this.log.warn({ err: error }, 'could not take the finished rollout follow from the store; telling its outcome anyway');
+      return true;
+    }
   }
 
   private post(job: FollowJob, action: string, notice: NoticeKind, summary: string): void {

@@ -157,3 +157,12 @@ export function hasDigest(image: string): boolean {
 export function digestOfImage(image: string): string | undefined {
   return hasDigest(image) ? image.slice(image.indexOf('@') + 1) : undefined;
 }
+
+/** The repository an image as written belongs to (`ghcr.io/org/app`), or undefined when it can't be parsed. */
+export function repositoryOfImage(image: string): string | undefined {
+  try {
+    return repositoryOf(parseImageRef(image));
+  } catch {
+    return undefined;
+  }
+}

@@ -49,11 +49,16 @@ export class CheckRequests {
     const id = randomUUID();
     const subject = SUBJECT_PREFIX + ref;
     this.store.setState(subject, REQUEST_KEY, { ref, id } satisfies CheckRequest, this.now());
+    // One slot per ref: a later push for the same tag (at any replica) overwrites our request. Its
+    // check starts after our request was stored, so its answer answers us too.
+    const answeredBy = new Set<string>([id]);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
+      const pending = this.store.state<CheckRequest>(subject, REQUEST_KEY)?.value;
+      if (pending) answeredBy.add(pending.id);
       const answer = this.store.state<CheckAnswer>(subject, ANSWER_KEY)?.value;
-      if (answer?.id === id) return answer.served ?? undefined;
+      if (answer && answeredBy.has(answer.id)) return answer.served ?? undefined;
     }
     return undefined;
   }

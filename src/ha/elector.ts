@@ -8,9 +8,14 @@
  *
  * Deviations from client-go, each for a reason:
  * - a standby keeps campaigning after it lost leadership (client-go's elector is one-shot);
- * - every new leadership of this process is a new term (`leaseTransitions` + 1), even when the
- *   Lease still names our identity (a restarted pod with the same name, or a renew that landed
- *   after we gave up): the term fences writes, so it must change whenever leading restarts;
+ * - every new leadership of this process is a new term (`leaseTransitions` + 1): the term fences
+ *   writes, so it must change whenever leading restarts;
+ * - a Lease naming our identity is ours only if it is the record we last wrote (its
+ *   resourceVersion or renewTime): two replicas sharing an identity (a static `ha.identity` in a
+ *   ConfigMap, identical hostnames) would otherwise both lead under one term that fencing cannot
+ *   tell apart. Any other record under our name counts as held by someone else (logged as an
+ *   error naming `ha.identity`) until it expires — so a restarted pod with the same name waits for
+ *   its predecessor's Lease to expire like any standby;
  * - a standby's jitter is at most 25% of `retryPeriod` (client-go: 120%), so a released Lease is
  *   taken within `retryPeriod` + 2 s as the contract promises;
  * - a renew that finds another holder with a valid lease stops leading at once instead of
@@ -70,6 +75,12 @@ const STANDBY_JITTER = 0.25;
 /** `at`: when the attempt started, i.e. the renewTime it wrote. */
 type Attempt = { leading: true; term: number; at: number } | { leading: false; lostTo?: string };
 
+/** What identifies one write of the Lease: the apiserver's resourceVersion, and the renewTime we sent. */
+interface Written {
+  resourceVersion: string | undefined;
+  renewTime: string;
+}
+
 export class LeaseElector extends EventEmitter<{ startedLeading: [term: number]; stoppedLeading: [reason: string] }> {
   private readonly clock: Clock;
   private readonly timers: Timers;
@@ -89,6 +100,8 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
   private generation = 0;
   private observed: { key: string; spec: V1LeaseSpec; at: number } | undefined;
   private lastError: string | undefined;
+  /** Our last write of the Lease (sent, answered or not: a renew can land after its deadline). */
+  private written: Written | undefined;
 
   constructor(private readonly options: LeaseElectorOptions) {
     super();
@@ -143,7 +156,7 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
       const pending = await this.inFlight?.catch(() => undefined);
       if (!wasLeading && !pending?.leading) return false;
       const lease = await api.readNamespacedLease({ name, namespace });
-      if (lease.spec?.holderIdentity !== identity) return false;
+      if (lease.spec?.holderIdentity !== identity || !this.isOurs(lease)) return false;
       const now = new V1MicroTime(this.clock.now());
       const spec: V1LeaseSpec = { leaseDurationSeconds: 1, leaseTransitions: lease.spec.leaseTransitions ?? term, acquireTime: now, renewTime: now };
       await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec } });
@@ -233,8 +246,11 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
       lease = await api.readNamespacedLease({ name, namespace });
     } catch (error) {
       if (classifyKubeError(error).kind !== 'not-found') return this.failed(error, 'get');
+      const spec = this.claim(now, 0);
+      this.written = { resourceVersion: undefined, renewTime: stamp(spec.renewTime) };
       try {
-        const created = await api.createNamespacedLease({ namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: this.claim(now, 0) } });
+        const created = await api.createNamespacedLease({ namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec } });
+        this.wrote(created);
         this.observe(created.spec ?? {}, this.clock.now());
         return { leading: true, term: 0, at: now };
       } catch (createError) {
@@ -247,18 +263,27 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
     const spec = lease.spec ?? {};
     this.observe(spec, now);
     const holder = spec.holderIdentity || undefined;
-    const heldByOther = holder !== undefined && holder !== identity;
+    // Our name on a record we did not write: another replica uses our identity.
+    const sharedIdentity = holder === identity && !this.isOurs(lease);
+    const heldByOther = holder !== undefined && (holder !== identity || sharedIdentity);
     if (heldByOther && this.observed!.at + (spec.leaseDurationSeconds ?? 0) * 1000 > now) {
+      if (sharedIdentity) {
+        this.lastError = `${this.where}: another replica holds this lease under our identity "${identity}"; ha.identity must be unique per replica (leave it unset to use $POD_NAME)`;
+        this.log.error(this.lastError);
+        return { leading: false, lostTo: `another replica using our identity ${identity}` };
+      }
       this.lastError = undefined;
       return { leading: false, lostTo: holder };
     }
     // Renewing keeps the term and acquireTime; anything else starts a new term.
-    const renewing = this.leading && holder === identity;
+    const renewing = this.leading && holder === identity && !sharedIdentity;
     const transitions = spec.leaseTransitions ?? 0;
     const term = renewing ? transitions : transitions + 1;
     const body: V1Lease = { ...lease, spec: { ...spec, ...this.claim(now, term), ...(renewing && spec.acquireTime ? { acquireTime: new V1MicroTime(String(spec.acquireTime)) } : {}) } };
+    this.written = { resourceVersion: undefined, renewTime: stamp(body.spec!.renewTime) };
     try {
       const written = await api.replaceNamespacedLease({ name, namespace, body });
+      this.wrote(written);
       this.observe(written.spec ?? {}, this.clock.now());
       return { leading: true, term, at: now };
     } catch (error) {
@@ -275,6 +300,19 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
       renewTime: at,
       leaseTransitions: transitions,
     };
+  }
+
+  /** Remembers the record the apiserver stored for our write. */
+  private wrote(lease: V1Lease): void {
+    this.written = { resourceVersion: lease.metadata?.resourceVersion, renewTime: stamp(lease.spec?.renewTime) };
+  }
+
+  /** Whether `lease` is the record we last wrote (and not another replica's under our identity). */
+  private isOurs(lease: V1Lease): boolean {
+    if (!this.written) return false;
+    const version = lease.metadata?.resourceVersion;
+    if (version !== undefined && version === this.written.resourceVersion) return true;
+    return sameInstant(lease.spec?.renewTime, this.written.renewTime);
   }
 
   /** Remembers the record and when it last changed, by our own clock. */
@@ -315,6 +353,13 @@ export class LeaseElector extends EventEmitter<{ startedLeading: [term: number];
       );
     });
   }
+}
+
+/** Whether two MicroTimes (strings as read back, or Dates) name the same instant. */
+function sameInstant(a: unknown, b: unknown): boolean {
+  const at = (value: unknown): number => (value instanceof Date ? value.getTime() : Date.parse(String(value ?? '')));
+  const [x, y] = [at(a), at(b)];
+  return Number.isFinite(x) && x === y;
 }
 
 /** A MicroTime as read back (client-node leaves it a string) or as written (a Date). */

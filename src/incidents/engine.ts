@@ -4,13 +4,13 @@ import { formatDuration } from '../domain/duration.js';
 import type { Attachment, MessageModel } from '../domain/messages.js';
 import type { Store } from '../store/index.js';
 import type { OutboxRole } from '../store/outbox.js';
-import { parseImageRef, repositoryOf } from '../domain/image-ref.js';
+import { repositoryOfImage } from '../domain/image-ref.js';
 import { correlatedMove, lastGoodDigest, type TagMove } from './correlation.js';
 import { openIncidentTaking } from './choose.js';
 import { step, type Edge } from './hysteresis.js';
 import { incidentTitle, primaryProblem, renderNotice, renderReply, renderRoot, renderStormRoot, stormCounts } from './render.js';
 import { EditPacer, quoteEditOrigin, STORM_EDIT_EVERY_MS, type EditOrigin } from './edit-pacing.js';
-import { openStormIfDue, stormLines, StormDigests, STORM_SUBJECT } from './storm.js';
+import { leaveEndedStorm, openStormIfDue, stormLines, StormDigests, STORM_SUBJECT } from './storm.js';
 import { clusterOf as clusterNamedIn, describeSubject, isSubject, subjectName, subjectOf } from '../domain/subjects.js';
 import { problemKinds, type CheckObservation, type Correlation, type IncidentRecord, type NoticeObservation, type ProblemRecord, type RunningContainer } from '../domain/model.js';
 
@@ -36,8 +36,6 @@ const problemKey = (subject: string, kind: string) => `${subject}|${kind}`;
 export class IncidentEngine {
   /** When each root's next edit may go out (memory only: a restart at worst edits once more). */
   private readonly edits = new EditPacer();
-  /** When each storm's last digest reply went, and how many members it covered. */
-  private readonly digests = new StormDigests();
 
   constructor(
     private readonly store: Store,
@@ -154,7 +152,7 @@ export class IncidentEngine {
         if (incident) this.reply(incident, `unmute-${expired.subject}-${now}`, renderReply('info', [`🔔 Mute of ${describeSubject(expired.subject)} expired`]));
       }
       for (const storm of this.store.incidents.openIncidents().filter((incident) => incident.primarySubject === STORM_SUBJECT)) {
-        const digest = this.digests.reply(storm, stormLines(this.store, storm), now);
+        const digest = new StormDigests(this.store.subjects).reply(storm, stormLines(this.store, storm), now);
         if (digest) this.reply(storm, `storm-${storm.id}-digest-${now}`, digest);
       }
       for (const incident of this.store.incidents.openIncidents()) {
@@ -184,7 +182,7 @@ export class IncidentEngine {
       const byDigest = new Map<string, { repository: string; digest: string; allReady: boolean }>();
       for (const container of containers) {
         if (!container.digest) continue;
-        const repository = safeRepository(container.image);
+        const repository = repositoryOfImage(container.image);
         if (!repository) continue;
         const key = `${repository}@${container.digest}`;
         const entry = byDigest.get(key) ?? { repository, digest: container.digest, allReady: true };
@@ -203,7 +201,7 @@ export class IncidentEngine {
 
   /** What to pin `subject` back to, by DESIGN.md's order. */
   lastGood(subject: string, image: string, failingDigest?: string): Correlation['lastGood'] | undefined {
-    const repository = safeRepository(image);
+    const repository = repositoryOfImage(image);
     if (!repository) return undefined;
     return lastGoodDigest({
       subject,
@@ -290,10 +288,17 @@ export class IncidentEngine {
       previousIncident.resolvedAt = null;
       previousIncident.resolvedBy = null;
       previousIncident.lastActivityAt = now;
+      const leftStorm = leaveEndedStorm(this.store, previousIncident);
       this.store.incidents.updateIncident(previousIncident);
       this.store.events.append({ at: now, subject: previousIncident.primarySubject, type: 'incident.reopened', incidentId: previousIncident.id, actor: null, summary: `reopened: ${problemKinds[problem.kind].label}: ${problem.summary}`, data: {} });
+      // Opened inside the storm, it never had a root of its own: post one (before the reply in its thread).
+      const newRoot = leftStorm && this.store.outbox.byKey(`inc-${previousIncident.id}-root`)?.role !== 'root';
+      if (newRoot) {
+        this.enqueue({ key: `inc-${previousIncident.id}-root`, channel: previousIncident.channel, kind: 'post', incidentId: previousIncident.id, role: 'root', message: renderRoot(previousIncident, this.store.incidents.problemsOfIncident(previousIncident.id), { now, pageUrl: this.pageUrl(previousIncident.id) }) });
+        this.edits.posted(previousIncident.id, now);
+      }
       this.reply(previousIncident, `reopen-${eventId}`, renderReply(problem.severity, [`Reopened: ${problemKinds[problem.kind].label} — ${problem.summary}`]));
-      this.refreshRoot(previousIncident, 'event');
+      if (!newRoot) this.refreshRoot(previousIncident, 'event');
       this.releaseHeldNotices(problem, previousIncident);
       return;
     }
@@ -355,7 +360,7 @@ export class IncidentEngine {
     return openStormIfDue(this.store, this.policy.storm, channel, now, (storm, lines) => {
       this.enqueue({ key: `inc-${storm.id}-root`, channel, kind: 'post', incidentId: storm.id, role: 'root', message: renderStormRoot(storm, lines, now) });
       this.edits.posted(storm.id, now);
-      this.digests.covered(storm.id, now, lines.length);
+      new StormDigests(this.store.subjects).covered(storm.id, now, lines.length);
     });
   }
 
@@ -566,7 +571,7 @@ export class IncidentEngine {
     if (incident.primarySubject === STORM_SUBJECT) {
       const now = this.clock.now();
       this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderStormRoot(incident, stormLines(this.store, incident), now), notBefore: this.edits.due(incident.id, origin, now, STORM_EDIT_EVERY_MS) });
-      const digest = incident.status === 'open' ? this.digests.reply(incident, stormLines(this.store, incident), now) : undefined;
+      const digest = incident.status === 'open' ? new StormDigests(this.store.subjects).reply(incident, stormLines(this.store, incident), now) : undefined;
       if (digest) this.reply(incident, `storm-${incident.id}-digest-${now}`, digest);
       return;
     }
@@ -587,10 +592,3 @@ export class IncidentEngine {
   }
 }
 
-function safeRepository(image: string): string | undefined {
-  try {
-    return repositoryOf(parseImageRef(image));
-  } catch {
-    return undefined;
-  }
-}

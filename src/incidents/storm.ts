@@ -41,6 +41,14 @@ export function openStormIfDue(store: Pick<Store, 'incidents' | 'events'>, polic
   return storm;
 }
 
+/** A member reopening after its storm ended leaves it (nobody would see it in the closed storm's thread); true when it left. */
+export function leaveEndedStorm(store: Pick<Store, 'incidents'>, incident: IncidentRecord): boolean {
+  const storm = incident.stormId ? store.incidents.incident(incident.stormId) : undefined;
+  if (storm?.status !== 'resolved') return false;
+  incident.stormId = null;
+  return true;
+}
+
 /** The storm's members newest first, each with the reason it failed (the pod reason, else the problem's label). */
 export function stormLines(store: Pick<Store, 'incidents'>, storm: Pick<IncidentRecord, 'id'>): StormLine[] {
   return store.incidents
@@ -53,19 +61,31 @@ export function stormLines(store: Pick<Store, 'incidents'>, storm: Pick<Incident
     .sort((a, b) => b.openedAt - a.openedAt || b.id - a.id);
 }
 
+/** Where the last digest of each storm is kept: the subjects state, so a new leader goes on from it. */
+export interface DigestStates {
+  setState(subject: string, key: string, value: unknown, at: number): void;
+  state<T>(subject: string, key: string): { value: T; updatedAt: number } | undefined;
+}
+
+type LastDigest = { at: number; covered: number };
+const DIGEST_KEY = 'lastDigest';
+
 export class StormDigests {
-  /** Per storm: when its last digest went and how many members it had covered. Memory only. */
-  private readonly last = new Map<number, { at: number; covered: number }>();
+  /**
+   * `states`: per storm, when its last digest went and how many members it covered — in the
+   * store, so a new leader after a failover does not post a full digest right away.
+   */
+  constructor(private readonly states: DigestStates) {}
 
   covered(stormId: number, at: number, members: number): void {
-    this.last.set(stormId, { at, covered: members });
+    this.states.setState(`${STORM_SUBJECT}:${stormId}`, DIGEST_KEY, { at, covered: members } satisfies LastDigest, at);
   }
 
   /** The members that joined since the last digest, when a digest is due now; else undefined. */
   due(storm: Pick<IncidentRecord, 'id' | 'openedAt'>, lines: StormLine[], now: number): { joined: StormLine[]; since: number } | undefined {
-    const last = this.last.get(storm.id) ?? { at: storm.openedAt, covered: 0 };
+    const last = this.states.state<LastDigest>(`${STORM_SUBJECT}:${storm.id}`, DIGEST_KEY)?.value ?? { at: storm.openedAt, covered: 0 };
     if (now - last.at < STORM_DIGEST_EVERY_MS || lines.length <= last.covered) return undefined;
-    this.last.set(storm.id, { at: now, covered: lines.length });
+    this.covered(storm.id, now, lines.length);
     return { joined: [...lines].sort((a, b) => a.id - b.id).slice(last.covered), since: last.at };
   }
 

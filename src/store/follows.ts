@@ -17,9 +17,10 @@ export class FollowStore {
     db.run(db.q.insertInto('rollout_follows').values({ id: entry.id, job: JSON.stringify(entry.job), started_at: entry.startedAt, timeout_ms: entry.timeoutMs }).onConflict((conflict) => conflict.doNothing()));
   }
 
-  remove(id: string): void {
+  /** True when this call removed it: the one replica that may tell the follow's outcome. */
+  remove(id: string): boolean {
     const { db } = this;
-    db.run(db.q.deleteFrom('rollout_follows').where('id', '=', id));
+    return db.run(db.q.deleteFrom('rollout_follows').where('id', '=', id)) === 1;
   }
 
   all(): StoredFollow[] {

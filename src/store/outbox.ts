@@ -128,6 +128,13 @@ export class Outbox {
     );
   }
 
+  /** The highest term that ever claimed a row still here (fencing terms start above it). */
+  maxClaimedTerm(): number | undefined {
+    const { db } = this;
+    const row = db.first(db.q.selectFrom('outbox').select((eb) => eb.fn.max('claimed_term').as('term')));
+    return row?.term === null || row?.term === undefined ? undefined : Number(row.term);
+  }
+
   markSent(id: number, ts: string, at: number): void {
     const { db } = this;
     db.run(db.q.updateTable('outbox').set({ status: 'sent', ts, sent_at: at, error: null, in_doubt: 0 }).where('id', '=', id));
