@@ -53,6 +53,18 @@ const toPlain = <T>(value: unknown): T => JSON.parse(JSON.stringify(value)) as T
 
 const objectKey = (obj: WatchedObject) => `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
 
+/**
+ * What a watch remembers of each object between LISTs: enough to tell a changed object
+ * (resourceVersion) and to report a vanished one as DELETED (name, namespace, labels and owners,
+ * which is all a deletion is judged by). Never the whole object: the handler keeps what it needs,
+ * and 20000 full pods held here as well would double the watcher's memory.
+ */
+function rememberOf(obj: WatchedObject): WatchedObject {
+  const { name, namespace, resourceVersion, labels, ownerReferences } = obj.metadata;
+  const metadata = { name, ...(namespace !== undefined ? { namespace } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}), ...(labels ? { labels } : {}), ...(ownerReferences ? { ownerReferences } : {}) };
+  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata } as WatchedObject;
+}
+
 function isWatchedObject(value: unknown): value is WatchedObject {
   const meta = (value as { metadata?: { name?: unknown } } | null)?.metadata;
   return typeof value === 'object' && value !== null && typeof meta?.name === 'string';
@@ -432,7 +444,7 @@ export class KubeCluster {
         const k = objectKey(obj);
         seen.add(k);
         const before = known.get(k);
-        known.set(k, obj);
+        known.set(k, rememberOf(obj));
         if (!before) emit('ADDED', obj);
         else if (before.metadata.resourceVersion !== obj.metadata.resourceVersion) emit('MODIFIED', obj);
       }
@@ -454,7 +466,7 @@ export class KubeCluster {
       obj.apiVersion ??= target.apiVersion;
       if (obj.metadata.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
       if (type === 'DELETED') known.delete(objectKey(obj));
-      else known.set(objectKey(obj), obj);
+      else known.set(objectKey(obj), rememberOf(obj));
       emit(type, obj);
       return 'ok';
     };
