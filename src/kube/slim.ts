@@ -30,26 +30,62 @@ type ContainerState = Wire<V1ContainerState>;
 type ContainerStatus = Wire<V1ContainerStatus>;
 type PodCondition = Wire<V1PodCondition>;
 
+/**
+ * The slim objects are written as literals of one fixed shape each (a field that is absent stays
+ * `undefined`): V8 then lays them out compactly, where copying only the present keys one by one
+ * made objects as large as the ones they replaced. `same` hands back the first copy of an equal
+ * string within one pod, so its timestamps (creation, start, every condition's transition: often
+ * the same second) are held once.
+ */
+type Same = <V>(value: V) => V;
+
+function sameStrings(): Same {
+  const seen = new Map<string, string>();
+  return <V>(value: V): V => {
+    if (typeof value !== 'string') return value;
+    const first = seen.get(value);
+    if (first !== undefined) return first as V;
+    seen.set(value, value);
+    return value;
+  };
+}
+
 /** waiting: reason and message; running: startedAt; terminated: exit, why and when (no container id). */
-function slimState(state: ContainerState | undefined): ContainerState | undefined {
+function slimState(state: ContainerState | undefined, same: Same): ContainerState | undefined {
   if (!state) return undefined;
-  const out: ContainerState = {};
-  if (state.waiting) out.waiting = pick(state.waiting, ['reason', 'message']);
-  if (state.running) out.running = pick(state.running, ['startedAt']);
-  if (state.terminated) out.terminated = pick(state.terminated, ['exitCode', 'signal', 'reason', 'message', 'startedAt', 'finishedAt']);
-  return out;
+  const { waiting, running, terminated } = state;
+  return {
+    waiting: waiting && { reason: waiting.reason, message: waiting.message },
+    running: running && { startedAt: same(running.startedAt) },
+    terminated: terminated && {
+      exitCode: terminated.exitCode,
+      signal: terminated.signal,
+      reason: terminated.reason,
+      message: terminated.message,
+      startedAt: same(terminated.startedAt),
+      finishedAt: same(terminated.finishedAt),
+    },
+  };
 }
 
-function slimContainerStatus(status: ContainerStatus): ContainerStatus {
-  const out = pick(status, ['name', 'image', 'imageID', 'ready', 'started', 'restartCount']) as ContainerStatus;
-  const state = slimState(status.state);
-  const lastState = slimState(status.lastState);
-  if (state) out.state = state;
-  if (lastState) out.lastState = lastState;
-  return out;
-}
+const slimContainerStatus = (status: ContainerStatus, same: Same): ContainerStatus => ({
+  name: status.name,
+  image: status.image,
+  imageID: status.imageID,
+  ready: status.ready,
+  started: status.started,
+  restartCount: status.restartCount,
+  state: slimState(status.state, same),
+  lastState: slimState(status.lastState, same),
+});
 
-const slimCondition = (condition: PodCondition): PodCondition => pick(condition, ['type', 'status', 'reason', 'message', 'lastTransitionTime']) as PodCondition;
+const slimCondition = (condition: PodCondition, same: Same): PodCondition => ({
+  type: condition.type,
+  status: condition.status,
+  reason: condition.reason,
+  message: condition.message,
+  lastTransitionTime: same(condition.lastTransitionTime),
+});
 
 /**
  * A pod as the watcher keeps it. metadata: name, namespace, labels (selectors, the ReplicaSet's
@@ -60,27 +96,32 @@ const slimCondition = (condition: PodCondition): PodCondition => pick(condition,
  */
 export function slimPod(pod: WatchedPod): WatchedPod {
   const { metadata, spec, status } = pod;
-  const slim: WatchedPod = {
+  const same = sameStrings();
+  return {
     apiVersion: pod.apiVersion,
     kind: pod.kind,
-    metadata: { name: metadata.name, ...pick(metadata, ['namespace', 'labels', 'ownerReferences', 'creationTimestamp', 'deletionTimestamp']) },
+    metadata: {
+      name: metadata.name,
+      namespace: metadata.namespace,
+      labels: metadata.labels,
+      ownerReferences: metadata.ownerReferences,
+      creationTimestamp: same(metadata.creationTimestamp),
+      deletionTimestamp: metadata.deletionTimestamp,
+    },
+    spec: spec && {
+      containers: (spec.containers ?? []).map((c) => ({ name: c.name, image: c.image })),
+      initContainers: spec.initContainers?.map((c) => ({ name: c.name, image: c.image, restartPolicy: c.restartPolicy })),
+      restartPolicy: spec.restartPolicy,
+    },
+    status: status && {
+      phase: status.phase,
+      reason: status.reason,
+      message: status.message,
+      conditions: status.conditions?.map((c) => slimCondition(c, same)),
+      containerStatuses: status.containerStatuses?.map((c) => slimContainerStatus(c, same)),
+      initContainerStatuses: status.initContainerStatuses?.map((c) => slimContainerStatus(c, same)),
+    },
   };
-  if (spec) {
-    slim.spec = {
-      containers: (spec.containers ?? []).map((c) => pick(c, ['name', 'image'])),
-      ...(spec.initContainers ? { initContainers: spec.initContainers.map((c) => pick(c, ['name', 'image', 'restartPolicy'])) } : {}),
-      ...pick(spec, ['restartPolicy']),
-    };
-  }
-  if (status) {
-    slim.status = {
-      ...pick(status, ['phase', 'reason', 'message']),
-      ...(status.conditions ? { conditions: status.conditions.map(slimCondition) } : {}),
-      ...(status.containerStatuses ? { containerStatuses: status.containerStatuses.map(slimContainerStatus) } : {}),
-      ...(status.initContainerStatuses ? { initContainerStatuses: status.initContainerStatuses.map(slimContainerStatus) } : {}),
-    };
-  }
-  return slim;
 }
 
 /* ------------------------------------------------------------------------------------------ */
