@@ -481,6 +481,19 @@ export class KubeCluster {
         };
       });
 
+    /**
+     * LIST and hand every object on. Its own frame, so the LIST's objects are garbage once
+     * handed on: a `const list` in `run` stayed alive across the WATCH that followed (minutes),
+     * holding every object the LIST returned, whole, beside what the handlers keep of them.
+     */
+    const relist = async (): Promise<boolean> => {
+      const list = await this.listRaw(target, labelSelector, opts.fieldSelector);
+      if (stopped) return false;
+      applyList(list.items);
+      resourceVersion = list.resourceVersion;
+      return true;
+    };
+
     const run = async () => {
       let failures = 0;
       while (!stopped) {
@@ -489,10 +502,7 @@ export class KubeCluster {
         try {
           if (!resourceVersion) {
             setState('listing');
-            const list = await this.listRaw(target, labelSelector, opts.fieldSelector);
-            if (stopped) return;
-            applyList(list.items);
-            resourceVersion = list.resourceVersion;
+            if (!(await relist())) return;
           }
           const query: Record<string, string> = { resourceVersion, allowWatchBookmarks: 'true' };
           if (labelSelector) query.labelSelector = labelSelector;
