@@ -35,7 +35,7 @@ type PodCondition = Wire<V1PodCondition>;
  * `undefined`): V8 then lays them out compactly, where copying only the present keys one by one
  * made objects as large as the ones they replaced. `same` hands back the first copy of an equal
  * string within one pod, so its timestamps (creation, start, every condition's transition: often
- * the same second) are held once.
+ * the same second) and the image its spec and status both name are held once.
  */
 type Same = <V>(value: V) => V;
 
@@ -49,6 +49,16 @@ function sameStrings(): Same {
     return value;
   };
 }
+
+/**
+ * The API's own words, which every pod repeats (a parsed watch event carries its own copy of
+ * each): held once for all pods. A fixed list, so nothing accumulates as pods come and go.
+ */
+const VOCABULARY = new Map(
+  ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled', 'PodReadyToStartContainers', 'DisruptionTarget', 'True', 'False', 'Unknown', 'Running', 'Pending', 'Succeeded', 'Failed', 'Always', 'OnFailure', 'Never', 'v1', 'Pod', 'apps/v1', 'ReplicaSet', 'DaemonSet', 'StatefulSet', 'Job']
+    .map((word) => [word, word]),
+);
+const word = <V>(value: V): V => (typeof value === 'string' ? ((VOCABULARY.get(value) as V | undefined) ?? value) : value);
 
 /** waiting: reason and message; running: startedAt; terminated: exit, why and when (no container id). */
 function slimState(state: ContainerState | undefined, same: Same): ContainerState | undefined {
@@ -69,8 +79,8 @@ function slimState(state: ContainerState | undefined, same: Same): ContainerStat
 }
 
 const slimContainerStatus = (status: ContainerStatus, same: Same): ContainerStatus => ({
-  name: status.name,
-  image: status.image,
+  name: same(status.name),
+  image: same(status.image),
   imageID: status.imageID,
   ready: status.ready,
   started: status.started,
@@ -80,8 +90,8 @@ const slimContainerStatus = (status: ContainerStatus, same: Same): ContainerStat
 });
 
 const slimCondition = (condition: PodCondition, same: Same): PodCondition => ({
-  type: condition.type,
-  status: condition.status,
+  type: word(condition.type),
+  status: word(condition.status),
   reason: condition.reason,
   message: condition.message,
   lastTransitionTime: same(condition.lastTransitionTime),
@@ -98,8 +108,8 @@ export function slimPod(pod: WatchedPod): WatchedPod {
   const { metadata, spec, status } = pod;
   const same = sameStrings();
   return {
-    apiVersion: pod.apiVersion,
-    kind: pod.kind,
+    apiVersion: word(pod.apiVersion),
+    kind: word(pod.kind),
     metadata: {
       name: metadata.name,
       namespace: metadata.namespace,
@@ -109,12 +119,12 @@ export function slimPod(pod: WatchedPod): WatchedPod {
       deletionTimestamp: metadata.deletionTimestamp,
     },
     spec: spec && {
-      containers: (spec.containers ?? []).map((c) => ({ name: c.name, image: c.image })),
-      initContainers: spec.initContainers?.map((c) => ({ name: c.name, image: c.image, restartPolicy: c.restartPolicy })),
-      restartPolicy: spec.restartPolicy,
+      containers: (spec.containers ?? []).map((c) => ({ name: same(c.name), image: same(c.image) })),
+      initContainers: spec.initContainers?.map((c) => ({ name: same(c.name), image: same(c.image), restartPolicy: word(c.restartPolicy) })),
+      restartPolicy: word(spec.restartPolicy),
     },
     status: status && {
-      phase: status.phase,
+      phase: word(status.phase),
       reason: status.reason,
       message: status.message,
       conditions: status.conditions?.map((c) => slimCondition(c, same)),
