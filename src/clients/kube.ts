@@ -274,19 +274,21 @@ export class KubeCluster {
 
   /* ---------------- the watch ---------------- */
 
-  /** One LIST of `target`, as plain JSON objects with kind and apiVersion filled in. */
   /**
-   * LIST in pages of LIST_PAGE: a namespace with 20000 pods in one answer costs a 50 MB body and
-   * its parse at once, and the process keeps that peak as RSS long after the objects are smaller.
+   * One LIST of `target` in pages of LIST_PAGE, as plain JSON objects with kind and apiVersion
+   * filled in, each page handed to `onPage` before the next is asked for: a namespace with 20000
+   * pods in one answer costs a 50 MB body and its parse at once, and the process keeps that peak
+   * as RSS long after the objects are smaller; holding every page until the last costs the same.
+   * The list's resourceVersion, or undefined when `onPage` said to stop.
    */
-  private async listRaw(target: ResourceTarget, labelSelector: string | undefined, fieldSelector: string | undefined): Promise<{ resourceVersion: string; items: WatchedObject[] }> {
-    const items: WatchedObject[] = [];
-    let page: { resourceVersion: string; items: WatchedObject[]; next?: string } | undefined;
-    do {
-      page = await this.listPage(target, labelSelector, fieldSelector, page?.next);
-      for (const item of page.items) items.push(item);
-    } while (page.next);
-    return { resourceVersion: page.resourceVersion, items };
+  private async listPages(target: ResourceTarget, labelSelector: string | undefined, fieldSelector: string | undefined, onPage: (items: WatchedObject[]) => boolean): Promise<string | undefined> {
+    let next: string | undefined;
+    for (;;) {
+      const page = await this.listPage(target, labelSelector, fieldSelector, next);
+      if (!onPage(page.items)) return undefined;
+      if (!page.next) return page.resourceVersion;
+      next = page.next;
+    }
   }
 
   private async listPage(target: ResourceTarget, labelSelector: string | undefined, fieldSelector: string | undefined, next: string | undefined): Promise<{ resourceVersion: string; items: WatchedObject[]; next?: string }> {
@@ -438,8 +440,8 @@ export class KubeCluster {
         log.error({ err }, 'watch event handler threw');
       }
     };
-    const applyList = (items: WatchedObject[]) => {
-      const seen = new Set<string>();
+    /** One page of a LIST: what is new is ADDED, what changed MODIFIED; `seen` collects what the LIST holds. */
+    const applyPage = (items: WatchedObject[], seen: Set<string>) => {
       for (const obj of items) {
         const k = objectKey(obj);
         seen.add(k);
@@ -448,6 +450,9 @@ export class KubeCluster {
         if (!before) emit('ADDED', obj);
         else if (before.metadata.resourceVersion !== obj.metadata.resourceVersion) emit('MODIFIED', obj);
       }
+    };
+    /** The whole LIST is in: what it no longer holds was DELETED meanwhile. */
+    const sweep = (seen: Set<string>) => {
       for (const [k, obj] of known) {
         if (!seen.has(k)) {
           known.delete(k);
@@ -482,15 +487,16 @@ export class KubeCluster {
       });
 
     /**
-     * LIST and hand every object on. Its own frame, so the LIST's objects are garbage once
-     * handed on: a `const list` in `run` stayed alive across the WATCH that followed (minutes),
-     * holding every object the LIST returned, whole, beside what the handlers keep of them.
+     * LIST and hand every object on, page by page, so a page's objects are garbage once handed
+     * on (the handlers keep what they need of them). Its own frame: a `const list` in `run`
+     * stayed alive across the WATCH that followed (minutes), holding every listed object, whole.
      */
     const relist = async (): Promise<boolean> => {
-      const list = await this.listRaw(target, labelSelector, opts.fieldSelector);
-      if (stopped) return false;
-      applyList(list.items);
-      resourceVersion = list.resourceVersion;
+      const seen = new Set<string>();
+      const listed = await this.listPages(target, labelSelector, opts.fieldSelector, (items) => !stopped && (applyPage(items, seen), true));
+      if (listed === undefined || stopped) return false;
+      sweep(seen);
+      resourceVersion = listed;
       return true;
     };
 
