@@ -53,6 +53,18 @@ const toPlain = <T>(value: unknown): T => JSON.parse(JSON.stringify(value)) as T
 
 const objectKey = (obj: WatchedObject) => `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
 
+/**
+ * What a watch remembers of each object between LISTs: enough to tell a changed object
+ * (resourceVersion) and to report a vanished one as DELETED (name, namespace, labels and owners,
+ * which is all a deletion is judged by). Never the whole object: the handler keeps what it needs,
+ * and 20000 full pods held here as well would double the watcher's memory.
+ */
+function rememberOf(obj: WatchedObject): WatchedObject {
+  const { name, namespace, resourceVersion, labels, ownerReferences } = obj.metadata;
+  const metadata = { name, ...(namespace !== undefined ? { namespace } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}), ...(labels ? { labels } : {}), ...(ownerReferences ? { ownerReferences } : {}) };
+  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata } as WatchedObject;
+}
+
 function isWatchedObject(value: unknown): value is WatchedObject {
   const meta = (value as { metadata?: { name?: unknown } } | null)?.metadata;
   return typeof value === 'object' && value !== null && typeof meta?.name === 'string';
@@ -262,19 +274,21 @@ export class KubeCluster {
 
   /* ---------------- the watch ---------------- */
 
-  /** One LIST of `target`, as plain JSON objects with kind and apiVersion filled in. */
   /**
-   * LIST in pages of LIST_PAGE: a namespace with 20000 pods in one answer costs a 50 MB body and
-   * its parse at once, and the process keeps that peak as RSS long after the objects are smaller.
+   * One LIST of `target` in pages of LIST_PAGE, as plain JSON objects with kind and apiVersion
+   * filled in, each page handed to `onPage` before the next is asked for: a namespace with 20000
+   * pods in one answer costs a 50 MB body and its parse at once, and the process keeps that peak
+   * as RSS long after the objects are smaller; holding every page until the last costs the same.
+   * The list's resourceVersion, or undefined when `onPage` said to stop.
    */
-  private async listRaw(target: ResourceTarget, labelSelector: string | undefined, fieldSelector: string | undefined): Promise<{ resourceVersion: string; items: WatchedObject[] }> {
-    const items: WatchedObject[] = [];
-    let page: { resourceVersion: string; items: WatchedObject[]; next?: string } | undefined;
-    do {
-      page = await this.listPage(target, labelSelector, fieldSelector, page?.next);
-      for (const item of page.items) items.push(item);
-    } while (page.next);
-    return { resourceVersion: page.resourceVersion, items };
+  private async listPages(target: ResourceTarget, labelSelector: string | undefined, fieldSelector: string | undefined, onPage: (items: WatchedObject[]) => boolean): Promise<string | undefined> {
+    let next: string | undefined;
+    for (;;) {
+      const page = await this.listPage(target, labelSelector, fieldSelector, next);
+      if (!onPage(page.items)) return undefined;
+      if (!page.next) return page.resourceVersion;
+      next = page.next;
+    }
   }
 
   private async listPage(target: ResourceTarget, labelSelector: string | undefined, fieldSelector: string | undefined, next: string | undefined): Promise<{ resourceVersion: string; items: WatchedObject[]; next?: string }> {
@@ -426,16 +440,19 @@ export class KubeCluster {
         log.error({ err }, 'watch event handler threw');
       }
     };
-    const applyList = (items: WatchedObject[]) => {
-      const seen = new Set<string>();
+    /** One page of a LIST: what is new is ADDED, what changed MODIFIED; `seen` collects what the LIST holds. */
+    const applyPage = (items: WatchedObject[], seen: Set<string>) => {
       for (const obj of items) {
         const k = objectKey(obj);
         seen.add(k);
         const before = known.get(k);
-        known.set(k, obj);
+        known.set(k, rememberOf(obj));
         if (!before) emit('ADDED', obj);
         else if (before.metadata.resourceVersion !== obj.metadata.resourceVersion) emit('MODIFIED', obj);
       }
+    };
+    /** The whole LIST is in: what it no longer holds was DELETED meanwhile. */
+    const sweep = (seen: Set<string>) => {
       for (const [k, obj] of known) {
         if (!seen.has(k)) {
           known.delete(k);
@@ -454,7 +471,7 @@ export class KubeCluster {
       obj.apiVersion ??= target.apiVersion;
       if (obj.metadata.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
       if (type === 'DELETED') known.delete(objectKey(obj));
-      else known.set(objectKey(obj), obj);
+      else known.set(objectKey(obj), rememberOf(obj));
       emit(type, obj);
       return 'ok';
     };
@@ -469,6 +486,20 @@ export class KubeCluster {
         };
       });
 
+    /**
+     * LIST and hand every object on, page by page, so a page's objects are garbage once handed
+     * on (the handlers keep what they need of them). Its own frame: a `const list` in `run`
+     * stayed alive across the WATCH that followed (minutes), holding every listed object, whole.
+     */
+    const relist = async (): Promise<boolean> => {
+      const seen = new Set<string>();
+      const listed = await this.listPages(target, labelSelector, opts.fieldSelector, (items) => !stopped && (applyPage(items, seen), true));
+      if (listed === undefined || stopped) return false;
+      sweep(seen);
+      resourceVersion = listed;
+      return true;
+    };
+
     const run = async () => {
       let failures = 0;
       while (!stopped) {
@@ -477,10 +508,7 @@ export class KubeCluster {
         try {
           if (!resourceVersion) {
             setState('listing');
-            const list = await this.listRaw(target, labelSelector, opts.fieldSelector);
-            if (stopped) return;
-            applyList(list.items);
-            resourceVersion = list.resourceVersion;
+            if (!(await relist())) return;
           }
           const query: Record<string, string> = { resourceVersion, allowWatchBookmarks: 'true' };
           if (labelSelector) query.labelSelector = labelSelector;

@@ -11,6 +11,7 @@ import type { CheckObservation } from '../domain/model.js';
 import type { Logger } from '../log.js';
 import { discoveryWatches, ownerWorkloadOf, selectorMatches, workloadKey, WORKLOAD_KINDS, type DiscoverScope, type DiscoveryWatchPlan } from '../kube/discovery.js';
 import { templateContainers } from '../kube/rollout.js';
+import { slimPod, slimWorkload } from '../kube/slim.js';
 import type { ObservationSink } from './types.js';
 import type { DiscoveredRecord } from '../kube/discovery.js';
 
@@ -97,7 +98,7 @@ export class WorkloadDiscovery<T extends DiscoveredTarget> {
         this.host.watch<WatchedWorkload>(
           path,
           plan.labelSelector,
-          (type, workload) => (type === 'DELETED' ? this.gone(kind, workload, watchKey) : this.seen(kind, workload, watchKey)),
+          (type, workload) => (type === 'DELETED' ? this.gone(kind, workload, watchKey) : this.seen(kind, slimWorkload(workload), watchKey)),
           () => {
             if (this.listedWatches.has(watchKey)) return;
             this.listedWatches.add(watchKey);
@@ -108,7 +109,7 @@ export class WorkloadDiscovery<T extends DiscoveredTarget> {
     }
     for (const plan of this.podWatches) {
       const path = plan.namespace === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${encodeURIComponent(plan.namespace)}/pods`;
-      this.host.watch<WatchedPod>(path, undefined, (type, pod) => this.podEvent(type, pod), () => this.podsListed(plan.namespace ?? '*'));
+      this.host.watch<WatchedPod>(path, undefined, (type, pod) => this.podEvent(type, slimPod(pod)), () => this.podsListed(plan.namespace ?? '*'));
     }
   }
 

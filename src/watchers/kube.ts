@@ -18,6 +18,7 @@ import { PIN_ANNOTATIONS } from '../kube/annotations.js';
 import { assessPods, crashLogKey, INIT_FAILED, lastLogLines, pullMessagesOf, type PodFinding } from '../kube/pods.js';
 import { rolloutEdges, rolloutOf, templateContainers } from '../kube/rollout.js';
 import { workloadKey } from '../kube/discovery.js';
+import { slimPod, slimWorkload } from '../kube/slim.js';
 import { describeMissing, describeUnreachable, errorReason } from '../kube/cluster.js';
 import { WorkloadDiscovery, type DiscoveryHost } from './discovery.js';
 import type { ObservationSink, WatchLoop, Watcher } from './types.js';
@@ -258,7 +259,7 @@ export class KubeWatcher implements Watcher {
           target.workload = undefined;
           target.deleted = true;
         } else {
-          target.workload = obj;
+          target.workload = slimWorkload(obj);
           target.deleted = false;
           if (!target.fixedSelector) {
             const selector = selectorString(obj.spec?.selector);
@@ -289,7 +290,7 @@ export class KubeWatcher implements Watcher {
       `/api/v1/namespaces/${encodeURIComponent(target.namespace)}/pods`,
       selector,
       undefined,
-      (type, pod) => this.applyPod(target, type, pod),
+      (type, pod) => this.applyPod(target, type, slimPod(pod)),
       (_entry, state, error) => {
         if (state === 'watching') {
           target.podsListed = true;
