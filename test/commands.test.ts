@@ -518,6 +518,8 @@ describe.skipIf(!registryAvailable())(`cluster-changing commands through Slack${
       ['/rollout', 'restart workload:prod/kube-system/Deployment/coredns', /Unknown workload "workload:prod\/kube-system\/Deployment\/coredns"/],
       ['/version', 'status nosuch', /Unknown service "nosuch"\. Services and endpoints: relay/],
     ];
+    // The prefix case lists the digests the watchers know: wait until they know bridge-worker's.
+    await waitFor(async () => /Known digests/.test(textOf(await slash('/worker', `pin ${BRIDGE} deadbeefdead`))), { timeoutMs: 15_000, what: "bridge-worker's digests known" });
     for (const [command, text, expected] of cases) {
       const answer = textOf(await slash(command, text));
       expect(answer, `${command} ${text}`).toMatch(expected);
