@@ -24,19 +24,12 @@ import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver
 import { startFakeSlack, waitFor as waitForSlack, type FakeSlack } from './support/fake-slack.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { RecordingService, type Posted } from './support/recording-service.js';
+import { waitUntil } from './support/wait-until.js';
 
 const quiet = createLogger({ level: 'silent' });
 beforeAll(() => setLogger(quiet));
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false | null, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | false | null | Promise<T | undefined | false | null>, timeoutMs = 10_000): Promise<T> => waitUntil(what, probe, timeoutMs);
 
 function workload(kind: 'Deployment' | 'DaemonSet' | 'StatefulSet', namespace: string, name: string, image: string, extra: { labels?: Record<string, string>; containers?: Array<{ name: string; image: string }> } = {}) {
   const selector = { app: name };

@@ -11,6 +11,7 @@ import { KubeCluster, KubeError, type WatchEventType, type WatchHandle, type Wat
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { makeCA } from './support/certs.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
+import { waitUntil } from './support/wait-until.js';
 
 const GOOD = 'sha256:8b96908dd57fd906ce9168aa9c283b3285029fc86adcf7a2079d622650ca02b5';
 const BAD = 'sha256:c4338b51a0e4c7c4e1b3e0f5cf2fd4f0b8f1d7c6a3e2b1c0d9e8f7a6b5c4d3e2';
@@ -21,15 +22,7 @@ let fake: FakeApiserver;
 let cluster: KubeCluster;
 const handles: WatchHandle[] = [];
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | false | null | Promise<T | undefined | false | null>, timeoutMs = 5_000): Promise<T> => waitUntil(what, probe, timeoutMs, 10);
 
 interface Recorder {
   events: Array<{ type: WatchEventType; obj: WatchedObject }>;

@@ -18,6 +18,7 @@ import type { CheckObservation } from '../src/domain/model.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 import { RecordingService } from './support/recording-service.js';
 import { podFixture } from './support/pod-fixtures.js';
+import { waitUntil } from './support/wait-until.js';
 
 const quiet = createLogger({ level: 'silent' });
 beforeAll(() => setLogger(quiet));
@@ -29,15 +30,7 @@ afterEach(async () => {
 /** Well under the watcher's default 30 s look-again: meeting it proves the alert came from the event. */
 const EVENT_DEADLINE_MS = 12_000;
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false | null, timeoutMs = EVENT_DEADLINE_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | false | null | Promise<T | undefined | false | null>, timeoutMs = EVENT_DEADLINE_MS): Promise<T> => waitUntil(what, probe, timeoutMs);
 
 function deployment(namespace: string, name: string, image: string, replicas: number, container = 'main') {
   const labels = { app: name };

@@ -20,6 +20,7 @@ import { RecordingService, type Posted } from './support/recording-service.js';
 import { rememberCrashLog } from '../src/watchers/kube-state.js';
 import type { CheckObservation } from '../src/domain/model.js';
 import { shortDigest } from '../src/domain/image-ref.js';
+import { waitUntil } from './support/wait-until.js';
 
 const quiet = createLogger({ level: 'silent' });
 const GOOD = 'sha256:8b96908dd57fd906ce9168aa9c283b3285029fc86adcf7a2079d622650ca02b5';
@@ -34,15 +35,7 @@ const SEED_000_LOG = [
   '2025-10-01T17:50:32Z\tERROR\tfailed to execute command\t{"error": "failed to get bridge worker slug: server returned status 404: 404 Not Found"}',
 ].join('\n');
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false | null, timeoutMs = 8_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | false | null | Promise<T | undefined | false | null>, timeoutMs = 8_000): Promise<T> => waitUntil(what, probe, timeoutMs);
 
 interface Harness {
   fake: FakeApiserver;

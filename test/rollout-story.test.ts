@@ -20,6 +20,7 @@ import { KubeWatcher } from '../src/watchers/kube.js';
 import { buttonCommand } from '../src/slack/app.js';
 import { startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
 import { RecordingService } from './support/recording-service.js';
+import { waitUntil } from './support/wait-until.js';
 
 const quiet = createLogger({ level: 'silent' });
 beforeAll(() => setLogger(quiet));
@@ -27,15 +28,7 @@ beforeAll(() => setLogger(quiet));
 const CHANNEL = 'C0ALERTS';
 const ONCALL = 'U0ONCALL';
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false | null, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | false | null | Promise<T | undefined | false | null>, timeoutMs = 10_000): Promise<T> => waitUntil(what, probe, timeoutMs);
 
 function deployment(namespace: string, name: string, image: string, replicas = 1) {
   const selector = { app: name };
