@@ -4,21 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config.js';
 import { formatDuration, parseDuration } from '../src/domain/duration.js';
+import { problems } from './support/config-problems.js';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', 'bin', 'driftwatch.js');
 
-function problems(value: unknown): string[] {
-  try {
-    parseConfig(value);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
 
 describe('config', () => {
   it('a config that sets only what it needs starts, with the documented defaults', () => {

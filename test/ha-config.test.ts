@@ -5,20 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, leaseIdentity, parseConfig } from '../src/config.js';
+import { leaseIdentity, parseConfig } from '../src/config.js';
+import { problems } from './support/config-problems.js';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', 'bin', 'driftwatch.js');
 
-function problems(value: unknown): string[] {
-  try {
-    parseConfig(value);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
 
 const base = { clusters: [{ name: 'prod' }], store: { url: 'postgres://driftwatch@db.internal:5432/driftwatch' } };
 
