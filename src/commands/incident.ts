@@ -7,7 +7,6 @@ import { INCIDENT_LIST_PAGE, renderIncidentList, renderTimeline, timelineFile } 
 import { chartModel } from '../incidents/chart.js';
 import { renderChartSvg } from '../incidents/chart-svg.js';
 import { peopleOf } from '../incidents/words.js';
-import { chartTooLarge, svgToPng } from '../report/chart-png.js';
 import { idsAsNames, namesOf, type PeopleDirectory } from './people.js';
 import type { IncidentRecord } from '../domain/model.js';
 import type { MessageModel } from '../domain/messages.js';
@@ -163,6 +162,8 @@ export function incidentCommands(deps: IncidentCommandDeps): CommandSpec[] {
         const chart = `incident-${incident.id}-timeline.png`;
         let chartProblem: string | undefined;
         try {
+          // The native renderer (~7 MB) loads with the first chart, not in every process that never draws one.
+          const { chartTooLarge, svgToPng } = await import('../report/chart-png.js');
           const png = svgToPng(renderChartSvg(chartModel(incident, events, { now: clock.now(), rootPostedAt, nameOf, formatTime })));
           chartProblem = chartTooLarge(png);
           if (chartProblem === undefined) {
