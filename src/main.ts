@@ -7,9 +7,6 @@ import { ConfigError, type Config } from './config.js';
 import { logger } from './log.js';
 import { Runtime } from './runtime.js';
 import { ConsoleApp } from './console/app.js';
-import { createSlackApp } from './slack/app.js';
-import { SlackService } from './slack/service.js';
-import { SlackConnection } from './slack/connection.js';
 
 /** `driftwatch run`: the bot connected to Slack, until SIGTERM. */
 export async function runSlack(config: Config, env: NodeJS.ProcessEnv): Promise<void> {
@@ -18,6 +15,8 @@ export async function runSlack(config: Config, env: NodeJS.ProcessEnv): Promise<
   if (!botToken) throw new ConfigError('environment', ['SLACK_BOT_TOKEN: required to run against Slack (xoxb-…)']);
   if (mode === 'socket' && !env.SLACK_APP_TOKEN) throw new ConfigError('environment', ['SLACK_APP_TOKEN: required in Socket Mode (xapp-…); or set slack.mode: http with SLACK_SIGNING_SECRET']);
   if (mode === 'http' && !env.SLACK_SIGNING_SECRET) throw new ConfigError('environment', ['SLACK_SIGNING_SECRET: required in HTTP mode']);
+  // Bolt is loaded only here: `console` and `demo` never need it.
+  const [{ createSlackApp }, { SlackService }, { SlackConnection }] = await Promise.all([import('./slack/app.js'), import('./slack/service.js'), import('./slack/connection.js')]);
   const log = logger();
   let groupLookup: ((group: string) => Promise<string[]>) | undefined;
   const runtime = new Runtime(config, { log, groupMembers: (group) => groupLookup?.(group) ?? Promise.resolve([]) });

@@ -152,7 +152,7 @@ export class IncidentEngine {
         if (incident) this.reply(incident, `unmute-${expired.subject}-${now}`, renderReply('info', [`🔔 Mute of ${describeSubject(expired.subject)} expired`]));
       }
       for (const storm of this.store.incidents.openIncidents().filter((incident) => incident.primarySubject === STORM_SUBJECT)) {
-        const digest = new StormDigests(this.store.subjects).reply(storm, stormLines(this.store, storm), now);
+        const digest = new StormDigests(this.store.subjects).reply(storm, () => stormLines(this.store, storm), now);
         if (digest) this.reply(storm, `storm-${storm.id}-digest-${now}`, digest);
       }
       for (const incident of this.store.incidents.openIncidents()) {
@@ -236,7 +236,8 @@ export class IncidentEngine {
     };
     if (next.edge === 'none') {
       this.store.incidents.saveProblem(problem);
-      if (problem.incidentId && quoteEditOrigin(previous, problem)) this.refreshRoot(this.requireIncident(problem.incidentId), quoteEditOrigin(previous, problem)); // the crash log, read after the alert
+      const quoteOrigin = problem.incidentId ? quoteEditOrigin(previous, problem) : undefined;
+      if (problem.incidentId && quoteOrigin) this.refreshRoot(this.requireIncident(problem.incidentId), quoteOrigin); // the crash log, read after the alert
       return next.edge;
     }
     const eventId = this.store.events.append({
@@ -570,8 +571,9 @@ export class IncidentEngine {
     }
     if (incident.primarySubject === STORM_SUBJECT) {
       const now = this.clock.now();
-      this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderStormRoot(incident, stormLines(this.store, incident), now), notBefore: this.edits.due(incident.id, origin, now, STORM_EDIT_EVERY_MS) });
-      const digest = incident.status === 'open' ? new StormDigests(this.store.subjects).reply(incident, stormLines(this.store, incident), now) : undefined;
+      const lines = stormLines(this.store, incident);
+      this.enqueue({ key: `inc-${incident.id}-update-${randomUUID()}`, channel: incident.channel, kind: 'update', incidentId: incident.id, role: 'root', message: renderStormRoot(incident, lines, now), notBefore: this.edits.due(incident.id, origin, now, STORM_EDIT_EVERY_MS) });
+      const digest = incident.status === 'open' ? new StormDigests(this.store.subjects).reply(incident, () => lines, now) : undefined;
       if (digest) this.reply(incident, `storm-${incident.id}-digest-${now}`, digest);
       return;
     }

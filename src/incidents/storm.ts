@@ -82,16 +82,19 @@ export class StormDigests {
   }
 
   /** The members that joined since the last digest, when a digest is due now; else undefined. */
-  due(storm: Pick<IncidentRecord, 'id' | 'openedAt'>, lines: StormLine[], now: number): { joined: StormLine[]; since: number } | undefined {
+  due(storm: Pick<IncidentRecord, 'id' | 'openedAt'>, linesOf: () => StormLine[], now: number): { joined: StormLine[]; since: number } | undefined {
     const last = this.states.state<LastDigest>(`${STORM_SUBJECT}:${storm.id}`, DIGEST_KEY)?.value ?? { at: storm.openedAt, covered: 0 };
-    if (now - last.at < STORM_DIGEST_EVERY_MS || lines.length <= last.covered) return undefined;
+    // The time check first: the lines cost a query per member, and most looks are not due.
+    if (now - last.at < STORM_DIGEST_EVERY_MS) return undefined;
+    const lines = linesOf();
+    if (lines.length <= last.covered) return undefined;
     this.covered(storm.id, now, lines.length);
     return { joined: [...lines].sort((a, b) => a.id - b.id).slice(last.covered), since: last.at };
   }
 
   /** The digest reply for the storm's thread when one is due now: what joined since the last one. */
-  reply(storm: Pick<IncidentRecord, 'id' | 'openedAt'>, lines: StormLine[], now: number): MessageModel | undefined {
-    const due = this.due(storm, lines, now);
+  reply(storm: Pick<IncidentRecord, 'id' | 'openedAt'>, linesOf: () => StormLine[], now: number): MessageModel | undefined {
+    const due = this.due(storm, linesOf, now);
     if (!due) return undefined;
     const ids = due.joined.map((line) => `#${line.id}`);
     const shown = ids.length > 40 ? `${ids.slice(0, 40).join(' ')} … and ${ids.length - 40} more` : ids.join(' ');
