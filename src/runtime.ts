@@ -356,12 +356,12 @@ export class Runtime {
 
   /** Why the leader must not ping its heartbeat now (see heartbeatBlocker), or undefined. */
   private heartbeatBlocker(slackConnected: (() => boolean) | undefined): string | undefined {
-    const pending = this.store.outbox.pending();
+    const oldestPendingAt = this.store.outbox.oldestPendingAt();
     return heartbeatBlocker({
       now: Date.now(),
       loops: this.watchers.flatMap((watcher) => watcher.loops?.() ?? []),
       slackConnected: slackConnected?.() ?? true,
-      oldestPendingAt: pending.length === 0 ? undefined : Math.min(...pending.map((row) => row.createdAt)),
+      oldestPendingAt,
     });
   }
 

@@ -86,9 +86,11 @@ export class CheckRequests {
   }
 
   private answerPending(check: (ref: string) => Promise<string | undefined>): void {
+    // Two queries a poll, however many tags were ever pushed through a standby.
+    const answered = new Map(this.store.allStates<CheckAnswer>(ANSWER_KEY).map(({ subject, value }) => [subject, value.id]));
     for (const { subject, value: request } of this.store.allStates<CheckRequest>(REQUEST_KEY)) {
       if (!subject.startsWith(SUBJECT_PREFIX) || this.underWay.has(request.id)) continue;
-      if (this.store.state<CheckAnswer>(subject, ANSWER_KEY)?.value.id === request.id) continue;
+      if (answered.get(subject) === request.id) continue;
       this.underWay.add(request.id);
       void check(request.ref)
         .catch(() => undefined)

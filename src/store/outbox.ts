@@ -214,6 +214,13 @@ export class Outbox {
     return this.countWith('pending');
   }
 
+  /** When the oldest pending row was queued, or undefined when none waits (the heartbeat's delivery check). */
+  oldestPendingAt(): number | undefined {
+    const { db } = this;
+    const row = db.first(db.q.selectFrom('outbox').select((row) => row.fn.min('created_at').as('oldest')).where('status', '=', 'pending'));
+    return row?.oldest === null || row?.oldest === undefined ? undefined : Number(row.oldest);
+  }
+
   /** When the earliest pending row may be tried, or undefined when none waits. */
   nextAttemptAt(): number | undefined {
     const { db } = this;
