@@ -216,9 +216,7 @@ export class IncidentEngine {
   private applyCheck(observation: CheckObservation): Edge {
     const now = observation.at ?? this.clock.now();
     const previous = this.store.incidents.problem(observation.subject, observation.problem);
-    const stepped = step(previous, { ok: observation.ok, at: now, summary: observation.summary, ...(observation.immediate ? { immediate: true } : {}) }, this.policy);
-    // Ended (the workload was deleted): no recovery streak to wait for.
-    const next = observation.ok && observation.ended && (stepped.edge === 'recovering' || stepped.state === 'recovering') ? { ...stepped, state: 'ok' as const, firstBadAt: null, edge: 'resolved' as const } : stepped;
+    const next = step(previous, { ok: observation.ok, at: now, summary: observation.summary, ...(observation.immediate ? { immediate: true } : {}), ...(observation.ended ? { ended: true } : {}) }, this.policy);
     const problem: ProblemRecord = {
       subject: observation.subject,
       kind: observation.problem,

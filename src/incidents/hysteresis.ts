@@ -12,11 +12,13 @@ export type Step = Pick<ProblemRecord, 'state' | 'badStreak' | 'goodStreak' | 'f
  */
 export function step(
   previous: Pick<ProblemRecord, 'state' | 'badStreak' | 'goodStreak' | 'firstBadAt' | 'summary'> | undefined,
-  observation: { ok: boolean; at: number; summary: string; immediate?: boolean },
+  observation: { ok: boolean; at: number; summary: string; immediate?: boolean; ended?: boolean },
   thresholds: Thresholds,
 ): Step {
   const state = previous?.state ?? 'ok';
   const failuresNeeded = observation.immediate ? 1 : thresholds.failuresBeforeAlert;
+  // Ended (the subject was deleted): no further good look will come, so one is enough.
+  const recoveriesNeeded = observation.ended ? 1 : thresholds.recoveriesBeforeResolve;
   if (!observation.ok) {
     const badStreak = (previous?.badStreak ?? 0) + 1;
     const firstBadAt = state === 'ok' || previous?.firstBadAt == null ? observation.at : previous.firstBadAt;
@@ -39,7 +41,7 @@ export function step(
       return { state: 'ok', badStreak: 0, goodStreak, firstBadAt: null, edge: 'cleared' };
     case 'alerting':
     case 'recovering':
-      if (goodStreak >= thresholds.recoveriesBeforeResolve) return { state: 'ok', badStreak: 0, goodStreak, firstBadAt: null, edge: 'resolved' };
+      if (goodStreak >= recoveriesNeeded) return { state: 'ok', badStreak: 0, goodStreak, firstBadAt: null, edge: 'resolved' };
       return { state: 'recovering', badStreak: 0, goodStreak, firstBadAt: previous?.firstBadAt ?? null, edge: state === 'alerting' ? 'recovering' : 'none' };
   }
 }

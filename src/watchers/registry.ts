@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { RunningContainer } from '../domain/model.js';
 import { describeSubject, isSubject, subjectName, subjectOf } from '../domain/subjects.js';
 import { plural } from '../domain/text.js';
-import { imageWithoutTag, parseImageRef, shortDigest, type ImageRef } from '../domain/image-ref.js';
+import { canonicalImage, imageWithoutTag, parseImageRef, shortDigest, type ImageRef } from '../domain/image-ref.js';
 import { RegistryError, type RegistryClient, type TagState } from '../clients/registry.js';
 import { Scheduler } from './scheduler.js';
 import { Limiter } from '../clients/limiter.js';
@@ -137,7 +137,7 @@ export class RegistryWatcher implements Watcher {
     // repository's scope, the others reuse it instead of each being challenged (401) first.
     const byRepository = new Map<string, WatchedImage[]>();
     for (const image of images) {
-      const repository = imageWithoutTag(canonical(image.ref) ?? image.ref);
+      const repository = imageWithoutTag(canonicalImage(image.ref));
       let group = byRepository.get(repository);
       if (!group) byRepository.set(repository, (group = []));
       group.push(image);
@@ -154,7 +154,7 @@ export class RegistryWatcher implements Watcher {
 
   /** One check of one tag; a check of the same ref already under way is joined, not repeated. */
   async checkImage(ref: string): Promise<void> {
-    const key = canonical(ref) ?? ref;
+    const key = canonicalImage(ref);
     await (this.inFlight.get(key) ?? this.startCheck(key, ref));
   }
 
@@ -166,7 +166,7 @@ export class RegistryWatcher implements Watcher {
    */
   checkNow(ref: string): Promise<string | undefined> {
     if (this.stopped) return Promise.resolve(undefined);
-    const key = canonical(ref) ?? ref;
+    const key = canonicalImage(ref);
     const queued = this.queued.get(key);
     if (queued) return queued;
     const running = this.inFlight.get(key);
