@@ -24,8 +24,6 @@ export interface AlertingPolicy {
   storm: { incidents: number; within: number };
 }
 
-export { STORM_SUBJECT } from './storm.js';
-
 const problemKey = (subject: string, kind: string) => `${subject}|${kind}`;
 
 /**
